@@ -1,0 +1,60 @@
+# gammaproof — see README.md. Everything builds into bin/ (git-ignored).
+SHELL := /usr/bin/env bash
+GO ?= go
+BIN := $(CURDIR)/bin
+export GAMMAPROOF_BIN := $(BIN)
+# ENV picks the cluster for `make e2e`: kind when a container engine answers, else local.
+ENV ?= $(shell if (docker info >/dev/null 2>&1 || podman info >/dev/null 2>&1); then echo kind; else echo local; fi)
+E2E_FLAGS ?=
+
+COMMANDS := gammaproof gamma-localnode gamma-controller gamma-node gamma-echo gamma-client
+
+.PHONY: all build kube test e2e cluster-up cluster-down cluster-status images bpf bench report publish-report lint clean
+
+all: build
+
+## build: our binaries into bin/ (static, CGO off)
+build:
+	@mkdir -p $(BIN)
+	@for c in $(COMMANDS); do \
+		if [ -d cmd/$$c ]; then CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/$$c ./cmd/$$c || exit 1; fi; \
+	done
+
+## kube: Kubernetes + etcd binaries from the pinned tools/kube module (cached in bin/)
+kube:
+	@./hack/build-kube.sh
+
+## test: every test (needs root and Linux for the cluster, netns and eBPF tests)
+test: kube build
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go' | grep -v '^tools/'); exit 1; }
+	$(GO) test -count=1 -timeout 30m ./...
+
+## e2e: run every scenario against the implementation under test; writes reports/latest/
+e2e: kube build
+	@echo "e2e: environment $(ENV) (override with ENV=local|kind|existing)"
+	$(GO) test -count=1 -timeout 60m -tags e2e ./suite/e2e -args --env=$(ENV) $(E2E_FLAGS)
+
+cluster-up: kube build
+	$(BIN)/gammaproof cluster up
+
+cluster-down:
+	@if [ -x $(BIN)/gammaproof ]; then $(BIN)/gammaproof cluster down; else $(GO) run ./cmd/gammaproof cluster down; fi
+
+cluster-status: build
+	$(BIN)/gammaproof cluster status
+
+## images: OCI image tarballs of our binaries for kind (bin/images/*.tar)
+images: build
+	$(BIN)/gammaproof images --out $(BIN)/images
+
+## bpf: regenerate the eBPF objects (needs clang, llvm, libbpf-dev)
+bpf:
+	$(GO) generate ./bpf/...
+
+## bench: benchmarks that carry the speed and memory goals
+bench: kube build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./impl/... ./bpf/... ./suite/stats/...
+
+clean:
+	rm -rf $(BIN) reports/latest
