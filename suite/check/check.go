@@ -1,0 +1,384 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gammaproof/gammaproof/suite/sample"
+	"github.com/gammaproof/gammaproof/suite/scenario"
+	"github.com/gammaproof/gammaproof/suite/stats"
+)
+
+// Verdicts of a check.
+const (
+	Pass         = "PASS"
+	Fail         = "FAIL"
+	Inconclusive = "INCONCLUSIVE"
+	Error        = "ERROR"
+)
+
+// Options tune how a check is decided.
+type Options struct {
+	// Params are the total error rates and tolerance. Optional: defaults
+	// of suite/stats.
+	Params stats.Params
+	// Convergence is how long a failing check is retried while the
+	// implementation converges. Optional: 0 means no retry.
+	Convergence time.Duration
+	// Batch is the most requests asked of the client at once. Optional:
+	// 0 means 100.
+	Batch int
+	// Concurrency of the client. Optional: 0 means 4.
+	Concurrency int
+}
+
+// Outcome is what a check concluded and the evidence for it.
+type Outcome struct {
+	Verdict string `json:"verdict"`
+	// Reason says in one line why the verdict is what it is.
+	Reason string `json:"reason"`
+	// Requests is how many requests all attempts used.
+	Requests int `json:"requests"`
+	// Attempts is how many attempts were made (retries while converging).
+	Attempts int `json:"attempts"`
+	// Seconds from the first request to the verdict.
+	Seconds float64 `json:"seconds"`
+	// Observed is the merged sample of the deciding attempt.
+	Observed sample.Result `json:"observed"`
+	// Split and StatusShare hold the sequential tests' evidence, if any.
+	Split       *stats.Evidence `json:"split,omitempty"`
+	StatusShare *stats.Evidence `json:"statusShare,omitempty"`
+	// Alpha and Beta are the error rates spent over all attempts.
+	Alpha float64 `json:"alpha"`
+	Beta  float64 `json:"beta"`
+}
+
+// Run decides c by sampling through s.
+func Run(ctx context.Context, s sample.Sampler, c scenario.Check, opts Options) Outcome {
+	start := time.Now()
+	budget := &stats.ErrorBudget{Params: opts.Params}
+	deadline := start.Add(opts.Convergence)
+	var out Outcome
+	requests := 0
+	for {
+		params, ok := budget.Next()
+		if !ok {
+			break
+		}
+		out = attempt(ctx, s, c, params, opts)
+		requests += out.Requests
+		if out.Verdict != Fail || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	out.Requests = requests
+	out.Attempts = budget.Attempts()
+	out.Alpha, out.Beta = budget.Spent()
+	out.Seconds = time.Since(start).Seconds()
+	return out
+}
+
+// attempt is one try at the check with the error rates of params.
+func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params stats.Params, opts Options) Outcome {
+	base := baseRequest(c, opts)
+	e := c.Expect
+	p := params
+	if c.MaxRequests > 0 {
+		p.Budget = c.MaxRequests
+	}
+	var merged sample.Result
+	draw := func(n int) (sample.Result, error) {
+		r := base
+		r.Count = n
+		if r.Concurrency > n {
+			r.Concurrency = n
+		}
+		res, err := s.Sample(ctx, r)
+		if err != nil {
+			return res, fmt.Errorf("sample %s: %w", c.Request.URL, err)
+		}
+		merged.Merge(res)
+		return res, nil
+	}
+	out := Outcome{}
+	finish := func(verdict, reason string) Outcome {
+		out.Verdict, out.Reason, out.Observed, out.Requests = verdict, reason, merged, merged.Requests
+		return out
+	}
+
+	// Shares first: they decide how many requests are needed.
+	backends, shares := positiveShares(e.Split)
+	if len(backends) > 1 {
+		test, err := stats.NewSplit(backends, shares, p)
+		if err != nil {
+			return finish(Error, err.Error())
+		}
+		for test.Decision() == stats.Continue {
+			res, err := draw(min(test.Next(), batch(opts)))
+			if err != nil {
+				return finish(Error, err.Error())
+			}
+			if why := unexpected(res, backends, e); why != "" {
+				ev := test.Evidence()
+				out.Split = &ev
+				return finish(Fail, why)
+			}
+			counts := make([]int, len(backends))
+			for i, b := range backends {
+				counts[i] = res.ByBackend[b]
+			}
+			if _, err := test.Observe(counts); err != nil {
+				return finish(Error, err.Error())
+			}
+		}
+		ev := test.Evidence()
+		out.Split = &ev
+		if d := test.Decision(); d != stats.Pass {
+			return finish(string(d), fmt.Sprintf("split %s: observed %s", describeShares(backends, shares), describeObserved(ev)))
+		}
+	}
+	codes, codeShares := positiveShares(e.StatusShare)
+	if len(codes) > 1 {
+		test, err := stats.NewSplit(codes, codeShares, p)
+		if err != nil {
+			return finish(Error, err.Error())
+		}
+		for test.Decision() == stats.Continue {
+			res, err := draw(min(test.Next(), batch(opts)))
+			if err != nil {
+				return finish(Error, err.Error())
+			}
+			counts := make([]int, len(codes))
+			other := 0
+			for code, n := range res.ByStatus {
+				if i := slices.Index(codes, code); i >= 0 {
+					counts[i] = n
+				} else {
+					other += n
+				}
+			}
+			if other > 0 || errorCount(res) > 0 {
+				ev := test.Evidence()
+				out.StatusShare = &ev
+				return finish(Fail, fmt.Sprintf("status codes %v and errors %v outside the expected %v", res.ByStatus, res.Errors, codes))
+			}
+			if _, err := test.Observe(counts); err != nil {
+				return finish(Error, err.Error())
+			}
+		}
+		ev := test.Evidence()
+		out.StatusShare = &ev
+		if d := test.Decision(); d != stats.Pass {
+			return finish(string(d), fmt.Sprintf("status shares %s: observed %s", describeShares(codes, codeShares), describeObserved(ev)))
+		}
+	}
+
+	// Exact expectations hold for every response: enough requests that a
+	// violation with share ≥ δ would have shown up but with probability β.
+	need := stats.ZeroRequests(p.Delta, p.Beta)
+	if c.MaxRequests > 0 && need > c.MaxRequests {
+		need = c.MaxRequests
+	}
+	for merged.Requests < need {
+		res, err := draw(min(need-merged.Requests, batch(opts)))
+		if err != nil {
+			return finish(Error, err.Error())
+		}
+		if why := exactViolation(res, e, backends); why != "" {
+			return finish(Fail, why)
+		}
+	}
+	if why := exactViolation(merged, e, backends); why != "" {
+		return finish(Fail, why)
+	}
+	return finish(Pass, fmt.Sprintf("%d requests met every expectation", merged.Requests))
+}
+
+func batch(opts Options) int {
+	if opts.Batch > 0 {
+		return opts.Batch
+	}
+	return 100
+}
+
+func baseRequest(c scenario.Check, opts Options) sample.Request {
+	r := sample.Request{
+		URL:         c.Request.URL,
+		Method:      c.Request.Method,
+		Headers:     c.Request.Headers,
+		GRPC:        c.Request.GRPC,
+		Concurrency: opts.Concurrency,
+		Timeout:     sample.Duration(c.Request.Timeout.Duration),
+	}
+	if r.Concurrency == 0 {
+		r.Concurrency = 4
+	}
+	e := c.Expect
+	for h := range e.ResponseHeaders {
+		r.RecordHeaders = append(r.RecordHeaders, h)
+	}
+	if e.Location != "" {
+		r.RecordHeaders = append(r.RecordHeaders, "location")
+	}
+	for h := range e.RequestHeaders {
+		r.RecordEcho = append(r.RecordEcho, "header:"+h)
+	}
+	if e.Path != "" {
+		r.RecordEcho = append(r.RecordEcho, "path")
+	}
+	sort.Strings(r.RecordHeaders)
+	sort.Strings(r.RecordEcho)
+	return r
+}
+
+// positiveShares returns the names with a positive share, sorted, and
+// their shares.
+func positiveShares(m map[string]float64) ([]string, []float64) {
+	var names []string
+	for k, v := range m {
+		if v > 0 {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	shares := make([]float64, len(names))
+	for i, n := range names {
+		shares[i] = m[n]
+	}
+	return names, shares
+}
+
+// unexpected reports responses a split cannot explain: errors, unexpected
+// status codes (when one is expected), backends outside the split.
+func unexpected(res sample.Result, backends []string, e scenario.Expect) string {
+	if n := errorCount(res); n > 0 {
+		return fmt.Sprintf("%d of %d requests failed: %v", n, res.Requests, res.Errors)
+	}
+	for b, n := range res.ByBackend {
+		if !slices.Contains(backends, b) && n > 0 {
+			return fmt.Sprintf("%d responses from backend %q, which should get none (expected %v)", n, b, backends)
+		}
+	}
+	if res.Unattributed > 0 {
+		return fmt.Sprintf("%d responses could not be attributed to a backend (status codes %v)", res.Unattributed, res.ByStatus)
+	}
+	return ""
+}
+
+func errorCount(res sample.Result) int {
+	n := 0
+	for _, v := range res.Errors {
+		n += v
+	}
+	return n
+}
+
+// exactViolation checks the expectations every response must meet.
+func exactViolation(res sample.Result, e scenario.Expect, splitBackends []string) string {
+	if e.Status != 0 {
+		want := strconv.Itoa(e.Status)
+		if n := errorCount(res); n > 0 {
+			return fmt.Sprintf("want status %s on every response; %d of %d requests failed: %v", want, n, res.Requests, res.Errors)
+		}
+		for code, n := range res.ByStatus {
+			if code != want && n > 0 {
+				return fmt.Sprintf("want status %s on every response; got %v", want, res.ByStatus)
+			}
+		}
+	}
+	backends, _ := positiveShares(e.Split)
+	if len(backends) == 1 {
+		if why := unexpected(res, backends, e); why != "" {
+			return why
+		}
+	}
+	for _, z := range e.Zero {
+		if n := res.ByBackend[z]; n > 0 {
+			return fmt.Sprintf("backend %q has weight 0 but got %d of %d responses", z, n, res.Requests)
+		}
+	}
+	for h, v := range e.ResponseHeaders {
+		if why := onlyValue("response header "+h, res.Headers[strings.ToLower(h)], res.Headers[h], v); why != "" {
+			return why
+		}
+	}
+	if e.Location != "" {
+		loc := e.Location
+		if why := onlyValue("Location", res.Headers["location"], res.Headers["Location"], &loc); why != "" {
+			return why
+		}
+	}
+	for h, v := range e.RequestHeaders {
+		key := "header:" + h
+		if why := onlyValue("request header "+h+" at the backend", res.Echo[key], res.Echo[strings.ToLower(key)], v); why != "" {
+			return why
+		}
+	}
+	if e.Path != "" {
+		p := e.Path
+		if why := onlyValue("path at the backend", res.Echo["path"], nil, &p); why != "" {
+			return why
+		}
+	}
+	if e.MaxLatency.Duration > 0 && res.Latency.Max > float64(e.MaxLatency.Milliseconds()) {
+		return fmt.Sprintf("slowest response took %.0f ms, want at most %v", res.Latency.Max, e.MaxLatency.Duration)
+	}
+	if e.MinLatency.Duration > 0 && res.Latency.P50 < float64(e.MinLatency.Milliseconds()) {
+		return fmt.Sprintf("median latency %.0f ms, want at least %v", res.Latency.P50, e.MinLatency.Duration)
+	}
+	return ""
+}
+
+// onlyValue checks that every recorded value is want (nil: absent).
+func onlyValue(what string, a, b map[string]int, want *string) string {
+	seen := map[string]int{}
+	for k, v := range a {
+		seen[k] += v
+	}
+	for k, v := range b {
+		seen[k] += v
+	}
+	w := sample.Absent
+	if want != nil {
+		w = *want
+	}
+	if len(seen) == 0 {
+		return fmt.Sprintf("%s was not recorded by the client", what)
+	}
+	for v, n := range seen {
+		if v != w && n > 0 {
+			if want == nil {
+				return fmt.Sprintf("%s should be absent; seen %v", what, seen)
+			}
+			return fmt.Sprintf("%s should be %q on every response; seen %v", what, w, seen)
+		}
+	}
+	return ""
+}
+
+func describeShares(names []string, shares []float64) string {
+	parts := make([]string, len(names))
+	for i := range names {
+		parts[i] = fmt.Sprintf("%s %.0f%%", names[i], 100*shares[i])
+	}
+	return strings.Join(parts, " / ")
+}
+
+func describeObserved(ev stats.Evidence) string {
+	obs := ev.Observed()
+	parts := make([]string, len(ev.Names))
+	for i := range ev.Names {
+		iv := ev.Intervals[i]
+		parts[i] = fmt.Sprintf("%s %.1f%% [%.1f, %.1f]", ev.Names[i], 100*obs[i], 100*iv.Lo, 100*iv.Hi)
+	}
+	return fmt.Sprintf("%s after %d requests", strings.Join(parts, " / "), ev.N)
+}
