@@ -1,11 +1,9 @@
 package scenario
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/url"
 	"os"
@@ -16,8 +14,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gammaproof/gammaproof/internal/kubeapply"
 )
 
 // ExpectFile is the name of a scenario's expectations file.
@@ -107,29 +106,9 @@ func decodeManifest(path string) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
-	var out []*unstructured.Unstructured
-	for i := 0; ; i++ {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if err == io.EOF {
-				break
-			}
-			return nil, fmt.Errorf("%s: document %d: %w", path, i, err)
-		}
-		if len(m) == 0 {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: m}
-		switch {
-		case u.GetAPIVersion() == "":
-			return nil, fmt.Errorf("%s: document %d: apiVersion is missing", path, i)
-		case u.GetKind() == "":
-			return nil, fmt.Errorf("%s: document %d: kind is missing", path, i)
-		case u.GetName() == "":
-			return nil, fmt.Errorf("%s: document %d (%s): metadata.name is missing", path, i, u.GetKind())
-		}
-		out = append(out, u)
+	out, err := kubeapply.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no Kubernetes objects", path)
