@@ -1,0 +1,455 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+
+	"github.com/gammaproof/gammaproof/internal/kubeapply"
+	"github.com/gammaproof/gammaproof/suite/check"
+	"github.com/gammaproof/gammaproof/suite/report"
+	"github.com/gammaproof/gammaproof/suite/sample"
+	"github.com/gammaproof/gammaproof/suite/scenario"
+)
+
+// Runner runs scenarios against one cluster. It is safe for concurrent use
+// by features, though scenarios are meant to run one at a time.
+type Runner struct {
+	// Applier applies and deletes manifests.
+	Applier *kubeapply.Applier
+	// Client and Dynamic talk to the cluster.
+	Client  kubernetes.Interface
+	Dynamic dynamic.Interface
+	// Kubectl and Kubeconfig run `kubectl exec` for exec checks.
+	Kubectl, Kubeconfig string
+	// ControllerName is whose route status counts; "" accepts any
+	// controller's (an existing implementation's name is not known).
+	ControllerName string
+	// GrantPolicy of the implementation, spec or strict; "" when unknown:
+	// then scenarios that need one policy are skipped.
+	GrantPolicy string
+	// Supported and Exempt features: a scenario needing a feature outside
+	// Supported (when Supported is not empty) or inside Exempt is skipped.
+	Supported, Exempt []string
+	// Check tunes the statistics and convergence.
+	Check check.Options
+	// Sampler returns the sampler of a client pod. Optional: defaults to
+	// the API server's pod proxy.
+	Sampler func(ns, pod string, port int) sample.Sampler
+	// Progress receives one line per scenario. Optional.
+	Progress io.Writer
+
+	mu      sync.Mutex
+	results []report.Scenario
+}
+
+// Results returns the outcomes recorded so far, in run order.
+func (r *Runner) Results() []report.Scenario {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.results)
+}
+
+func (r *Runner) record(s report.Scenario) {
+	r.mu.Lock()
+	r.results = append(r.results, s)
+	r.mu.Unlock()
+	if r.Progress != nil {
+		req := 0
+		for _, c := range s.Checks {
+			req += c.Requests
+		}
+		line := fmt.Sprintf("%-13s %-28s requests=%-6d %6.1fs", s.Verdict, s.Name, req, s.DurationSeconds)
+		if s.Error != "" {
+			line += "  " + firstLine(s.Error)
+		}
+		fmt.Fprintln(r.Progress, line)
+	}
+}
+
+// SkipReason says why s does not run here, or "".
+func (r *Runner) SkipReason(s *scenario.Scenario) string {
+	if s.GrantPolicy != "" && s.GrantPolicy != r.GrantPolicy {
+		if r.GrantPolicy == "" {
+			return fmt.Sprintf("needs the %s grant policy; the implementation's policy is unknown", s.GrantPolicy)
+		}
+		return fmt.Sprintf("needs the %s grant policy; this run uses %s", s.GrantPolicy, r.GrantPolicy)
+	}
+	for _, f := range s.Features {
+		if slices.Contains(r.Exempt, f) {
+			return fmt.Sprintf("feature %s is exempt (--exempt-features)", f)
+		}
+		if len(r.Supported) > 0 && !slices.Contains(r.Supported, f) {
+			return fmt.Sprintf("feature %s is not supported (--supported-features)", f)
+		}
+	}
+	return ""
+}
+
+// Feature returns the e2e-framework feature of s, labelled with its
+// profile and features.
+func (r *Runner) Feature(s *scenario.Scenario) features.Feature {
+	b := features.New(s.Name).WithLabel("profile", s.Profile).WithLabel("scenario", s.Name)
+	for _, f := range s.Features {
+		b = b.WithLabel("feature", f)
+	}
+	var applied []*unstructured.Unstructured
+	b = b.Assess(s.Description, func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		res := report.Scenario{
+			Name: s.Name, Description: s.Description, UpstreamTest: s.Upstream,
+			Profile: s.Profile, Core: s.Core, Features: s.Features,
+		}
+		start := time.Now()
+		if why := r.SkipReason(s); why != "" {
+			res.Verdict, res.Error = report.VerdictSkip, why
+			r.record(res)
+			t.Skipf("SKIP %s: %s", s.Name, why)
+			return ctx
+		}
+		res.Verdict = report.VerdictPass
+		for _, st := range s.Steps {
+			objs, err := r.runStep(ctx, s, st, &res)
+			applied = append(applied, objs...)
+			if err != nil {
+				res.Verdict, res.Error = report.VerdictError, fmt.Sprintf("step %q: %v", st.Name, err)
+				break
+			}
+		}
+		for _, c := range res.Checks {
+			if c.Verdict != report.VerdictPass && worse(c.Verdict, res.Verdict) {
+				res.Verdict = c.Verdict
+			}
+		}
+		res.DurationSeconds = time.Since(start).Seconds()
+		r.record(res)
+		if res.Verdict != report.VerdictPass {
+			t.Errorf("%s: %s", s.Name, summary(res))
+		}
+		return ctx
+	})
+	b = b.Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		if err := r.Applier.Delete(ctx, dedupe(applied)); err != nil {
+			t.Logf("clean up %s: %v", s.Name, err)
+		}
+		return ctx
+	})
+	return b.Feature()
+}
+
+// worse orders verdicts: ERROR > FAIL > INCONCLUSIVE > PASS.
+func worse(a, b report.Verdict) bool {
+	rank := map[report.Verdict]int{report.VerdictPass: 0, report.VerdictInconclusive: 1, report.VerdictFail: 2, report.VerdictError: 3}
+	return rank[a] > rank[b]
+}
+
+func summary(s report.Scenario) string {
+	if s.Error != "" {
+		return s.Error
+	}
+	var parts []string
+	for _, c := range s.Checks {
+		if c.Verdict != report.VerdictPass {
+			parts = append(parts, fmt.Sprintf("%s [%s]: %s", c.Name, c.Verdict, c.Error))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 160 {
+		s = s[:157] + "..."
+	}
+	return s
+}
+
+// runStep applies, deletes, waits and checks one step; it returns what it
+// applied so the teardown can remove it.
+func (r *Runner) runStep(ctx context.Context, s *scenario.Scenario, st scenario.Step, res *report.Scenario) ([]*unstructured.Unstructured, error) {
+	var applied []*unstructured.Unstructured
+	for _, f := range st.Apply {
+		objs, err := s.Objects(f)
+		if err != nil {
+			return applied, err
+		}
+		if err := r.Applier.Apply(ctx, objs, false); err != nil {
+			return applied, err
+		}
+		applied = append(applied, objs...)
+	}
+	for _, f := range st.Delete {
+		objs, err := s.Objects(f)
+		if err != nil {
+			return applied, err
+		}
+		if err := r.Applier.Delete(ctx, objs); err != nil {
+			return applied, err
+		}
+	}
+	for _, w := range st.WaitFor {
+		if err := r.wait(ctx, w); err != nil {
+			return applied, err
+		}
+	}
+	res.RouteStatus = append(res.RouteStatus, r.routeStatuses(ctx, applied)...)
+	for _, e := range st.Exec {
+		c := report.Check{Name: "exec " + strings.Join(e.Command, " "), Step: st.Name, Kind: report.CheckExact,
+			Client: e.Namespace + "/" + e.Pod, Expected: "output contains " + strings.Join(e.Contains, ", ")}
+		out, err := r.exec(ctx, e)
+		c.Verdict, c.Observed = report.VerdictPass, firstLine(out)
+		if err != nil {
+			c.Verdict, c.Error = report.VerdictError, err.Error()
+		} else {
+			for _, want := range e.Contains {
+				if !strings.Contains(out, want) {
+					c.Verdict, c.Error = report.VerdictFail, fmt.Sprintf("output lacks %q", want)
+				}
+			}
+		}
+		res.Checks = append(res.Checks, c)
+	}
+	for _, c := range st.Checks {
+		port := c.From.Port
+		if port == 0 {
+			port = sample.DefaultClientPort
+		}
+		out := check.Run(ctx, r.sampler(c.From.Namespace, c.From.Pod, port), c, r.Check)
+		res.Checks = append(res.Checks, check.Report(st.Name, c, out))
+	}
+	return applied, nil
+}
+
+func (r *Runner) sampler(ns, pod string, port int) sample.Sampler {
+	if r.Sampler != nil {
+		return r.Sampler(ns, pod, port)
+	}
+	return newPodSampler(r.Client, ns, pod, port)
+}
+
+func (r *Runner) exec(ctx context.Context, e scenario.Exec) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	args := append([]string{"--kubeconfig", r.Kubeconfig, "exec", "-n", e.Namespace, e.Pod, "--"}, e.Command...)
+	out, err := exec.CommandContext(ctx, r.Kubectl, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl exec %s/%s: %w: %s", e.Namespace, e.Pod, err, firstLine(string(out)))
+	}
+	return string(out), nil
+}
+
+func (r *Runner) wait(ctx context.Context, w scenario.Wait) error {
+	timeout := w.Timeout.Duration
+	if timeout == 0 {
+		timeout = 90 * time.Second
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		var ok bool
+		var why string
+		switch {
+		case w.PodsReady != nil:
+			ok, why = r.podsReady(ctx, *w.PodsReady)
+		case w.RouteCondition != nil:
+			ok, why = r.routeHas(ctx, *w.RouteCondition)
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("wait %v: %s", timeout, why)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait: %w: %s", ctx.Err(), why)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (r *Runner) podsReady(ctx context.Context, p scenario.PodSelector) (bool, string) {
+	pods, err := r.Client.CoreV1().Pods(p.Namespace).List(ctx, metav1.ListOptions{LabelSelector: p.Selector})
+	if err != nil {
+		return false, fmt.Sprintf("list pods %s in %s: %v", p.Selector, p.Namespace, err)
+	}
+	ready := 0
+	var notReady []string
+	for _, pod := range pods.Items {
+		if pod.DeletionTimestamp != nil {
+			continue
+		}
+		if podReady(&pod) {
+			ready++
+		} else {
+			notReady = append(notReady, pod.Name+" "+podState(&pod))
+		}
+	}
+	want := max(p.Count, 1)
+	if ready >= want && len(notReady) == 0 {
+		return true, ""
+	}
+	return false, fmt.Sprintf("pods %s in %s: %d ready, want %d; not ready: %s", p.Selector, p.Namespace, ready, want, strings.Join(notReady, ", "))
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func podState(p *corev1.Pod) string {
+	for _, cs := range p.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil {
+			return fmt.Sprintf("(%s: %s)", w.Reason, w.Message)
+		}
+	}
+	return "(" + string(p.Status.Phase) + ")"
+}
+
+var routeResources = map[string]schema.GroupVersionResource{
+	"HTTPRoute": {Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"},
+	"GRPCRoute": {Group: "gateway.networking.k8s.io", Version: "v1", Resource: "grpcroutes"},
+}
+
+// routeHas reports whether the route's status for the parent, written by
+// the controller under test for the route's current generation, has the
+// condition.
+func (r *Runner) routeHas(ctx context.Context, rc scenario.RouteCondition) (bool, string) {
+	u, err := r.Dynamic.Resource(routeResources[rc.Route.Kind]).Namespace(rc.Route.Namespace).Get(ctx, rc.Route.Name, metav1.GetOptions{})
+	if err != nil {
+		return false, fmt.Sprintf("get %s %s/%s: %v", rc.Route.Kind, rc.Route.Namespace, rc.Route.Name, err)
+	}
+	parentNS := rc.Parent.Namespace
+	if parentNS == "" {
+		parentNS = rc.Route.Namespace
+	}
+	seen := "no status for that parent yet"
+	for _, ps := range parentStatuses(u, r.ControllerName) {
+		if ps.name != rc.Parent.Name || ps.namespace != parentNS {
+			continue
+		}
+		for _, c := range ps.conditions {
+			if c.Type != rc.Type {
+				continue
+			}
+			seen = fmt.Sprintf("%s=%s (%s, generation %d of %d)", c.Type, c.Status, c.Reason, c.ObservedGeneration, u.GetGeneration())
+			if c.Status == rc.Status && (rc.Reason == "" || c.Reason == rc.Reason) && c.ObservedGeneration >= u.GetGeneration() {
+				return true, ""
+			}
+		}
+	}
+	want := rc.Type + "=" + rc.Status
+	if rc.Reason != "" {
+		want += " (" + rc.Reason + ")"
+	}
+	return false, fmt.Sprintf("%s %s/%s parent %s/%s: want %s, have %s", rc.Route.Kind, rc.Route.Namespace, rc.Route.Name, parentNS, rc.Parent.Name, want, seen)
+}
+
+type parentStatus struct {
+	namespace, name, controller string
+	port                        int64
+	conditions                  []report.Condition
+}
+
+// parentStatuses reads status.parents of a route for Service parents,
+// from controller ("" = any).
+func parentStatuses(u *unstructured.Unstructured, controller string) []parentStatus {
+	parents, _, _ := unstructured.NestedSlice(u.Object, "status", "parents")
+	var out []parentStatus
+	for _, p := range parents {
+		m, ok := p.(map[string]any)
+		if !ok {
+			continue
+		}
+		ctrl, _, _ := unstructured.NestedString(m, "controllerName")
+		if controller != "" && ctrl != controller {
+			continue
+		}
+		kind, _, _ := unstructured.NestedString(m, "parentRef", "kind")
+		if kind != "Service" {
+			continue
+		}
+		ps := parentStatus{controller: ctrl}
+		ps.name, _, _ = unstructured.NestedString(m, "parentRef", "name")
+		ps.namespace, _, _ = unstructured.NestedString(m, "parentRef", "namespace")
+		if ps.namespace == "" {
+			ps.namespace = u.GetNamespace()
+		}
+		ps.port, _, _ = unstructured.NestedInt64(m, "parentRef", "port")
+		conds, _, _ := unstructured.NestedSlice(m, "conditions")
+		for _, c := range conds {
+			cm, ok := c.(map[string]any)
+			if !ok {
+				continue
+			}
+			var rc report.Condition
+			rc.Type, _, _ = unstructured.NestedString(cm, "type")
+			rc.Status, _, _ = unstructured.NestedString(cm, "status")
+			rc.Reason, _, _ = unstructured.NestedString(cm, "reason")
+			rc.Message, _, _ = unstructured.NestedString(cm, "message")
+			rc.ObservedGeneration, _, _ = unstructured.NestedInt64(cm, "observedGeneration")
+			ps.conditions = append(ps.conditions, rc)
+		}
+		out = append(out, ps)
+	}
+	return out
+}
+
+// routeStatuses records the status of every route among objs.
+func (r *Runner) routeStatuses(ctx context.Context, objs []*unstructured.Unstructured) []report.RouteStatus {
+	var out []report.RouteStatus
+	for _, o := range dedupe(objs) {
+		gvr, ok := routeResources[o.GetKind()]
+		if !ok {
+			continue
+		}
+		u, err := r.Dynamic.Resource(gvr).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
+		if err != nil {
+			continue
+		}
+		for _, ps := range parentStatuses(u, r.ControllerName) {
+			parent := ps.namespace + "/" + ps.name
+			if ps.port != 0 {
+				parent += fmt.Sprintf(":%d", ps.port)
+			}
+			out = append(out, report.RouteStatus{Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName(),
+				Parent: parent, Controller: ps.controller, Conditions: ps.conditions})
+		}
+	}
+	return out
+}
+
+// dedupe keeps the last copy of each object, in first-seen order.
+func dedupe(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	key := func(u *unstructured.Unstructured) string {
+		return u.GetAPIVersion() + "/" + u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
+	}
+	idx := map[string]int{}
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if i, ok := idx[key(o)]; ok {
+			out[i] = o
+			continue
+		}
+		idx[key(o)] = len(out)
+		out = append(out, o)
+	}
+	return out
+}

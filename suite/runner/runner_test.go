@@ -1,0 +1,149 @@
+package runner
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gammaproof/gammaproof/internal/kubeapply"
+	"github.com/gammaproof/gammaproof/internal/testenv"
+	"github.com/gammaproof/gammaproof/suite/scenario"
+)
+
+func TestSkipReason(t *testing.T) {
+	tests := []struct {
+		name   string
+		r      Runner
+		s      scenario.Scenario
+		wantIn string
+	}{
+		{"runs", Runner{GrantPolicy: "spec"}, scenario.Scenario{Features: []string{"Mesh"}}, ""},
+		{"other policy", Runner{GrantPolicy: "spec"}, scenario.Scenario{GrantPolicy: "strict"}, "needs the strict grant policy; this run uses spec"},
+		{"unknown policy", Runner{}, scenario.Scenario{GrantPolicy: "strict"}, "unknown"},
+		{"unsupported", Runner{Supported: []string{"Mesh"}}, scenario.Scenario{Features: []string{"Mesh", "MeshHTTPRouteWeight"}}, "MeshHTTPRouteWeight is not supported"},
+		{"exempt", Runner{Exempt: []string{"MeshConsumerRoute"}}, scenario.Scenario{Features: []string{"MeshConsumerRoute"}}, "exempt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.r.SkipReason(&tt.s)
+			if (tt.wantIn == "") != (got == "") || !strings.Contains(got, tt.wantIn) {
+				t.Fatalf("SkipReason = %q, want one containing %q", got, tt.wantIn)
+			}
+		})
+	}
+}
+
+// TestWaits proves the waits against a real kube-apiserver: pod readiness
+// and route status are written through the status subresource, as a
+// kubelet and a mesh controller would.
+func TestWaits(t *testing.T) {
+	cfg := testenv.Start(t)
+	cfg.QPS, cfg.Burst = 1000, 1000
+	ctx := context.Background()
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	a, err := kubeapply.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := kubeapply.Decode([]byte(`
+apiVersion: v1
+kind: Namespace
+metadata: {name: w}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: w, labels: {app: echo}}
+spec:
+  containers: [{name: c, image: gammaproof/echo:dev}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: w}
+spec:
+  ports: [{port: 8080}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: w}
+spec:
+  parentRefs: [{group: "", kind: Service, name: echo, port: 8080}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Apply(ctx, objs, false); err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Applier: a, Client: cs, Dynamic: dyn, ControllerName: "gammaproof.io/mesh-controller"}
+	short := scenario.Duration{Duration: 2 * time.Second}
+
+	podWait := scenario.Wait{PodsReady: &scenario.PodSelector{Namespace: "w", Selector: "app=echo"}, Timeout: short}
+	if err := r.wait(ctx, podWait); err == nil || !strings.Contains(err.Error(), "0 ready") {
+		t.Fatalf("pod not ready yet: err = %v", err)
+	}
+	pod, err := cs.CoreV1().Pods("w").Get(ctx, "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	if _, err := cs.CoreV1().Pods("w").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.wait(ctx, podWait); err != nil {
+		t.Fatalf("pod ready: %v", err)
+	}
+
+	accepted := scenario.Wait{Timeout: short, RouteCondition: &scenario.RouteCondition{
+		Route:  scenario.ObjectRef{Kind: "HTTPRoute", Namespace: "w", Name: "r"},
+		Parent: scenario.ObjectRef{Kind: "Service", Name: "echo"},
+		Type:   "Accepted", Status: "True",
+	}}
+	if err := r.wait(ctx, accepted); err == nil || !strings.Contains(err.Error(), "no status") {
+		t.Fatalf("no status yet: err = %v", err)
+	}
+	setStatus := func(controller, status string, gen int64) {
+		t.Helper()
+		u, err := dyn.Resource(routeResources["HTTPRoute"]).Namespace("w").Get(ctx, "r", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parents := []any{map[string]any{
+			"parentRef":      map[string]any{"group": "", "kind": "Service", "name": "echo", "port": int64(8080)},
+			"controllerName": controller,
+			"conditions": []any{map[string]any{
+				"type": "Accepted", "status": status, "reason": "Accepted", "message": "",
+				"observedGeneration": gen, "lastTransitionTime": "2026-01-01T00:00:00Z",
+			}},
+		}}
+		if err := unstructured.SetNestedSlice(u.Object, parents, "status", "parents"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dyn.Resource(routeResources["HTTPRoute"]).Namespace("w").UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setStatus("example.com/other-mesh", "True", 1)
+	if err := r.wait(ctx, accepted); err == nil {
+		t.Fatal("another controller's status counted")
+	}
+	setStatus("gammaproof.io/mesh-controller", "True", 0)
+	if err := r.wait(ctx, accepted); err == nil || !strings.Contains(err.Error(), "generation 0 of 1") {
+		t.Fatalf("stale generation counted: err = %v", err)
+	}
+	setStatus("gammaproof.io/mesh-controller", "True", 1)
+	if err := r.wait(ctx, accepted); err != nil {
+		t.Fatalf("accepted: %v", err)
+	}
+	st := r.routeStatuses(ctx, objs)
+	if len(st) != 1 || st[0].Parent != "w/echo:8080" || st[0].Conditions[0].Type != "Accepted" {
+		t.Fatalf("route statuses %+v", st)
+	}
+}
