@@ -106,6 +106,9 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 		if err != nil {
 			return res, fmt.Errorf("sample %s: %w", c.Request.URL, err)
 		}
+		if res.Requests == 0 {
+			return res, fmt.Errorf("sample %s: the client sent none of %d requests", c.Request.URL, n)
+		}
 		merged.Merge(res)
 		return res, nil
 	}

@@ -87,7 +87,8 @@ type Check struct {
 	Request Request `json:"request"`
 	// Expect is the expectation.
 	Expect Expect `json:"expect"`
-	// Requests caps the requests a sequential decision may use. Default 5000.
+	// MaxRequests caps the requests a check may use. Optional: the
+	// statistics budget (--budget, default 20000).
 	MaxRequests int `json:"maxRequests,omitempty"`
 }
 

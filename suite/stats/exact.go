@@ -1,0 +1,198 @@
+package stats
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// OC is the operating characteristic of a test at one true split: the
+// probability of each outcome and the distribution of requests used.
+type OC struct {
+	Pass, Fail, Inconclusive float64
+	// MeanN is the expected number of requests; P99N the 99th percentile.
+	MeanN float64
+	P99N  int
+}
+
+// pruneMass is the probability below which a lattice cell is dropped; the
+// dropped total is far below any rate reported.
+const pruneMass = 1e-40
+
+// ExactBinary computes the exact operating characteristic of [Split] for
+// two backends with expected shares (p, 1−p) when the first backend really
+// gets share q, by dynamic programming over the binomial lattice (batch by
+// batch, as [Split] evaluates). Unlike a simulation it resolves rates such
+// as 1e-9.
+func ExactBinary(p, q float64, params Params) (OC, error) {
+	if err := params.Validate(); err != nil {
+		return OC{}, err
+	}
+	params = params.withDefaults()
+	if !(p >= 0 && p <= 1 && q >= 0 && q <= 1) {
+		return OC{}, fmt.Errorf("%w: shares %g and %g must be in [0, 1]", ErrBadParams, p, q)
+	}
+	sides := buildSides([]float64{p, 1 - p}, params)
+	full := 1<<len(sides) - 1
+	start := 0
+	for i, sd := range sides {
+		if sd.Decision == Pass {
+			start |= 1 << i
+		}
+	}
+	var oc OC
+	if start == full {
+		return OC{Pass: 1}, nil
+	}
+	// dist[mask][s] is the probability of s hits so far with the sides in
+	// mask accepted and the test still running.
+	dist := make([][]float64, full+1)
+	for m := range dist {
+		dist[m] = make([]float64, params.Budget+1)
+	}
+	dist[start][0] = 1
+	lo, hi := 0, 0 // support of s over all masks
+	n := 0
+	var stopped []float64 // stopped[k]: P(stop at checkpoint k)
+	var checkpoints []int
+	next := make([][]float64, full+1)
+	keep := make([][]float64, full+1)
+	for m := range next {
+		next[m] = make([]float64, params.Budget+1)
+		keep[m] = make([]float64, params.Budget+1)
+	}
+	for n < params.Budget {
+		b := min(params.Batch, params.Budget-n)
+		pmf := make([]float64, b+1)
+		bin := distuv.Binomial{N: float64(b), P: q}
+		for j := range pmf {
+			pmf[j] = bin.Prob(float64(j))
+		}
+		for m := range dist {
+			clear(next[m][lo : hi+b+1])
+			for s := lo; s <= hi; s++ {
+				w := dist[m][s]
+				if w == 0 {
+					continue
+				}
+				dist[m][s] = 0
+				for j, pj := range pmf {
+					next[m][s+j] += w * pj
+				}
+			}
+		}
+		n += b
+		hi += b
+		stop := 0.0
+		newLo, newHi := params.Budget+1, -1
+		for m := range next {
+			for s := lo; s <= hi; s++ {
+				w := next[m][s]
+				if w == 0 {
+					continue
+				}
+				mask, failed := m, false
+				for i, sd := range sides {
+					if mask&(1<<i) != 0 {
+						continue
+					}
+					llr := logLR(s, n-s, sd.hit, sd.miss)
+					switch {
+					case llr >= sd.Upper:
+						failed = true
+					case llr <= sd.Lower:
+						mask |= 1 << i
+					}
+				}
+				switch {
+				case failed:
+					oc.Fail += w
+					stop += w
+				case mask == full:
+					oc.Pass += w
+					stop += w
+				case n >= params.Budget:
+					oc.Inconclusive += w
+					stop += w
+				case w < pruneMass:
+				default:
+					keep[mask][s] += w
+					newLo, newHi = min(newLo, s), max(newHi, s)
+				}
+			}
+		}
+		dist, keep = keep, dist
+		stopped = append(stopped, stop)
+		checkpoints = append(checkpoints, n)
+		if newHi < 0 {
+			break
+		}
+		lo, hi = newLo, newHi
+	}
+	total, cum := 0.0, 0.0
+	for _, w := range stopped {
+		total += w
+	}
+	oc.P99N = params.Budget
+	for k, w := range stopped {
+		oc.MeanN += w * float64(checkpoints[k])
+		cum += w
+		if cum >= 0.99*total && oc.P99N == params.Budget {
+			oc.P99N = checkpoints[k]
+		}
+	}
+	if total > 0 {
+		oc.MeanN /= total
+	}
+	return oc, nil
+}
+
+// Upstream scheme constants (sigs.k8s.io/gateway-api/conformance/utils/weight).
+const (
+	UpstreamRequests  = 500
+	UpstreamTolerance = 0.05
+	UpstreamAttempts  = 10
+)
+
+// UpstreamPassesOnce reports whether upstream's check passes one attempt of
+// UpstreamRequests requests with counts per backend, computed the way
+// upstream does (in float64).
+func UpstreamPassesOnce(counts []int, expected []float64) bool {
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	for i, c := range counts {
+		if math.Abs(float64(c)/float64(n)-expected[i]) > UpstreamTolerance {
+			return false
+		}
+	}
+	return true
+}
+
+// UpstreamExact is the exact operating characteristic of upstream's scheme
+// (500 requests, every backend within ±0.05, up to 10 attempts, pass if any
+// attempt passes) for two backends with expected shares (p, 1−p) and true
+// share q. Fail means all attempts failed.
+func UpstreamExact(p, q float64) OC {
+	bin := distuv.Binomial{N: UpstreamRequests, P: q}
+	once := 0.0
+	for x := 0; x <= UpstreamRequests; x++ {
+		if UpstreamPassesOnce([]int{x, UpstreamRequests - x}, []float64{p, 1 - p}) {
+			once += bin.Prob(float64(x))
+		}
+	}
+	oc := OC{Fail: math.Pow(1-once, UpstreamAttempts)}
+	oc.Pass = 1 - oc.Fail
+	oc.P99N = UpstreamAttempts * UpstreamRequests
+	for t := 1; t <= UpstreamAttempts; t++ {
+		// P(attempt t happens) = (1−once)^(t−1)
+		oc.MeanN += UpstreamRequests * math.Pow(1-once, float64(t-1))
+		// P(T ≤ t) where T is the attempt that ends it.
+		if 1-math.Pow(1-once, float64(t)) >= 0.99 && oc.P99N == UpstreamAttempts*UpstreamRequests {
+			oc.P99N = t * UpstreamRequests
+		}
+	}
+	return oc
+}
