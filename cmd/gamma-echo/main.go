@@ -1,0 +1,68 @@
+// Command gamma-echo is the echo backend (image gammaproof/echo): it answers
+// HTTP/1.1, h2c and gRPC on one port with who it is and what it received.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/gammaproof/gammaproof/suite/sample/echo"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "gamma-echo:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "" // only a fallback for the pod name; $POD_NAME or --pod set it
+	}
+	port := 8080
+	if p := os.Getenv("PORT"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return fmt.Errorf("parse $PORT %q: give a port number", p)
+		}
+		port = n
+	}
+	fs := flag.NewFlagSet("gamma-echo", flag.ContinueOnError)
+	fs.IntVar(&port, "port", port, "port for HTTP/1.1, h2c and gRPC ($PORT)")
+	var cfg echo.Config
+	fs.StringVar(&cfg.Version, "version", os.Getenv("VERSION"), "version reported in every answer ($VERSION)")
+	fs.StringVar(&cfg.Pod, "pod", envOr("POD_NAME", host), "pod name reported ($POD_NAME, else the host name)")
+	fs.StringVar(&cfg.Namespace, "namespace", os.Getenv("POD_NAMESPACE"), "namespace reported ($POD_NAMESPACE)")
+	fs.StringVar(&cfg.Service, "service", os.Getenv("SERVICE_NAME"), "service name reported ($SERVICE_NAME)")
+	fs.BoolVar(&cfg.Plain, "plain", os.Getenv("ECHO_PLAIN") == "true", `answer "Response from <version>" in plain text ($ECHO_PLAIN=true)`)
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return fmt.Errorf("parse flags: %w", err)
+	}
+	if port < 1 || port > 65535 {
+		return fmt.Errorf("port %d: give a port from 1 to 65535", port)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w", port, err)
+	}
+	slog.Info("serving echo", "addr", ln.Addr().String(), "version", cfg.Version, "pod", cfg.Pod, "plain", cfg.Plain)
+	return echo.New(cfg).Serve(ctx, ln)
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

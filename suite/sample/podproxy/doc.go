@@ -1,0 +1,3 @@
+// Package podproxy reaches client pods' sampling API through the API
+// server's pod proxy.
+package podproxy
