@@ -1,0 +1,26 @@
+package e2e
+
+import (
+	"context"
+	"os"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/e2e-framework/support"
+
+	"github.com/gammaproof/gammaproof/suite/env/local"
+	"github.com/gammaproof/gammaproof/suite/env/local/cluster"
+)
+
+var listAll = metav1.ListOptions{}
+
+// newLocalProvider returns the local cluster's provider and whether that
+// cluster is already running (then the suite uses it and leaves it up).
+func newLocalProvider(ctx context.Context) (support.E2EClusterProvider, bool, error) {
+	st, err := cluster.New(cluster.Options{StateDir: cluster.DefaultStateDir()}).Status(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	p := local.NewCluster("gammaproof")
+	p.WithOpts(local.WithProgress(os.Stdout))
+	return p, st.Running(), nil
+}
