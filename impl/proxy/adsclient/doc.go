@@ -1,0 +1,2 @@
+// Package adsclient is a State-of-the-World Aggregated Discovery Service client with ACK/NACK and reconnects.
+package adsclient

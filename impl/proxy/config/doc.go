@@ -1,0 +1,2 @@
+// Package config turns the supported subset of Envoy xDS resources into the proxy's route tables, strictly.
+package config

@@ -1,0 +1,66 @@
+package dataplane
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gammaproof/gammaproof/impl/proxy/config"
+)
+
+// TestClusterWarming: a request to a cluster whose endpoints have not
+// arrived yet waits for them instead of failing with 503.
+func TestClusterWarming(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(up.Close)
+	s, err := New(Options{ListenHost: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	s.SetRoutes([]*config.RouteTable{{Name: "r", VirtualHosts: []*config.VirtualHost{{Domains: []string{"*"}, Routes: []*config.Route{
+		{Name: "to-new", Forward: &config.Forward{Backends: []config.Backend{{Cluster: "new", Weight: 1}}, TotalWeight: 1, NotFoundStatus: 500}},
+	}}}}})
+	if err := s.SetListeners([]*config.Listener{{Name: "l", Host: "0.0.0.0", RouteName: "r"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.SetClusters([]*config.Cluster{{Name: "new", EDSName: "new", ConnectTimeout: time.Second}})
+	base := "http://127.0.0.1:" + strconv.Itoa(int(s.Listeners()[0].Port))
+
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		s.SetEndpoints([]*config.Endpoints{{Cluster: "new", Addrs: []string{up.Listener.Addr().String()}}})
+	}()
+	start := time.Now()
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("request to a warming cluster: %d, want 200 once its endpoints arrive", resp.StatusCode)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("request returned after %v, before the endpoints arrived", d)
+	}
+
+	// A warm cluster whose endpoints go away answers 503 at once.
+	s.SetEndpoints([]*config.Endpoints{{Cluster: "new"}})
+	start = time.Now()
+	resp, err = http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || time.Since(start) > time.Second {
+		t.Errorf("no endpoints: %d after %v, want 503 at once", resp.StatusCode, time.Since(start))
+	}
+}

@@ -1,0 +1,268 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gammaproof/gammaproof/impl/proxy/config"
+)
+
+// upstream is one cluster's endpoints and connection pool.
+type upstream struct {
+	name      string
+	cfg       *config.Cluster // guarded by Server.mu
+	transport *http.Transport
+	endpoints atomic.Pointer[[]string]
+	next      atomic.Uint64
+	// warm is closed once the cluster's first ClusterLoadAssignment has
+	// arrived (Envoy's cluster warming).
+	warm     chan struct{}
+	warmOnce sync.Once
+}
+
+func (u *upstream) markWarm() { u.warmOnce.Do(func() { close(u.warm) }) }
+
+// waitWarm waits up to d for the cluster's first endpoints.
+func (u *upstream) waitWarm(ctx context.Context, d time.Duration) {
+	select {
+	case <-u.warm:
+		return
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-u.warm:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func newUpstream(c *config.Cluster) *upstream {
+	d := &net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: 30 * time.Second}
+	t := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, &connectError{err: err}
+			}
+			return conn, nil
+		},
+		MaxIdleConns:        4096,
+		MaxIdleConnsPerHost: 1024,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	if c.HTTP2 {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		t.Protocols = &p
+	}
+	u := &upstream{name: c.Name, cfg: c, transport: t, warm: make(chan struct{})}
+	u.endpoints.Store(&[]string{})
+	return u
+}
+
+func (u *upstream) setEndpoints(addrs []string) {
+	old := *u.endpoints.Load()
+	if slices.Equal(old, addrs) {
+		return
+	}
+	cp := slices.Clone(addrs)
+	u.endpoints.Store(&cp)
+}
+
+// pick returns the next endpoint round robin, or "" when there is none.
+func (u *upstream) pick() string {
+	eps := *u.endpoints.Load()
+	if len(eps) == 0 {
+		return ""
+	}
+	return eps[(u.next.Add(1)-1)%uint64(len(eps))]
+}
+
+func (u *upstream) close() { u.transport.CloseIdleConnections() }
+
+// connectError marks a failure to connect to an endpoint.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return "connect to upstream: " + e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+// errNoEndpoints is returned when a cluster has no ready endpoint.
+var errNoEndpoints = errors.New("no ready endpoints")
+
+// errPerTryTimeout marks an attempt that hit the retry policy's per-try
+// timeout.
+var errPerTryTimeout = errors.New("upstream per-try timeout")
+
+// replayBody records a request body as attempts read it, so that a retry can
+// send it again. Bodies larger than limit are not replayable.
+type replayBody struct {
+	mu       sync.Mutex
+	src      io.ReadCloser
+	buf      []byte
+	read     int
+	limit    int
+	overflow bool
+}
+
+func (rb *replayBody) replayable() bool {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	return !rb.overflow
+}
+
+func (rb *replayBody) attempt() *attemptBody { return &attemptBody{rb: rb} }
+
+type attemptBody struct {
+	rb     *replayBody
+	off    int
+	closed atomic.Bool
+}
+
+var errAttemptClosed = errors.New("request body of an abandoned attempt")
+
+func (a *attemptBody) Read(p []byte) (int, error) {
+	if a.closed.Load() {
+		return 0, errAttemptClosed
+	}
+	rb := a.rb
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if a.off < len(rb.buf) {
+		n := copy(p, rb.buf[a.off:])
+		a.off += n
+		return n, nil
+	}
+	if a.off != rb.read {
+		// Bytes beyond the recording limit went to another attempt.
+		return 0, errAttemptClosed
+	}
+	n, err := rb.src.Read(p)
+	if n > 0 {
+		rb.read += n
+		a.off += n
+		if !rb.overflow {
+			if len(rb.buf)+n > rb.limit {
+				rb.overflow = true
+				rb.buf = nil
+			} else {
+				rb.buf = append(rb.buf, p[:n]...)
+			}
+		}
+	}
+	return n, err
+}
+
+func (a *attemptBody) Close() error {
+	a.closed.Store(true)
+	return nil
+}
+
+// cancelBody cancels an attempt's context when the response body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelBody) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// retryTransport sends a proxied request to the chosen cluster, picking an
+// endpoint per attempt and retrying per the route's policy.
+type retryTransport struct{}
+
+const maxReplayBody = 1 << 20
+
+func (retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rs := stateFrom(req.Context())
+	if rs == nil || rs.up == nil {
+		return nil, errors.New("proxy request without route state")
+	}
+	retry := rs.route.Forward.Retry
+	attempts := 1
+	if retry != nil {
+		attempts += int(retry.NumRetries)
+	}
+	var body *replayBody
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &replayBody{src: req.Body, limit: maxReplayBody}
+	}
+	for i := 0; ; i++ {
+		addr := rs.up.pick()
+		if addr == "" {
+			return nil, errNoEndpoints
+		}
+		ctx, cancel := req.Context(), context.CancelFunc(func() {})
+		if retry != nil && retry.PerTry > 0 {
+			ctx, cancel = context.WithTimeoutCause(ctx, retry.PerTry, errPerTryTimeout)
+		}
+		out := req.WithContext(ctx)
+		u := *req.URL
+		u.Host = addr
+		out.URL = &u
+		var ab *attemptBody
+		if body != nil {
+			ab = body.attempt()
+			out.Body = ab
+		}
+		resp, err := rs.up.transport.RoundTrip(out)
+		last := i+1 >= attempts || (body != nil && !body.replayable()) || req.Context().Err() != nil
+		if err != nil {
+			if context.Cause(ctx) == errPerTryTimeout {
+				err = errPerTryTimeout
+			}
+			cancel()
+			if ab != nil {
+				ab.Close()
+			}
+			if last || !retriableErrorFor(retry, err) {
+				return nil, err
+			}
+			rs.retries++
+			backoff(req.Context(), retry, i)
+			continue
+		}
+		if !last && retriableStatusFor(retry, resp.StatusCode) {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			cancel()
+			if ab != nil {
+				ab.Close()
+			}
+			rs.retries++
+			backoff(req.Context(), retry, i)
+			continue
+		}
+		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+		return resp, nil
+	}
+}
+
+func backoff(ctx context.Context, r *config.Retry, attempt int) {
+	maxWait := r.BackoffBase << min(attempt, 10)
+	if maxWait > r.BackoffMax || maxWait <= 0 {
+		maxWait = r.BackoffMax
+	}
+	if maxWait <= 0 {
+		return
+	}
+	t := time.NewTimer(rand.N(maxWait))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
