@@ -116,7 +116,9 @@ func New(opts Options) (*Client, error) {
 // Run keeps an ADS stream open until ctx is done, reconnecting with
 // exponential backoff. It returns nil when ctx is cancelled.
 func (c *Client) Run(ctx context.Context) error {
-	conn, err := grpc.NewClient(c.opts.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(c.opts.Address,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)))
 	if err != nil {
 		return fmt.Errorf("create grpc client for %s: %w", c.opts.Address, err)
 	}
@@ -269,3 +271,7 @@ func short(typeURL string) string {
 	}
 	return typeURL
 }
+
+// maxRecvMsgSize bounds one xDS response. A mesh of 10k Services makes an
+// LDS response of about 5 MB, over grpc-go's default limit of 4 MiB.
+const maxRecvMsgSize = 64 << 20
