@@ -1,0 +1,2 @@
+/* Architecture-neutral shim, see types.h. */
+#include <asm-generic/posix_types.h>

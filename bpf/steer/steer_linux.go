@@ -1,0 +1,328 @@
+package steer
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotRoot is returned by [Load] when the process lacks the privileges to
+// load eBPF programs.
+var ErrNotRoot = errors.New("loading eBPF programs needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN): run as root")
+
+// Programs are the loaded steering programs and their maps. Methods are safe
+// for concurrent use.
+type Programs struct {
+	objs steerObjects
+
+	mu     sync.Mutex
+	links  map[*attachment]struct{}
+	closed bool
+}
+
+// Load loads the programs and creates their (empty) maps. Nothing is
+// attached yet: see [Programs.Attach]. A kernel without the needed features
+// returns an error wrapping [ebpf.ErrNotSupported]; a process that is not
+// root returns [ErrNotRoot].
+func Load() (*Programs, error) {
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("remove memlock limit: %w", err)
+	}
+	p := &Programs{links: map[*attachment]struct{}{}}
+	if err := loadSteerObjects(&p.objs, nil); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("load steering programs: %w: %w", ErrNotRoot, err)
+		}
+		return nil, fmt.Errorf("load steering programs: %w", err)
+	}
+	return p, nil
+}
+
+type attachment struct {
+	p     *Programs
+	links []link.Link
+	once  sync.Once
+	err   error
+}
+
+// Close detaches the programs from the cgroup. It is idempotent.
+func (a *attachment) Close() error {
+	a.once.Do(func() {
+		var errs []error
+		for _, l := range a.links {
+			if err := l.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("detach cgroup link: %w", err))
+			}
+		}
+		a.err = errors.Join(errs...)
+		a.p.mu.Lock()
+		delete(a.p.links, a)
+		a.p.mu.Unlock()
+	})
+	return a.err
+}
+
+// Attach attaches connect4 and getpeername4 to the cgroup v2 directory
+// cgroupPath; they apply to every process in it and its descendants. The
+// returned Closer detaches them again; [Programs.Close] detaches every
+// attachment still open.
+func (p *Programs) Attach(cgroupPath string) (io.Closer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errors.New("attach steering programs: programs are closed")
+	}
+	a := &attachment{p: p}
+	for _, l := range []struct {
+		name string
+		typ  ebpf.AttachType
+		prog *ebpf.Program
+	}{
+		{"connect4", ebpf.AttachCGroupInet4Connect, p.objs.SteerConnect4},
+		{"getpeername4", ebpf.AttachCgroupInet4GetPeername, p.objs.SteerGetpeername4},
+	} {
+		lk, err := link.AttachCgroup(link.CgroupOptions{Path: cgroupPath, Attach: l.typ, Program: l.prog})
+		if err != nil {
+			for _, done := range a.links {
+				_ = done.Close() // Best effort: the attach error below is what matters.
+			}
+			return nil, fmt.Errorf("attach %s to cgroup %s: %w", l.name, cgroupPath, err)
+		}
+		a.links = append(a.links, lk)
+	}
+	p.links[a] = struct{}{}
+	return a, nil
+}
+
+// Close detaches every attachment and frees the programs and maps.
+func (p *Programs) Close() error {
+	p.mu.Lock()
+	open := make([]*attachment, 0, len(p.links))
+	for a := range p.links {
+		open = append(open, a)
+	}
+	p.closed = true
+	p.mu.Unlock()
+
+	var errs []error
+	for _, a := range open {
+		errs = append(errs, a.Close())
+	}
+	if err := p.objs.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close steering objects: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func marshalKey(k Key) (steerSteerKey, error) {
+	vip, err := ipv4("VIP", k.VIP)
+	if err != nil {
+		return steerSteerKey{}, err
+	}
+	return steerSteerKey{
+		CallerNs: k.CallerNamespace,
+		Vip:      binary.NativeEndian.Uint32(vip[:]),
+		Port:     hton16(k.Port),
+	}, nil
+}
+
+func unmarshalKey(k steerSteerKey) Key {
+	var ip [4]byte
+	binary.NativeEndian.PutUint32(ip[:], k.Vip)
+	return Key{CallerNamespace: k.CallerNs, VIP: netip.AddrFrom4(ip), Port: ntoh16(k.Port)}
+}
+
+func marshalTarget(t Target) (steerSteerTarget, error) {
+	ip, err := ipv4("target", t.IP)
+	if err != nil {
+		return steerSteerTarget{}, err
+	}
+	return steerSteerTarget{Ip: binary.NativeEndian.Uint32(ip[:]), Port: hton16(t.Port)}, nil
+}
+
+func unmarshalTarget(t steerSteerTarget) Target {
+	var ip [4]byte
+	binary.NativeEndian.PutUint32(ip[:], t.Ip)
+	return Target{IP: netip.AddrFrom4(ip), Port: ntoh16(t.Port)}
+}
+
+// hton16 returns the value whose in-memory bytes are port in network order.
+func hton16(port uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], port)
+	return binary.NativeEndian.Uint16(b[:])
+}
+
+func ntoh16(v uint16) uint16 {
+	var b [2]byte
+	binary.NativeEndian.PutUint16(b[:], v)
+	return binary.BigEndian.Uint16(b[:])
+}
+
+// SetSteering inserts or replaces a steering entry.
+func (p *Programs) SetSteering(k Key, t Target) error {
+	mk, err := marshalKey(k)
+	if err != nil {
+		return fmt.Errorf("set steering %s: %w", k, err)
+	}
+	mt, err := marshalTarget(t)
+	if err != nil {
+		return fmt.Errorf("set steering %s: %w", k, err)
+	}
+	if err := p.objs.Steering.Put(&mk, &mt); err != nil {
+		return fmt.Errorf("set steering %s: %w", k, err)
+	}
+	return nil
+}
+
+// DeleteSteering removes a steering entry; a missing entry is not an error.
+func (p *Programs) DeleteSteering(k Key) error {
+	mk, err := marshalKey(k)
+	if err != nil {
+		return fmt.Errorf("delete steering %s: %w", k, err)
+	}
+	if err := p.objs.Steering.Delete(&mk); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("delete steering %s: %w", k, err)
+	}
+	return nil
+}
+
+// Steering returns every steering entry.
+func (p *Programs) Steering() (map[Key]Target, error) {
+	out := map[Key]Target{}
+	var k steerSteerKey
+	var v steerSteerTarget
+	it := p.objs.Steering.Iterate()
+	for it.Next(&k, &v) {
+		out[unmarshalKey(k)] = unmarshalTarget(v)
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("list steering entries: %w", err)
+	}
+	return out, nil
+}
+
+// SetCgroupNamespace records that processes in cgroup id (and, unless a
+// deeper cgroup has its own entry, its descendants) belong to namespace ns.
+// ns must not be [AnyNamespace].
+func (p *Programs) SetCgroupNamespace(id uint64, ns uint32) error {
+	if ns == AnyNamespace {
+		return fmt.Errorf("set namespace of cgroup %d: namespace id 0 is reserved for \"any\"", id)
+	}
+	if err := p.objs.CgroupNs.Put(&id, &ns); err != nil {
+		return fmt.Errorf("set namespace of cgroup %d: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteCgroup removes a cgroup's namespace entry; a missing entry is not an
+// error.
+func (p *Programs) DeleteCgroup(id uint64) error {
+	if err := p.objs.CgroupNs.Delete(&id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("delete namespace of cgroup %d: %w", id, err)
+	}
+	return nil
+}
+
+// CgroupNamespaces returns every cgroup id -> namespace id entry.
+func (p *Programs) CgroupNamespaces() (map[uint64]uint32, error) {
+	out := map[uint64]uint32{}
+	var k uint64
+	var v uint32
+	it := p.objs.CgroupNs.Iterate()
+	for it.Next(&k, &v) {
+		out[k] = v
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("list cgroup namespaces: %w", err)
+	}
+	return out, nil
+}
+
+// CgroupID returns the id of the cgroup v2 directory path, the value
+// bpf_get_current_cgroup_id returns for processes in it.
+func CgroupID(path string) (uint64, error) {
+	h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, path, 0)
+	if err == nil && h.Size() == 8 {
+		return binary.NativeEndian.Uint64(h.Bytes()), nil
+	}
+	// Kernfs inode numbers are cgroup ids on 64-bit kernels.
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, fmt.Errorf("read cgroup id of %s: %w", path, err)
+	}
+	return st.Ino, nil
+}
+
+// CgroupV2Root returns the mount point of the cgroup v2 hierarchy from
+// /proc/mounts (/sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on
+// hybrid ones). When several are mounted, the last is returned: in a
+// container a host cgroup2 bind-mounted over /sys/fs/cgroup comes last.
+func CgroupV2Root() (string, error) {
+	f, err := os.Open("/proc/mounts")
+	if err != nil {
+		return "", fmt.Errorf("find cgroup v2 mount: %w", err)
+	}
+	defer f.Close()
+	return parseCgroup2Mount(f)
+}
+
+func parseCgroup2Mount(r io.Reader) (string, error) {
+	s := bufio.NewScanner(r)
+	found := ""
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) >= 3 && fields[2] == "cgroup2" {
+			found = unescapeMount(fields[1]) // The last one wins: it mounts over earlier ones.
+		}
+	}
+	if err := s.Err(); err != nil {
+		return "", fmt.Errorf("find cgroup v2 mount: %w", err)
+	}
+	if found != "" {
+		return found, nil
+	}
+	return "", errors.New("find cgroup v2 mount: no cgroup2 filesystem in /proc/mounts: mount one (mount -t cgroup2 none /sys/fs/cgroup/unified)")
+}
+
+// unescapeMount undoes the octal escapes of /proc/mounts (\040 for space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v byte
+			ok := true
+			for _, c := range s[i+1 : i+4] {
+				if c < '0' || c > '7' {
+					ok = false
+					break
+				}
+				v = v*8 + byte(c-'0')
+			}
+			if ok {
+				b.WriteByte(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

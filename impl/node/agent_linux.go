@@ -1,0 +1,307 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/gammaproof/gammaproof/bpf/steer"
+)
+
+// CgroupParentAnnotation on a Node names the cgroup v2 directory under which
+// its pod cgroups live (absolute, or relative to the cgroup v2 mount).
+const CgroupParentAnnotation = "gammaproof.io/cgroup-parent"
+
+// defaultResync is how often cgroups are rescanned without a Pod event:
+// container cgroups appear after the Pod update that announces them.
+const defaultResync = 2 * time.Second
+
+// Options configure an [Agent].
+type Options struct {
+	// Client reads the Pods bound to NodeName.
+	Client kubernetes.Interface
+	// NodeName is this node's name.
+	NodeName string
+	// ProxyIP is the address steered connections go to: the node's IP,
+	// where the proxy's listeners accept.
+	ProxyIP netip.Addr
+	// CgroupParent is the cgroup v2 directory the programs attach to; every
+	// pod cgroup is below it. See [ResolveCgroupParent].
+	CgroupParent string
+	// Resync is how often cgroups are rescanned. Optional; default 2s.
+	Resync time.Duration
+	// Logger. Optional.
+	Logger *slog.Logger
+}
+
+// steeringMaps is what the agent needs of [steer.Programs].
+type steeringMaps interface {
+	Steering() (map[steer.Key]steer.Target, error)
+	SetSteering(steer.Key, steer.Target) error
+	DeleteSteering(steer.Key) error
+	CgroupNamespaces() (map[uint64]uint32, error)
+	SetCgroupNamespace(uint64, uint32) error
+	DeleteCgroup(uint64) error
+}
+
+var _ steeringMaps = (*steer.Programs)(nil)
+
+// Agent keeps the steering programs attached and their maps in sync with
+// the proxy's listeners ([Agent.SetListeners]) and the pods on the node.
+type Agent struct {
+	opts Options
+	log  *slog.Logger
+	kick chan struct{}
+
+	mu        sync.Mutex
+	listeners []Listener
+
+	ids         NamespaceIDs // Owned by the Run goroutine.
+	lastSkipped string       // Owned by the Run goroutine: skips logged last.
+}
+
+// New checks opts and returns an agent; [Agent.Run] starts it.
+func New(opts Options) (*Agent, error) {
+	switch {
+	case opts.Client == nil:
+		return nil, errors.New("create node agent: no Kubernetes client")
+	case opts.NodeName == "":
+		return nil, errors.New("create node agent: no node name: set --node-name or NODE_NAME")
+	case !opts.ProxyIP.Unmap().Is4():
+		return nil, fmt.Errorf("create node agent: proxy IP %q is not an IPv4 address: set --proxy-ip or HOST_IP", opts.ProxyIP)
+	case opts.CgroupParent == "":
+		return nil, errors.New("create node agent: no cgroup parent")
+	}
+	if opts.Resync <= 0 {
+		opts.Resync = defaultResync
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	opts.ProxyIP = opts.ProxyIP.Unmap()
+	return &Agent{opts: opts, log: log.With("component", "node-agent"), kick: make(chan struct{}, 1)}, nil
+}
+
+// SetListeners replaces the proxy listeners to steer to. Safe for
+// concurrent use; use it as the proxy's OnListeners callback.
+func (a *Agent) SetListeners(ls []Listener) {
+	a.mu.Lock()
+	a.listeners = slices.Clone(ls)
+	a.mu.Unlock()
+	a.trigger()
+}
+
+func (a *Agent) trigger() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run loads and attaches the programs, watches the node's Pods and keeps
+// the maps in sync until ctx is done; then it detaches the programs and
+// returns nil. Sync errors are logged and retried.
+func (a *Agent) Run(ctx context.Context) (err error) {
+	progs, err := steer.Load()
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, progs.Close()) }()
+	if _, err := progs.Attach(a.opts.CgroupParent); err != nil {
+		return err
+	}
+	a.log.Info("steering programs attached", "cgroup", a.opts.CgroupParent, "proxyIP", a.opts.ProxyIP)
+	defer a.log.Info("steering programs detached", "cgroup", a.opts.CgroupParent)
+
+	factory := informers.NewSharedInformerFactoryWithOptions(a.opts.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", a.opts.NodeName).String()
+		}))
+	pods := factory.Core().V1().Pods()
+	kick := func(any) { a.trigger() }
+	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    kick,
+		UpdateFunc: func(_, _ any) { a.trigger() },
+		DeleteFunc: kick,
+	}); err != nil {
+		return fmt.Errorf("watch pods: %w", err)
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok && ctx.Err() == nil {
+			return fmt.Errorf("sync %v informer: cache did not sync", typ)
+		}
+	}
+
+	ticker := time.NewTicker(a.opts.Resync)
+	defer ticker.Stop()
+	for {
+		if err := a.sync(progs, pods.Lister()); err != nil {
+			a.log.Error("sync steering maps", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-a.kick:
+		case <-ticker.C:
+		}
+	}
+}
+
+// sync makes the maps equal to the desired state.
+func (a *Agent) sync(m steeringMaps, pods corelisters.PodLister) error {
+	a.mu.Lock()
+	listeners := a.listeners
+	a.mu.Unlock()
+
+	all, err := pods.List(labels.Everything())
+	if err != nil {
+		return fmt.Errorf("list pods: %w", err)
+	}
+	podNS := podNamespaces(all)
+	cgroups, err := WalkCgroups(a.opts.CgroupParent)
+	if err != nil {
+		return err
+	}
+	wantCg := DesiredCgroups(cgroups, podNS, &a.ids)
+	wantSteer, skipped := DesiredSteering(listeners, a.opts.ProxyIP, &a.ids)
+	if msg := errors.Join(skipped...); msg != nil && msg.Error() != a.lastSkipped {
+		a.lastSkipped = msg.Error()
+		for _, err := range skipped {
+			a.log.Warn("listener not steered", "err", err)
+		}
+	} else if msg == nil {
+		a.lastSkipped = ""
+	}
+	return apply(m, wantSteer, wantCg, a.log)
+}
+
+func podNamespaces(pods []*corev1.Pod) map[string]string {
+	out := make(map[string]string, len(pods))
+	for _, p := range pods {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		out[string(p.UID)] = p.Namespace
+	}
+	return out
+}
+
+// apply turns the maps' contents into the wanted ones: cgroups first so a
+// namespace entry never points at callers it cannot yet recognise.
+func apply(m steeringMaps, wantSteer map[steer.Key]steer.Target, wantCg map[uint64]uint32, log *slog.Logger) error {
+	haveCg, err := m.CgroupNamespaces()
+	if err != nil {
+		return err
+	}
+	haveSteer, err := m.Steering()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	setCg, delCg := Diff(haveCg, wantCg)
+	for id, ns := range setCg {
+		errs = append(errs, m.SetCgroupNamespace(id, ns))
+	}
+	setSteer, delSteer := Diff(haveSteer, wantSteer)
+	for k, t := range setSteer {
+		errs = append(errs, m.SetSteering(k, t))
+	}
+	for _, k := range delSteer {
+		errs = append(errs, m.DeleteSteering(k))
+	}
+	for _, id := range delCg {
+		errs = append(errs, m.DeleteCgroup(id))
+	}
+	if n := len(setCg) + len(delCg) + len(setSteer) + len(delSteer); n > 0 {
+		log.Info("steering maps updated",
+			"steeringSet", len(setSteer), "steeringDeleted", len(delSteer), "steeringTotal", len(wantSteer),
+			"cgroupsSet", len(setCg), "cgroupsDeleted", len(delCg), "cgroupsTotal", len(wantCg))
+	}
+	return errors.Join(errs...)
+}
+
+// WalkCgroups lists parent and every cgroup below it, with paths relative
+// to parent. Cgroups removed during the walk are left out.
+func WalkCgroups(parent string) ([]Cgroup, error) {
+	var out []Cgroup
+	err := filepath.WalkDir(parent, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p != parent {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		id, err := steer.CgroupID(p)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipDir
+			}
+			return err
+		}
+		rel, err := filepath.Rel(parent, p)
+		if err != nil {
+			return err
+		}
+		out = append(out, Cgroup{Path: filepath.ToSlash(rel), ID: id})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("walk cgroups under %s: %w", parent, err)
+	}
+	return out, nil
+}
+
+// ResolveCgroupParent returns the cgroup v2 directory to attach to: flag if
+// set, else the Node's [CgroupParentAnnotation], else the cgroup v2 root. A
+// relative path is taken relative to the cgroup v2 mount.
+func ResolveCgroupParent(ctx context.Context, client kubernetes.Interface, nodeName, flag string) (string, error) {
+	root, err := steer.CgroupV2Root()
+	if err != nil {
+		return "", err
+	}
+	dir := flag
+	if dir == "" {
+		node, err := client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+		if err != nil {
+			return "", fmt.Errorf("read node %s for its cgroup parent: %w", nodeName, err)
+		}
+		dir = node.Annotations[CgroupParentAnnotation]
+	}
+	if dir == "" {
+		dir = root
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(root, dir)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("check cgroup parent: %w: pass an existing cgroup v2 directory with --cgroup-parent", err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("check cgroup parent: %s is not a directory", dir)
+	}
+	return dir, nil
+}
