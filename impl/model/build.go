@@ -1,0 +1,378 @@
+package model
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// Reasons the model uses that the Gateway API does not define as constants.
+const (
+	// ReasonNotAllowedByParent (Accepted=False): under GrantPolicyStrict a
+	// consumer parentRef has no ReferenceGrant in the Service's namespace.
+	ReasonNotAllowedByParent = "NotAllowedByParent"
+	// ReasonConflicted (Accepted=False): GEP-1294 "Route types": a GRPCRoute
+	// and an HTTPRoute bind to the same Service and port; the GRPCRoute wins.
+	ReasonConflicted = "Conflicted"
+)
+
+const (
+	kindHTTPRoute = "HTTPRoute"
+	kindGRPCRoute = "GRPCRoute"
+	kindService   = "Service"
+)
+
+// svcKey is a Service port a route attaches to.
+type svcPortKey struct {
+	ns, name string
+	port     int32
+}
+
+// groupKey is one listener: a Service port and a caller namespace ("" = any).
+type groupKey struct {
+	svcPortKey
+	caller string
+}
+
+// attachment is one route rule table attached to a listener.
+type attachment struct {
+	route *routeObj
+	// parent is the index of the parent status entry in route.parents.
+	parent int
+}
+
+// Build computes the mesh from in. It is pure and deterministic: the same
+// Input (in any order) gives a deep-equal Mesh. It never panics on bad input;
+// problems end up in route status and, per the spec, in 500 responses.
+//
+// Only parentRefs with group "" and kind Service are handled; routes without
+// one get no status from us. Choices where the spec leaves room:
+//   - A rule without backendRefs (and without a redirect) forwards to the
+//     parent Service port itself (implementation-specific).
+//   - RegularExpression paths rank after Exact and before PathPrefix matches,
+//     longer expressions first (the spec calls this implementation-specific).
+//   - route hostnames are ignored (GEP-1294: implementations "SHOULD NOT
+//     infer any functionality from the hostnames field").
+//   - sectionName on a Service parent, headless and ExternalName parents:
+//     Accepted=False, NoMatchingParent, with a message saying why.
+//   - Under GrantPolicyStrict, a consumer parentRef without a ReferenceGrant:
+//     Accepted=False reason NotAllowedByParent and ResolvedRefs=False reason
+//     RefNotPermitted; the route is not applied.
+//   - Invalid rules (unknown filter, bad regex, weight outside 0..1000000,
+//     bad duration) are dropped; when some rules remain the route is
+//     Accepted with PartiallyInvalid=True ("Dropped Rule..."), when none
+//     remain Accepted=False with the first rule's reason.
+//   - An ExtensionRef filter cannot be resolved: ResolvedRefs=False
+//     InvalidKind and matching requests get 500 (the spec: "MUST NOT be
+//     skipped").
+//   - A GRPCRoute displaces HTTPRoutes on the same (Service, port, caller
+//     group): Accepted=False reason Conflicted for the HTTPRoute (GEP-1294).
+func Build(in Input) *Mesh {
+	idx := newIndex(in)
+	routes := collectRoutes(in, idx)
+
+	// Attach accepted routes to their listeners.
+	groups := map[groupKey][]attachment{}
+	type attachKey struct {
+		groupKey
+		r *routeObj
+	}
+	attached := map[attachKey]bool{}
+	for _, r := range routes {
+		for pi := range r.parents {
+			p := &r.parents[pi]
+			if !p.accepted {
+				continue
+			}
+			for _, port := range p.ports {
+				k := groupKey{svcPortKey{p.svc.Namespace, p.svc.Name, port}, ""}
+				if r.ns != p.svc.Namespace {
+					k.caller = r.ns // GEP-1294: consumer routes only apply to their own namespace.
+				}
+				if attached[attachKey{k, r}] {
+					continue // two parentRefs of the route select the same port.
+				}
+				attached[attachKey{k, r}] = true
+				groups[k] = append(groups[k], attachment{route: r, parent: pi})
+			}
+		}
+	}
+
+	// GEP-1294 "Route types": "If multiple routes with different types both
+	// bind to the same Service and Port pair, only a single route type should
+	// be applied." GRPCRoute wins over HTTPRoute.
+	for k, atts := range groups {
+		hasGRPC := slices.ContainsFunc(atts, func(a attachment) bool { return a.route.kind == kindGRPCRoute })
+		if !hasGRPC {
+			continue
+		}
+		kept := atts[:0]
+		for _, a := range atts {
+			if a.route.kind == kindHTTPRoute {
+				if a.route.conflicted == nil {
+					a.route.conflicted = map[groupKey]bool{}
+				}
+				a.route.conflicted[k] = true
+				continue
+			}
+			kept = append(kept, a)
+		}
+		groups[k] = kept
+	}
+
+	m := &Mesh{}
+	clusters := map[string]*Cluster{}
+	keys := make([]groupKey, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b groupKey) int {
+		return cmp.Or(cmp.Compare(a.ns, b.ns), cmp.Compare(a.name, b.name), cmp.Compare(a.port, b.port), cmp.Compare(a.caller, b.caller))
+	})
+	for _, k := range keys {
+		atts := groups[k]
+		if len(atts) == 0 {
+			continue
+		}
+		svc := idx.services[k.ns+"/"+k.name]
+		sp := servicePort(svc, k.port)
+		l := Listener{
+			Name:            listenerName(k),
+			Service:         ServiceRef{k.ns, k.name},
+			Port:            k.port,
+			PortName:        sp.Name,
+			AppProtocol:     deref(sp.AppProtocol),
+			VIPs:            vips(svc),
+			CallerNamespace: k.caller,
+			ParentCluster:   ClusterName(ServiceRef{k.ns, k.name}, k.port),
+		}
+		grpc := atts[0].route.kind == kindGRPCRoute
+		addCluster(clusters, idx, ServiceRef{k.ns, k.name}, k.port, grpc)
+		var entries []entry
+		for _, a := range atts {
+			entries = append(entries, a.route.entries(l.Service, k.port, l.ParentCluster)...)
+		}
+		sortEntries(entries)
+		for _, e := range entries {
+			for _, b := range e.route.Backends {
+				if b.Cluster != "" {
+					addCluster(clusters, idx, b.Service, b.Port, grpc)
+				}
+			}
+			for _, mi := range e.route.Mirrors {
+				addCluster(clusters, idx, mi.Service, mi.Port, grpc)
+			}
+			l.Routes = append(l.Routes, e.route)
+		}
+		m.Listeners = append(m.Listeners, l)
+	}
+	for _, c := range clusters {
+		m.Clusters = append(m.Clusters, *c)
+	}
+	slices.SortFunc(m.Clusters, func(a, b Cluster) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(m.Listeners, func(a, b Listener) int { return cmp.Compare(a.Name, b.Name) })
+
+	for _, r := range routes {
+		if len(r.parents) == 0 {
+			continue
+		}
+		m.Routes = append(m.Routes, r.status())
+	}
+	slices.SortFunc(m.Routes, func(a, b RouteStatus) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return m
+}
+
+// ClusterName is the cluster name of a Service port: "svc~<ns>~<name>~<port>".
+func ClusterName(s ServiceRef, port int32) string {
+	return "svc~" + s.Namespace + "~" + s.Name + "~" + strconv.Itoa(int(port))
+}
+
+func listenerName(k groupKey) string {
+	n := "mesh~" + k.ns + "~" + k.name + "~" + strconv.Itoa(int(k.port))
+	if k.caller != "" {
+		n += "~from~" + k.caller
+	}
+	return n
+}
+
+func addCluster(clusters map[string]*Cluster, idx *index, s ServiceRef, port int32, grpc bool) {
+	name := ClusterName(s, port)
+	if c, ok := clusters[name]; ok {
+		if grpc {
+			c.Protocol = ProtocolH2C
+		}
+		return
+	}
+	svc := idx.services[s.String()]
+	sp := servicePort(svc, port)
+	c := &Cluster{Name: name, Service: s, Port: port, PortName: sp.Name, Protocol: ProtocolHTTP1}
+	switch deref(sp.AppProtocol) {
+	case "kubernetes.io/h2c", "grpc":
+		c.Protocol = ProtocolH2C
+	}
+	if grpc {
+		c.Protocol = ProtocolH2C
+	}
+	c.Endpoints = idx.endpoints(s, sp)
+	clusters[name] = c
+}
+
+func servicePort(svc *corev1.Service, port int32) corev1.ServicePort {
+	if svc == nil {
+		return corev1.ServicePort{Port: port}
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.Port == port && protocolOK(p.Protocol) {
+			return p
+		}
+	}
+	return corev1.ServicePort{Port: port}
+}
+
+func protocolOK(p corev1.Protocol) bool { return p == "" || p == corev1.ProtocolTCP }
+
+func vips(svc *corev1.Service) []string {
+	var out []string
+	add := func(ip string) {
+		if ip != "" && ip != corev1.ClusterIPNone && !slices.Contains(out, ip) {
+			out = append(out, ip)
+		}
+	}
+	for _, ip := range svc.Spec.ClusterIPs {
+		add(ip)
+	}
+	add(svc.Spec.ClusterIP)
+	slices.Sort(out)
+	return out
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// routeObj is an HTTPRoute or GRPCRoute after validation.
+type routeObj struct {
+	kind, ns, name string
+	generation     int64
+	created        metav1.Time
+	rules          []ruleObj
+	parents        []parentObj
+	// acceptProblems make every Service parent Accepted=False (all rules invalid).
+	acceptReason, acceptMsg string
+	// dropped lists rules dropped as invalid while others remain (PartiallyInvalid).
+	dropped []string
+	// refProblems are unresolved references (ResolvedRefs=False).
+	refReason string
+	refMsgs   []string
+	// conflicted lists listeners where a GRPCRoute displaced this HTTPRoute.
+	conflicted map[groupKey]bool
+}
+
+func (r *routeObj) addRefProblem(reason, msg string) {
+	if r.refReason == "" {
+		r.refReason = reason
+	}
+	r.refMsgs = append(r.refMsgs, msg)
+}
+
+// parentObj is one distinct Service parentRef of a route.
+type parentObj struct {
+	ref      gwv1.ParentReference
+	svc      ServiceRef
+	ports    []int32 // the Service ports the route attaches to.
+	accepted bool
+	reason   string // Accepted=False reason.
+	msg      string
+	// refNotPermitted: the parentRef itself is not permitted (strict).
+	refNotPermitted bool
+}
+
+func (r *routeObj) status() RouteStatus {
+	st := RouteStatus{Kind: r.kind, Namespace: r.ns, Name: r.name, Generation: r.generation}
+	for _, p := range r.parents {
+		var conflicted []int32
+		for _, port := range p.ports {
+			k := groupKey{svcPortKey{p.svc.Namespace, p.svc.Name, port}, ""}
+			if r.ns != p.svc.Namespace {
+				k.caller = r.ns
+			}
+			if r.conflicted[k] {
+				conflicted = append(conflicted, port)
+			}
+		}
+		accepted := metav1.Condition{
+			Type:               string(gwv1.RouteConditionAccepted),
+			Status:             metav1.ConditionTrue,
+			Reason:             string(gwv1.RouteReasonAccepted),
+			Message:            "accepted by " + ControllerName,
+			ObservedGeneration: r.generation,
+		}
+		resolved := metav1.Condition{
+			Type:               string(gwv1.RouteConditionResolvedRefs),
+			Status:             metav1.ConditionTrue,
+			Reason:             string(gwv1.RouteReasonResolvedRefs),
+			Message:            "all references resolved",
+			ObservedGeneration: r.generation,
+		}
+		switch {
+		case !p.accepted:
+			accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, p.reason, p.msg
+		case len(conflicted) == len(p.ports):
+			accepted.Status, accepted.Reason = metav1.ConditionFalse, ReasonConflicted
+			accepted.Message = "a GRPCRoute binds to the same Service port; GRPCRoute takes precedence over HTTPRoute (GEP-1294)"
+		case len(conflicted) > 0:
+			accepted.Message = "accepted; not applied on port(s) " + joinPorts(conflicted) + " where a GRPCRoute takes precedence (GEP-1294)"
+		}
+		switch {
+		case p.refNotPermitted:
+			resolved.Status, resolved.Reason = metav1.ConditionFalse, string(gwv1.RouteReasonRefNotPermitted)
+			resolved.Message = p.msg
+		case r.refReason != "":
+			resolved.Status, resolved.Reason = metav1.ConditionFalse, r.refReason
+			resolved.Message = strings.Join(r.refMsgs, "; ")
+		}
+		conds := []metav1.Condition{accepted, resolved}
+		if accepted.Status == metav1.ConditionTrue && len(r.dropped) > 0 {
+			conds = append(conds, metav1.Condition{
+				Type:               string(gwv1.RouteConditionPartiallyInvalid),
+				Status:             metav1.ConditionTrue,
+				Reason:             string(gwv1.RouteReasonUnsupportedValue),
+				Message:            "Dropped Rule(s): " + strings.Join(r.dropped, "; "),
+				ObservedGeneration: r.generation,
+			})
+		}
+		for i := range conds {
+			conds[i].Message = truncate(conds[i].Message)
+		}
+		st.Parents = append(st.Parents, ParentStatus{ParentRef: p.ref, Conditions: conds})
+	}
+	return st
+}
+
+// truncate keeps a condition message within the API's 32768-byte limit.
+func truncate(s string) string {
+	const max = 32000
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
+
+func joinPorts(ps []int32) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = strconv.Itoa(int(p))
+	}
+	return strings.Join(s, ",")
+}

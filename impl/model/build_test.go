@@ -1,0 +1,615 @@
+package model_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gammaproof/gammaproof/impl/model"
+)
+
+func TestBuild(t *testing.T) {
+	tests := []struct {
+		name string
+		// spec is the sentence of the Gateway API (GEP-1294, HTTPRoute or
+		// GRPCRoute API doc) the case checks.
+		spec   string
+		yaml   string
+		policy model.GrantPolicy
+		check  func(t *testing.T, m *model.Mesh)
+	}{
+		{
+			name: "producer route applies to every caller",
+			spec: `GEP-1294: "A route is a producer route when the parentRef refers to a service in the same namespace. This route SHOULD apply to all incoming requests to the service, including from clients in other namespaces."`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: split, namespace: team-a, generation: 3}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules:
+  - backendRefs: [{name: bookstore-v1, port: 8080, weight: 90}, {name: bookstore-v2, port: 8080, weight: 10}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				if got := listenerNames(m); !slices.Equal(got, []string{"mesh~team-a~bookstore~8080"}) {
+					t.Fatalf("listeners = %v", got)
+				}
+				l := listener(t, m, "mesh~team-a~bookstore~8080")
+				if l.CallerNamespace != "" || !slices.Equal(l.VIPs, []string{"198.19.0.10"}) || l.PortName != "http" {
+					t.Errorf("listener = %+v", l)
+				}
+				want := []string{"HTTPRoute/team-a/split/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore-v1~8080=90,svc~team-a~bookstore-v2~8080=10"}
+				if got := routeTable(l); !slices.Equal(got, want) {
+					t.Errorf("routes = %q, want %q", got, want)
+				}
+				if c := cond(t, m, "HTTPRoute/team-a/split", "bookstore:8080", "Accepted"); c != "True/Accepted" {
+					t.Errorf("Accepted = %s", c)
+				}
+				if c := cond(t, m, "HTTPRoute/team-a/split", "bookstore:8080", "ResolvedRefs"); c != "True/ResolvedRefs" {
+					t.Errorf("ResolvedRefs = %s", c)
+				}
+			},
+		},
+		{
+			name: "consumer route only for its namespace and replaces producer routes there",
+			spec: `GEP-1294: "consumer routes are scoped only the same namespace" and "Requests from a namespace with consumer routes will utilize the (possibly merged) set of routes in the consumer namespace; Requests from other namespaces will utilize the (possibly merged) set of routes in the producer namespace"`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: producer, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules: [{backendRefs: [{name: bookstore-v1, port: 8080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: consumer, namespace: team-b}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
+  rules: [{timeouts: {request: 100ms}}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				want := []string{"mesh~team-a~bookstore~8080", "mesh~team-a~bookstore~8080~from~team-b"}
+				if got := listenerNames(m); !slices.Equal(got, want) {
+					t.Fatalf("listeners = %v, want %v", got, want)
+				}
+				p := listener(t, m, want[0])
+				if got := routeTable(p); !slices.Equal(got, []string{"HTTPRoute/team-a/producer/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore-v1~8080=1"}) {
+					t.Errorf("producer routes = %q", got)
+				}
+				c := listener(t, m, want[1])
+				if c.CallerNamespace != "team-b" {
+					t.Errorf("caller = %q", c.CallerNamespace)
+				}
+				// A rule without backendRefs forwards to the parent Service
+				// (implementation-specific, see DESIGN.md).
+				if got := routeTable(c); !slices.Equal(got, []string{"HTTPRoute/team-b/consumer/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore~8080=1"}) {
+					t.Errorf("consumer routes = %q", got)
+				}
+				if c.Routes[0].Timeouts.Request != 100*time.Millisecond {
+					t.Errorf("timeout = %v", c.Routes[0].Timeouts.Request)
+				}
+				if s := cond(t, m, "HTTPRoute/team-b/consumer", "bookstore:8080", "Accepted"); s != "True/Accepted" {
+					t.Errorf("consumer Accepted = %s", s)
+				}
+			},
+		},
+		{
+			name: "parentRef port scopes the route",
+			spec: `GEP-1294: "If port is set, the implementation MUST associate the route only with that port. If port is not set, the implementation MUST associate the route with all ports defined in the Service."`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: one, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 9090}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: all, namespace: team-c}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				want := []string{"mesh~team-a~bookstore~8080~from~team-c", "mesh~team-a~bookstore~9090", "mesh~team-a~bookstore~9090~from~team-c"}
+				if got := listenerNames(m); !slices.Equal(got, want) {
+					t.Fatalf("listeners = %v, want %v", got, want)
+				}
+			},
+		},
+		{
+			name: "parentRef port the Service does not have",
+			spec: `Accepted reason NoMatchingParent: "This reason is used with the "Accepted" condition when there are no matching Parents. ... when a Route ParentRef specifies a Port and/or SectionName that does not match"`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: team-a}
+spec:
+  parentRefs:
+  - {group: "", kind: Service, name: bookstore, port: 1234}
+  - {group: "", kind: Service, name: bookstore, sectionName: http}
+  - {group: "", kind: Service, name: missing}
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				if len(m.Listeners) != 0 {
+					t.Errorf("listeners = %v, want none", listenerNames(m))
+				}
+				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:1234", "Accepted"); s != "False/NoMatchingParent" {
+					t.Errorf("port Accepted = %s", s)
+				}
+				if s := cond(t, m, "HTTPRoute/team-a/r", "missing", "Accepted"); s != "False/NoMatchingParent" {
+					t.Errorf("missing Accepted = %s", s)
+				}
+				if n := len(m.Routes[0].Parents); n != 3 {
+					t.Errorf("parents = %d, want 3", n)
+				}
+			},
+		},
+		{
+			name: "Gateway parents are not ours",
+			spec: `GEP-1294 binds routes to a mesh through parentRefs of kind Service; a Gateway parent belongs to the Gateway's controller.`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ingress, namespace: team-a}
+spec:
+  parentRefs: [{name: gw}, {group: gateway.networking.k8s.io, kind: Gateway, name: gw2}]
+  rules: [{backendRefs: [{name: bookstore-v1, port: 8080}]}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				if len(m.Listeners) != 0 || len(m.Routes) != 0 || len(m.Clusters) != 0 {
+					t.Errorf("mesh = %+v, want empty", m)
+				}
+			},
+		},
+		{
+			name: "match precedence across routes",
+			spec: `HTTPRoute rules.matches: "precedence must be given to the match having: "Exact" path match. "Prefix" path match with largest number of characters. Method match. Largest number of header matches. Largest number of query param matches." then "The oldest Route based on creation timestamp." then "alphabetical order by {namespace}/{name}"`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: b-young, namespace: team-a, creationTimestamp: "2026-01-02T00:00:00Z"}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules:
+  - matches:
+    - path: {type: PathPrefix, value: /}
+    - path: {type: PathPrefix, value: /api/}
+    - path: {type: PathPrefix, value: /api}
+      method: GET
+    - path: {type: PathPrefix, value: /api}
+      headers: [{name: X-A, value: "1"}, {name: x-b, value: "2"}]
+    - path: {type: PathPrefix, value: /api}
+      headers: [{name: x-a, value: "1"}]
+      queryParams: [{name: q, value: "1"}]
+    - path: {type: Exact, value: /x}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: c-old, namespace: team-a, creationTimestamp: "2026-01-01T00:00:00Z"}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules: [{matches: [{path: {type: PathPrefix, value: /api}}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: a-young, namespace: team-a, creationTimestamp: "2026-01-02T00:00:00Z"}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules: [{matches: [{path: {type: PathPrefix, value: /api}}]}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				l := listener(t, m, "mesh~team-a~bookstore~8080")
+				var got []string
+				for _, r := range l.Routes {
+					got = append(got, r.Name)
+				}
+				want := []string{
+					"HTTPRoute/team-a/b-young/rule0/match5", // Exact
+					"HTTPRoute/team-a/b-young/rule0/match2", // prefix /api + method
+					"HTTPRoute/team-a/b-young/rule0/match3", // 2 headers
+					"HTTPRoute/team-a/b-young/rule0/match4", // 1 header + 1 query
+					"HTTPRoute/team-a/c-old/rule0/match0",   // oldest
+					"HTTPRoute/team-a/a-young/rule0/match0", // alphabetical a < b
+					"HTTPRoute/team-a/b-young/rule0/match1", // "/api/" is "/api"; same route: list order
+					"HTTPRoute/team-a/b-young/rule0/match0", // "/"
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("order =\n%q\nwant\n%q", got, want)
+				}
+				if h := l.Routes[2].Match.Headers; h[0].Name != "x-a" || h[1].Name != "x-b" {
+					t.Errorf("headers = %+v, want lower-cased and sorted", h)
+				}
+			},
+		},
+		{
+			name: "invalid backends: kinds, missing, weight 0",
+			spec: `HTTPBackendRef: "It refers to an unknown or unsupported kind of resource. In this case, the Reason must be set to InvalidKind" / "It refers to a resource that does not exist. In this case, the Reason must be set to BackendNotFound"; rules.backendRefs: "the proportion of requests that would otherwise have been routed to an invalid backend MUST receive a 500 status code"; weight: "If weight is set to 0, no traffic should be forwarded for this entry."`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules:
+  - matches: [{path: {value: /kind}}]
+    backendRefs: [{name: bookstore-v1, port: 8080, weight: 3}, {group: example.com, kind: Thing, name: x, weight: 1}]
+  - matches: [{path: {value: /missing}}]
+    backendRefs: [{name: nope, port: 8080}]
+  - matches: [{path: {value: /zero}}]
+    backendRefs: [{name: bookstore-v1, port: 8080, weight: 0}, {name: bookstore-v2, port: 8080}]
+  - matches: [{path: {value: /allzero}}]
+    backendRefs: [{name: bookstore-v1, port: 8080, weight: 0}]
+  - matches: [{path: {value: /dup}}]
+    backendRefs: [{name: bookstore-v1, port: 8080}, {name: bookstore-v1, port: 8080, weight: 2}, {name: bookstore-v2, port: 7}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				l := listener(t, m, "mesh~team-a~bookstore~8080")
+				got := routeTable(l)
+				want := []string{
+					// same length: "the FIRST matching rule (in list order)"
+					"HTTPRoute/team-a/r/rule1/match0 PathPrefix:/missing -> 500",
+					"HTTPRoute/team-a/r/rule3/match0 PathPrefix:/allzero -> 500",
+					"HTTPRoute/team-a/r/rule0/match0 PathPrefix:/kind -> svc~team-a~bookstore-v1~8080=3,!InvalidKind=1",
+					"HTTPRoute/team-a/r/rule2/match0 PathPrefix:/zero -> svc~team-a~bookstore-v2~8080=1",
+					"HTTPRoute/team-a/r/rule4/match0 PathPrefix:/dup -> svc~team-a~bookstore-v1~8080=3,!BackendNotFound=1",
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("routes =\n%q\nwant\n%q", got, want)
+				}
+				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "ResolvedRefs"); s != "False/InvalidKind" {
+					t.Errorf("ResolvedRefs = %s", s)
+				}
+				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "Accepted"); s != "True/Accepted" {
+					t.Errorf("Accepted = %s", s)
+				}
+			},
+		},
+		{
+			name:   "strict: cross-namespace backendRef needs a ReferenceGrant",
+			spec:   `HTTPBackendRef: "It refers a resource in another namespace when the reference has not been explicitly allowed by a ReferenceGrant (or equivalent concept). In this case, the Reason must be set to RefNotPermitted"`,
+			policy: model.GrantPolicyStrict,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules: [{backendRefs: [{name: other, namespace: team-c, port: 8080}, {name: bookstore-v1, port: 8080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: wrong-name, namespace: team-c}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: team-a}]
+  to: [{group: "", kind: Service, name: not-other}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				l := listener(t, m, "mesh~team-a~bookstore~8080")
+				if got := backends(l.Routes[0]); got != "!RefNotPermitted=1,svc~team-a~bookstore-v1~8080=1" {
+					t.Errorf("backends = %s", got)
+				}
+				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "ResolvedRefs"); s != "False/RefNotPermitted" {
+					t.Errorf("ResolvedRefs = %s", s)
+				}
+			},
+		},
+		{
+			name:   "strict: a matching ReferenceGrant permits the backendRef",
+			spec:   `ReferenceGrant: "identifies kinds of resources in other namespaces that are trusted to reference the specified kinds of resources in the same namespace as the policy."`,
+			policy: model.GrantPolicyStrict,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules: [{backendRefs: [{name: other, namespace: team-c, port: 8080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: ok, namespace: team-c}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: team-a}]
+  to: [{group: "", kind: Service}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				l := listener(t, m, "mesh~team-a~bookstore~8080")
+				if got := backends(l.Routes[0]); got != "svc~team-c~other~8080=1" {
+					t.Errorf("backends = %s", got)
+				}
+				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "ResolvedRefs"); s != "True/ResolvedRefs" {
+					t.Errorf("ResolvedRefs = %s", s)
+				}
+			},
+		},
+		{
+			name: "spec policy: cross-namespace references need no grant",
+			spec: `GEP-1294: "Routes of either type can send traffic to backendRefs in any namespace. Unlike Gateway bound routes, this is allowed without a ReferenceGrant."`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: team-c}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
+  rules: [{backendRefs: [{name: bookstore-v2, namespace: team-a, port: 8080}]}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				l := listener(t, m, "mesh~team-a~bookstore~8080~from~team-c")
+				if got := backends(l.Routes[0]); got != "svc~team-a~bookstore-v2~8080=1" {
+					t.Errorf("backends = %s", got)
+				}
+			},
+		},
+		{
+			name:   "strict: consumer parentRef without a grant is not applied",
+			spec:   `GEP-1294: "if a mesh implementation does expose the ability to access a broader scope than would otherwise be reachable, then ReferenceGrant must be used for cross namespaces references." (grant policy strict, DESIGN.md)`,
+			policy: model.GrantPolicyStrict,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: team-c}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				if len(m.Listeners) != 0 {
+					t.Errorf("listeners = %v, want none", listenerNames(m))
+				}
+				if s := cond(t, m, "HTTPRoute/team-c/r", "bookstore:8080", "Accepted"); s != "False/NotAllowedByParent" {
+					t.Errorf("Accepted = %s", s)
+				}
+				if s := cond(t, m, "HTTPRoute/team-c/r", "bookstore:8080", "ResolvedRefs"); s != "False/RefNotPermitted" {
+					t.Errorf("ResolvedRefs = %s", s)
+				}
+			},
+		},
+		{
+			name: "unsupported filter rejects the rule; other rules stay",
+			spec: `HTTPRouteFilter.type: "Unknown values here must result in the implementation setting the Accepted Condition for the Route to status: False, with a Reason of UnsupportedValue." and rules.filters: "If only a portion of Route Rules are invalid, implementations MUST set the "PartiallyInvalid" condition for the Route."`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: all-bad, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 9090}]
+  rules: [{filters: [{type: Teleport}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: half-bad, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules:
+  - filters: [{type: CORS, cors: {allowOrigins: ["*"]}}]
+  - matches: [{path: {value: /ok}}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				if s := cond(t, m, "HTTPRoute/team-a/all-bad", "bookstore:9090", "Accepted"); s != "False/UnsupportedValue" {
+					t.Errorf("all-bad Accepted = %s", s)
+				}
+				if s := cond(t, m, "HTTPRoute/team-a/half-bad", "bookstore:8080", "Accepted"); s != "True/Accepted" {
+					t.Errorf("half-bad Accepted = %s", s)
+				}
+				if s := cond(t, m, "HTTPRoute/team-a/half-bad", "bookstore:8080", "PartiallyInvalid"); s != "True/UnsupportedValue" {
+					t.Errorf("half-bad PartiallyInvalid = %s", s)
+				}
+				if got := listenerNames(m); !slices.Equal(got, []string{"mesh~team-a~bookstore~8080"}) {
+					t.Errorf("listeners = %v", got)
+				}
+				if got := routeTable(listener(t, m, "mesh~team-a~bookstore~8080")); len(got) != 1 {
+					t.Errorf("routes = %q, want only /ok", got)
+				}
+			},
+		},
+		{
+			name: "ReplacePrefixMatch with an Exact match",
+			spec: `HTTPPathModifier: "ReplacePrefixMatch is only compatible with a PathPrefix HTTPRouteMatch. Using any other HTTPRouteMatch type on the same HTTPRouteRule will result in the implementation setting the Accepted Condition for the Route to status: False."`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules:
+  - matches: [{path: {type: Exact, value: /a}}]
+    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "Accepted"); s != "False/UnsupportedValue" {
+					t.Errorf("Accepted = %s", s)
+				}
+			},
+		},
+		{
+			name: "filters, timeouts and retry reach the route",
+			spec: `HTTPRouteRule: filters "define the filters that are applied to requests that match this rule"; timeouts.request / backendRequest; retry "defines the configuration for when to retry an HTTP request"`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules:
+  - matches: [{path: {value: /old}}]
+    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 301}}]
+  - matches: [{path: {value: /api}}]
+    filters:
+    - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Set, value: a}], add: [{name: X-Add, value: b}], remove: [X-Gone]}}
+    - {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: X-Resp, value: c}]}}
+    - {type: URLRewrite, urlRewrite: {hostname: example.internal, path: {type: ReplaceFullPath, replaceFullPath: /v2}}}
+    - {type: RequestMirror, requestMirror: {backendRef: {name: bookstore-v2, port: 8080}, percent: 10}}
+    backendRefs:
+    - name: bookstore-v1
+      port: 8080
+      filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Backend, value: v1}]}}]
+    timeouts: {request: 2s, backendRequest: 500ms}
+    retry: {attempts: 3, codes: [503, 502, 503], backoff: 10ms}
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				l := listener(t, m, "mesh~team-a~bookstore~8080")
+				if len(l.Routes) != 2 {
+					t.Fatalf("routes = %q", routeTable(l))
+				}
+				old, api := l.Routes[0], l.Routes[1] // same prefix length: list order
+				if old.Redirect == nil || old.Redirect.StatusCode != 301 || old.Redirect.Path.Type != model.ReplacePrefixMatch || old.Redirect.Path.Value != "/new" || len(old.Backends) != 0 {
+					t.Errorf("redirect route = %+v", old)
+				}
+				if api.RequestHeaders.Set[0] != (model.Header{Name: "X-Set", Value: "a"}) || api.RequestHeaders.Remove[0] != "x-gone" || api.ResponseHeaders.Add[0].Name != "X-Resp" {
+					t.Errorf("header modifiers = %+v %+v", api.RequestHeaders, api.ResponseHeaders)
+				}
+				if api.Rewrite == nil || *api.Rewrite.Hostname != "example.internal" || api.Rewrite.Path.Value != "/v2" {
+					t.Errorf("rewrite = %+v", api.Rewrite)
+				}
+				if len(api.Mirrors) != 1 || api.Mirrors[0].Cluster != "svc~team-a~bookstore-v2~8080" || api.Mirrors[0].Numerator != 10 || api.Mirrors[0].Denominator != 100 {
+					t.Errorf("mirrors = %+v", api.Mirrors)
+				}
+				if api.Backends[0].RequestHeaders.Set[0].Value != "v1" {
+					t.Errorf("backend filter = %+v", api.Backends[0])
+				}
+				if api.Timeouts != (model.Timeouts{Request: 2 * time.Second, BackendRequest: 500 * time.Millisecond}) {
+					t.Errorf("timeouts = %+v", api.Timeouts)
+				}
+				if api.Retry == nil || api.Retry.Attempts != 3 || !slices.Equal(api.Retry.Codes, []int{502, 503}) || api.Retry.Backoff != 10*time.Millisecond {
+					t.Errorf("retry = %+v", api.Retry)
+				}
+				var names []string
+				for _, c := range m.Clusters {
+					names = append(names, c.Name)
+				}
+				if want := []string{"svc~team-a~bookstore-v1~8080", "svc~team-a~bookstore-v2~8080", "svc~team-a~bookstore~8080"}; !slices.Equal(names, want) {
+					t.Errorf("clusters = %v, want %v", names, want)
+				}
+			},
+		},
+		{
+			name: "ready endpoints only",
+			spec: `EndpointConditions.ready: "ready indicates that this endpoint is ready to receive traffic ... a nil value should be interpreted as "true""; rules.backendRefs: "When a HTTPBackendRef refers to a Service that has no ready endpoints, implementations SHOULD return a 503"`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules: [{backendRefs: [{name: bookstore-v1, port: 8080}, {name: bookstore-v2, port: 8080}]}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				for _, c := range m.Clusters {
+					switch c.Name {
+					case "svc~team-a~bookstore-v1~8080":
+						want := []model.Endpoint{{Address: "198.18.0.5", Port: 80}, {Address: "198.18.0.7", Port: 80}}
+						if !slices.Equal(c.Endpoints, want) || c.Protocol != model.ProtocolHTTP1 {
+							t.Errorf("v1 = %+v", c)
+						}
+					case "svc~team-a~bookstore-v2~8080":
+						if len(c.Endpoints) != 0 {
+							t.Errorf("v2 endpoints = %v, want none (the proxy answers 503)", c.Endpoints)
+						}
+					}
+				}
+			},
+		},
+		{
+			name: "GRPCRoute wins over HTTPRoute on the same Service port",
+			spec: `GEP-1294: "If multiple routes with different types both bind to the same Service and Port pair, only a single route type should be applied. The rejected routes should be ignored and have the RouteConditionAccepted status set to the (new) reason RouteReasonConflicted." Order: "1. GRPCRoute 2. HTTPRoute"`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: h, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: g, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules: [{backendRefs: [{name: bookstore-v1, port: 8080}]}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				if s := cond(t, m, "HTTPRoute/team-a/h", "bookstore:8080", "Accepted"); s != "False/Conflicted" {
+					t.Errorf("HTTPRoute Accepted = %s", s)
+				}
+				l := listener(t, m, "mesh~team-a~bookstore~8080")
+				if len(l.Routes) != 1 || !l.Routes[0].GRPC {
+					t.Errorf("routes = %q", routeTable(l))
+				}
+				for _, c := range m.Clusters {
+					if c.Protocol != model.ProtocolH2C {
+						t.Errorf("cluster %s protocol = %s, want h2c", c.Name, c.Protocol)
+					}
+				}
+			},
+		},
+		{
+			name: "GRPCRoute match lowering and precedence",
+			spec: `GRPCRouteRule.matches: "Precedence MUST be given to the rule with the largest number of: ... Characters in a matching service. Characters in a matching method. Header matches."`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: g, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules:
+  - matches: [{method: {service: a.B}}]
+  - matches: [{method: {service: a.B, method: Get}}]
+  - matches: [{method: {method: Get}, headers: [{name: x, value: "1"}]}]
+  - matches: [{method: {type: RegularExpression, service: "a\\..*", method: "G.t|Put"}}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				got := routeTable(listener(t, m, "mesh~team-a~bookstore~8080"))
+				want := []string{
+					`GRPCRoute/team-a/g/rule3/match0 RegularExpression:/(?:a\..*)/(?:G.t|Put) -> svc~team-a~bookstore~8080=1`,
+					`GRPCRoute/team-a/g/rule1/match0 Exact:/a.B/Get -> svc~team-a~bookstore~8080=1`,
+					`GRPCRoute/team-a/g/rule0/match0 RegularExpression:/a\.B/[^/]+ -> svc~team-a~bookstore~8080=1`,
+					`GRPCRoute/team-a/g/rule2/match0 RegularExpression:/[^/]+/Get -> svc~team-a~bookstore~8080=1`,
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("routes =\n%q\nwant\n%q", got, want)
+				}
+			},
+		},
+		{
+			name: "absurd input never panics and says why",
+			spec: `BackendRef.weight: "+kubebuilder:validation:Minimum=0 +kubebuilder:validation:Maximum=1000000"; a bad value makes the rule invalid (UnsupportedValue).`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore}, {group: "", kind: Service, name: bookstore}]
+  rules:
+  - backendRefs: [{name: bookstore-v1, port: 8080, weight: -5}]
+  - matches: [{path: {type: RegularExpression, value: "(["}}]
+  - timeouts: {request: forever}
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore", "Accepted"); s != "False/UnsupportedValue" {
+					t.Errorf("Accepted = %s", s)
+				}
+				if n := len(m.Routes[0].Parents); n != 1 {
+					t.Errorf("parents = %d, want duplicates merged into 1", n)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := parseInput(t, baseYAML+"\n---\n"+tt.yaml)
+			in.GrantPolicy = tt.policy
+			m := model.Build(in)
+			tt.check(t, m)
+		})
+	}
+}
+
+func TestParseGrantPolicy(t *testing.T) {
+	for in, want := range map[string]model.GrantPolicy{"": model.GrantPolicySpec, "spec": model.GrantPolicySpec, "strict": model.GrantPolicyStrict} {
+		if got, err := model.ParseGrantPolicy(in); err != nil || got != want {
+			t.Errorf("ParseGrantPolicy(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := model.ParseGrantPolicy("lax"); err == nil {
+		t.Error("ParseGrantPolicy(lax) succeeded")
+	}
+}

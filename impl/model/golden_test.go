@@ -1,0 +1,58 @@
+package model_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gammaproof/gammaproof/impl/model"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
+
+// TestGolden builds every testdata/<name>.yaml (a "# policy: strict" line
+// selects the grant policy) and compares the mesh with <name>.golden.json.
+func TestGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no testdata/*.yaml")
+	}
+	for _, p := range files {
+		name := strings.TrimSuffix(filepath.Base(p), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := parseInput(t, string(b))
+			if bytes.Contains(b, []byte("# policy: strict")) {
+				in.GrantPolicy = model.GrantPolicyStrict
+			}
+			got, err := json.MarshalIndent(model.Build(in), "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := strings.TrimSuffix(p, ".yaml") + ".golden.json"
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("read golden file (run go test -run TestGolden -update to create it): %v", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("mesh differs from %s (rerun with -update if the change is intended):\n%s", golden, got)
+			}
+		})
+	}
+}

@@ -1,0 +1,153 @@
+package model
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// grpcRoute validates a GRPCRoute; nil when it has no Service parentRef.
+// gRPC matches are lowered to HTTP/2 path matches: a call to
+// package.Service/Method is a POST to "/package.Service/Method".
+func grpcRoute(gr *gwv1.GRPCRoute, idx *index) *routeObj {
+	if !slices.ContainsFunc(gr.Spec.ParentRefs, isServiceParent) {
+		return nil
+	}
+	r := &routeObj{kind: kindGRPCRoute, ns: gr.Namespace, name: gr.Name, generation: gr.Generation, created: gr.CreationTimestamp}
+	errs := map[int]ruleError{}
+	for i, rule := range gr.Spec.Rules {
+		ru, err := r.grpcRule(i, rule, idx)
+		if err != nil {
+			errs[i] = *err
+			continue
+		}
+		r.rules = append(r.rules, ru)
+	}
+	if len(gr.Spec.Rules) == 0 {
+		// "If no matches are specified, the implementation MUST match every
+		// gRPC request": a route without rules forwards everything to the
+		// parent Service, like a rule without backendRefs.
+		r.rules = append(r.rules, ruleObj{matches: []matchObj{{m: Match{PathType: PathPrefix, PathValue: "/"}}}, toParent: true})
+	}
+	r.finishRules(len(gr.Spec.Rules), errs)
+	r.resolveParents(gr.Spec.ParentRefs, idx)
+	return r
+}
+
+func (r *routeObj) grpcRule(i int, rule gwv1.GRPCRouteRule, idx *index) (ruleObj, *ruleError) {
+	ru := ruleObj{index: i, name: string(deref(rule.Name))}
+	matches := rule.Matches
+	if len(matches) == 0 {
+		matches = []gwv1.GRPCRouteMatch{{}}
+	}
+	for _, m := range matches {
+		mo, err := grpcMatch(m)
+		if err != nil {
+			return ru, err
+		}
+		ru.matches = append(ru.matches, mo)
+	}
+	seen := map[gwv1.GRPCRouteFilterType]bool{}
+	for _, f := range rule.Filters {
+		if seen[f.Type] && f.Type != gwv1.GRPCRouteFilterRequestMirror && f.Type != gwv1.GRPCRouteFilterExtensionRef {
+			return ru, &ruleError{string(gwv1.RouteReasonIncompatibleFilters), fmt.Sprintf("filter %s is given more than once", f.Type)}
+		}
+		seen[f.Type] = true
+		switch f.Type {
+		case gwv1.GRPCRouteFilterRequestHeaderModifier:
+			ru.reqH = headerModifier(f.RequestHeaderModifier)
+		case gwv1.GRPCRouteFilterResponseHeaderModifier:
+			ru.respH = headerModifier(f.ResponseHeaderModifier)
+		case gwv1.GRPCRouteFilterRequestMirror:
+			if mi, ok := r.mirror(f.RequestMirror, idx); ok {
+				ru.mirrors = append(ru.mirrors, mi)
+			}
+		case gwv1.GRPCRouteFilterExtensionRef:
+			r.addRefProblem(string(gwv1.RouteReasonInvalidKind), extensionRefMsg(f.ExtensionRef))
+			ru.direct500 = true
+		default:
+			return ru, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("filter type %q is not supported by %s", f.Type, ControllerName)}
+		}
+	}
+	for _, br := range rule.BackendRefs {
+		w, err := weight(br.Weight)
+		if err != nil {
+			return ru, err
+		}
+		b := r.resolveBackend(br.BackendObjectReference, idx)
+		b.Weight = w
+		for _, f := range br.Filters {
+			switch f.Type {
+			case gwv1.GRPCRouteFilterRequestHeaderModifier:
+				b.RequestHeaders = headerModifier(f.RequestHeaderModifier)
+			case gwv1.GRPCRouteFilterResponseHeaderModifier:
+				b.ResponseHeaders = headerModifier(f.ResponseHeaderModifier)
+			case gwv1.GRPCRouteFilterExtensionRef:
+				r.addRefProblem(string(gwv1.RouteReasonInvalidKind), extensionRefMsg(f.ExtensionRef))
+				if b.Invalid == "" {
+					b.Invalid, b.Cluster = string(gwv1.RouteReasonInvalidKind), ""
+				}
+			default:
+				return ru, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("backendRef filter type %q is not supported by %s", f.Type, ControllerName)}
+			}
+		}
+		ru.backends = append(ru.backends, b)
+	}
+	if err := ru.finishBackends(len(rule.BackendRefs) > 0); err != nil {
+		return ru, err
+	}
+	return ru, nil
+}
+
+const anySegment = "[^/]+"
+
+func grpcMatch(m gwv1.GRPCRouteMatch) (matchObj, *ruleError) {
+	mo := matchObj{m: Match{PathType: PathPrefix, PathValue: "/"}}
+	if mm := m.Method; mm != nil {
+		svc, meth := deref(mm.Service), deref(mm.Method)
+		mo.grpcService, mo.grpcMethod = len(svc), len(meth)
+		switch t := deref(mm.Type); t {
+		case "", gwv1.GRPCMethodMatchExact:
+			switch {
+			case svc != "" && meth != "":
+				mo.m.PathType, mo.m.PathValue = PathExact, "/"+svc+"/"+meth
+			case svc != "":
+				mo.m.PathType, mo.m.PathValue = PathRegex, "/"+regexp.QuoteMeta(svc)+"/"+anySegment
+			case meth != "":
+				mo.m.PathType, mo.m.PathValue = PathRegex, "/"+anySegment+"/"+regexp.QuoteMeta(meth)
+			}
+		case gwv1.GRPCMethodMatchRegularExpression:
+			s, me := anySegment, anySegment
+			if svc != "" {
+				if err := checkRegex("gRPC service", svc); err != nil {
+					return mo, err
+				}
+				s = "(?:" + svc + ")"
+			}
+			if meth != "" {
+				if err := checkRegex("gRPC method", meth); err != nil {
+					return mo, err
+				}
+				me = "(?:" + meth + ")"
+			}
+			mo.m.PathType, mo.m.PathValue = PathRegex, "/"+s+"/"+me
+		default:
+			return mo, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("gRPC method match type %q is not supported", t)}
+		}
+	}
+	var hs []StringMatch
+	for _, h := range m.Headers {
+		t := deref(h.Type)
+		if t != "" && t != gwv1.GRPCHeaderMatchExact && t != gwv1.GRPCHeaderMatchRegularExpression {
+			return mo, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("header match type %q is not supported", t)}
+		}
+		hs = append(hs, StringMatch{Name: string(h.Name), Value: h.Value, Regex: t == gwv1.GRPCHeaderMatchRegularExpression})
+	}
+	var err *ruleError
+	if mo.m.Headers, err = stringMatches("header", hs, true); err != nil {
+		return mo, err
+	}
+	return mo, nil
+}

@@ -1,0 +1,340 @@
+package model
+
+import (
+	"fmt"
+	"slices"
+
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// httpRoute validates an HTTPRoute; nil when it has no Service parentRef.
+func httpRoute(hr *gwv1.HTTPRoute, idx *index) *routeObj {
+	if !slices.ContainsFunc(hr.Spec.ParentRefs, isServiceParent) {
+		return nil
+	}
+	r := &routeObj{kind: kindHTTPRoute, ns: hr.Namespace, name: hr.Name, generation: hr.Generation, created: hr.CreationTimestamp}
+	errs := map[int]ruleError{}
+	for i, rule := range hr.Spec.Rules {
+		ru, err := r.httpRule(i, rule, idx)
+		if err != nil {
+			errs[i] = *err
+			continue
+		}
+		r.rules = append(r.rules, ru)
+	}
+	if len(hr.Spec.Rules) == 0 {
+		// The API defaults rules to {{matches: {{path: {type: "PathPrefix",
+		// value: "/"}}}}}: one rule without backendRefs, which forwards to
+		// the parent Service.
+		r.rules = append(r.rules, ruleObj{matches: []matchObj{{m: Match{PathType: PathPrefix, PathValue: "/"}}}, toParent: true})
+	}
+	r.finishRules(len(hr.Spec.Rules), errs)
+	r.resolveParents(hr.Spec.ParentRefs, idx)
+	return r
+}
+
+func (r *routeObj) httpRule(i int, rule gwv1.HTTPRouteRule, idx *index) (ruleObj, *ruleError) {
+	ru := ruleObj{index: i, name: string(deref(rule.Name))}
+	matches := rule.Matches
+	if len(matches) == 0 {
+		// "If no matches are specified, the default is a prefix path match on
+		// "/", which has the effect of matching every HTTP request."
+		matches = []gwv1.HTTPRouteMatch{{}}
+	}
+	for _, m := range matches {
+		mo, err := httpMatch(m)
+		if err != nil {
+			return ru, err
+		}
+		ru.matches = append(ru.matches, mo)
+	}
+	seen := map[gwv1.HTTPRouteFilterType]bool{}
+	for _, f := range rule.Filters {
+		if seen[f.Type] && f.Type != gwv1.HTTPRouteFilterRequestMirror && f.Type != gwv1.HTTPRouteFilterExtensionRef {
+			// "Specifying the same filter multiple times is not supported unless explicitly indicated in the filter."
+			return ru, &ruleError{string(gwv1.RouteReasonIncompatibleFilters), fmt.Sprintf("filter %s is given more than once", f.Type)}
+		}
+		seen[f.Type] = true
+		switch f.Type {
+		case gwv1.HTTPRouteFilterRequestHeaderModifier:
+			ru.reqH = headerModifier(f.RequestHeaderModifier)
+		case gwv1.HTTPRouteFilterResponseHeaderModifier:
+			ru.respH = headerModifier(f.ResponseHeaderModifier)
+		case gwv1.HTTPRouteFilterRequestRedirect:
+			rd, err := redirect(f.RequestRedirect, ru.matches)
+			if err != nil {
+				return ru, err
+			}
+			ru.redirect = rd
+		case gwv1.HTTPRouteFilterURLRewrite:
+			rw, err := rewrite(f.URLRewrite, ru.matches)
+			if err != nil {
+				return ru, err
+			}
+			ru.rewrite = rw
+		case gwv1.HTTPRouteFilterRequestMirror:
+			if mi, ok := r.mirror(f.RequestMirror, idx); ok {
+				ru.mirrors = append(ru.mirrors, mi)
+			}
+		case gwv1.HTTPRouteFilterExtensionRef:
+			// "If a reference to a custom filter type cannot be resolved, the
+			// filter MUST NOT be skipped. Instead, requests that would have
+			// been processed by that filter MUST receive a HTTP error response."
+			r.addRefProblem(string(gwv1.RouteReasonInvalidKind), extensionRefMsg(f.ExtensionRef))
+			ru.direct500 = true
+		default:
+			// "Unknown values here must result in the implementation setting
+			// the Accepted Condition for the Route to `status: False`, with a
+			// Reason of `UnsupportedValue`."
+			return ru, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("filter type %q is not supported by %s", f.Type, ControllerName)}
+		}
+	}
+	if ru.redirect != nil && ru.rewrite != nil {
+		// "URLRewrite and RequestRedirect filters ... may not be combined."
+		return ru, &ruleError{string(gwv1.RouteReasonIncompatibleFilters), "RequestRedirect and URLRewrite cannot be combined"}
+	}
+	var err *ruleError
+	if ru.timeouts.Request, err = parseDuration("timeouts.request", ruleTimeout(rule.Timeouts, true)); err != nil {
+		return ru, err
+	}
+	if ru.timeouts.BackendRequest, err = parseDuration("timeouts.backendRequest", ruleTimeout(rule.Timeouts, false)); err != nil {
+		return ru, err
+	}
+	if t := ru.timeouts; t.Request > 0 && t.BackendRequest > t.Request {
+		// "the value of BackendRequest must be no more than the value of the Request timeout"
+		return ru, &ruleError{string(gwv1.RouteReasonUnsupportedValue), "timeouts.backendRequest is longer than timeouts.request"}
+	}
+	if rule.Retry != nil {
+		rt, err := retry(rule.Retry)
+		if err != nil {
+			return ru, err
+		}
+		ru.retry = rt
+	}
+	for _, br := range rule.BackendRefs {
+		w, err := weight(br.Weight)
+		if err != nil {
+			return ru, err
+		}
+		b := r.resolveBackend(br.BackendObjectReference, idx)
+		b.Weight = w
+		for _, f := range br.Filters {
+			switch f.Type {
+			case gwv1.HTTPRouteFilterRequestHeaderModifier:
+				b.RequestHeaders = headerModifier(f.RequestHeaderModifier)
+			case gwv1.HTTPRouteFilterResponseHeaderModifier:
+				b.ResponseHeaders = headerModifier(f.ResponseHeaderModifier)
+			case gwv1.HTTPRouteFilterExtensionRef:
+				r.addRefProblem(string(gwv1.RouteReasonInvalidKind), extensionRefMsg(f.ExtensionRef))
+				if b.Invalid == "" {
+					b.Invalid, b.Cluster = string(gwv1.RouteReasonInvalidKind), ""
+				}
+			default:
+				return ru, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("backendRef filter type %q is not supported by %s (only RequestHeaderModifier and ResponseHeaderModifier)", f.Type, ControllerName)}
+			}
+		}
+		ru.backends = append(ru.backends, b)
+	}
+	if err := ru.finishBackends(len(rule.BackendRefs) > 0); err != nil {
+		return ru, err
+	}
+	return ru, nil
+}
+
+func extensionRefMsg(ref *gwv1.LocalObjectReference) string {
+	if ref == nil {
+		return "ExtensionRef filter without extensionRef; matching requests get 500"
+	}
+	return fmt.Sprintf("ExtensionRef filter %s/%s %q cannot be resolved by %s; matching requests get 500", ref.Group, ref.Kind, ref.Name, ControllerName)
+}
+
+func ruleTimeout(t *gwv1.HTTPRouteTimeouts, request bool) *gwv1.Duration {
+	if t == nil {
+		return nil
+	}
+	if request {
+		return t.Request
+	}
+	return t.BackendRequest
+}
+
+func retry(in *gwv1.HTTPRouteRetry) (*Retry, *ruleError) {
+	rt := &Retry{Attempts: 1}
+	if in.Attempts != nil {
+		if *in.Attempts < 1 || *in.Attempts > 100 {
+			return nil, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("retry.attempts %d is outside 1..100", *in.Attempts)}
+		}
+		rt.Attempts = *in.Attempts
+	}
+	for _, c := range in.Codes {
+		if c < 400 || c > 599 {
+			return nil, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("retry code %d is outside 400..599", c)}
+		}
+		rt.Codes = append(rt.Codes, int(c))
+	}
+	slices.Sort(rt.Codes)
+	rt.Codes = slices.Compact(rt.Codes)
+	var err *ruleError
+	if rt.Backoff, err = parseDuration("retry.backoff", in.Backoff); err != nil {
+		return nil, err
+	}
+	return rt, nil
+}
+
+func httpMatch(m gwv1.HTTPRouteMatch) (matchObj, *ruleError) {
+	mo := matchObj{m: Match{PathType: PathPrefix, PathValue: "/"}}
+	if m.Path != nil {
+		t := deref(m.Path.Type)
+		if t == "" {
+			t = gwv1.PathMatchPathPrefix
+		}
+		v := "/"
+		if m.Path.Value != nil {
+			v = *m.Path.Value
+		}
+		switch t {
+		case gwv1.PathMatchExact, gwv1.PathMatchPathPrefix:
+			if len(v) == 0 || v[0] != '/' {
+				return mo, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("path %q must start with /", v)}
+			}
+			if t == gwv1.PathMatchExact {
+				mo.m.PathType, mo.m.PathValue = PathExact, v
+			} else {
+				mo.m.PathType, mo.m.PathValue = PathPrefix, normalizePrefix(v)
+			}
+		case gwv1.PathMatchRegularExpression:
+			if err := checkRegex("path", v); err != nil {
+				return mo, err
+			}
+			mo.m.PathType, mo.m.PathValue = PathRegex, v
+		default:
+			return mo, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("path match type %q is not supported", t)}
+		}
+	}
+	var hs, qs []StringMatch
+	for _, h := range m.Headers {
+		t := deref(h.Type)
+		if t != "" && t != gwv1.HeaderMatchExact && t != gwv1.HeaderMatchRegularExpression {
+			return mo, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("header match type %q is not supported", t)}
+		}
+		hs = append(hs, StringMatch{Name: string(h.Name), Value: h.Value, Regex: t == gwv1.HeaderMatchRegularExpression})
+	}
+	for _, q := range m.QueryParams {
+		t := deref(q.Type)
+		if t != "" && t != gwv1.QueryParamMatchExact && t != gwv1.QueryParamMatchRegularExpression {
+			return mo, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("query param match type %q is not supported", t)}
+		}
+		qs = append(qs, StringMatch{Name: string(q.Name), Value: q.Value, Regex: t == gwv1.QueryParamMatchRegularExpression})
+	}
+	var err *ruleError
+	if mo.m.Headers, err = stringMatches("header", hs, true); err != nil {
+		return mo, err
+	}
+	if mo.m.QueryParams, err = stringMatches("query param", qs, false); err != nil {
+		return mo, err
+	}
+	mo.m.Method = string(deref(m.Method))
+	return mo, nil
+}
+
+func pathModifier(in *gwv1.HTTPPathModifier, matches []matchObj) (*PathModifier, *ruleError) {
+	if in == nil {
+		return nil, nil
+	}
+	switch in.Type {
+	case gwv1.FullPathHTTPPathModifier:
+		return &PathModifier{Type: ReplaceFullPath, Value: deref(in.ReplaceFullPath)}, nil
+	case gwv1.PrefixMatchHTTPPathModifier:
+		// "ReplacePrefixMatch is only compatible with a `PathPrefix`
+		// HTTPRouteMatch. Using any other HTTPRouteMatch type on the same
+		// HTTPRouteRule will result in the implementation setting the
+		// Accepted Condition for the Route to `status: False`."
+		for _, m := range matches {
+			if m.m.PathType != PathPrefix {
+				return nil, &ruleError{string(gwv1.RouteReasonUnsupportedValue), "ReplacePrefixMatch needs every match of the rule to be a PathPrefix match"}
+			}
+		}
+		return &PathModifier{Type: ReplacePrefixMatch, Value: deref(in.ReplacePrefixMatch)}, nil
+	}
+	return nil, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("path modifier type %q is not supported", in.Type)}
+}
+
+func redirect(in *gwv1.HTTPRequestRedirectFilter, matches []matchObj) (*Redirect, *ruleError) {
+	if in == nil {
+		return nil, &ruleError{string(gwv1.RouteReasonUnsupportedValue), "RequestRedirect filter without requestRedirect"}
+	}
+	rd := &Redirect{Scheme: clonePtr(in.Scheme), Port: clonePtr(in.Port), StatusCode: 302}
+	if in.Hostname != nil {
+		h := string(*in.Hostname)
+		rd.Hostname = &h
+	}
+	if in.StatusCode != nil {
+		switch *in.StatusCode {
+		case 301, 302, 303, 307, 308:
+			rd.StatusCode = *in.StatusCode
+		default:
+			return nil, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("redirect statusCode %d is not supported", *in.StatusCode)}
+		}
+	}
+	if rd.Scheme != nil && *rd.Scheme != "http" && *rd.Scheme != "https" {
+		return nil, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("redirect scheme %q is not supported", *rd.Scheme)}
+	}
+	var err *ruleError
+	if rd.Path, err = pathModifier(in.Path, matches); err != nil {
+		return nil, err
+	}
+	return rd, nil
+}
+
+func rewrite(in *gwv1.HTTPURLRewriteFilter, matches []matchObj) (*URLRewrite, *ruleError) {
+	if in == nil {
+		return nil, &ruleError{string(gwv1.RouteReasonUnsupportedValue), "URLRewrite filter without urlRewrite"}
+	}
+	rw := &URLRewrite{}
+	if in.Hostname != nil {
+		h := string(*in.Hostname)
+		rw.Hostname = &h
+	}
+	var err *ruleError
+	if rw.Path, err = pathModifier(in.Path, matches); err != nil {
+		return nil, err
+	}
+	return rw, nil
+}
+
+// mirror resolves a RequestMirror filter; false when its backend is invalid
+// (the problem is recorded in ResolvedRefs and nothing is mirrored).
+func (r *routeObj) mirror(in *gwv1.HTTPRequestMirrorFilter, idx *index) (Mirror, bool) {
+	if in == nil {
+		r.addRefProblem(string(gwv1.RouteReasonBackendNotFound), "RequestMirror filter without requestMirror")
+		return Mirror{}, false
+	}
+	b := r.resolveBackend(in.BackendRef, idx)
+	if b.Invalid != "" {
+		return Mirror{}, false
+	}
+	mi := Mirror{Cluster: b.Cluster, Service: b.Service, Port: b.Port, Numerator: 1, Denominator: 1}
+	switch {
+	case in.Fraction != nil:
+		mi.Numerator, mi.Denominator = in.Fraction.Numerator, 100
+		if in.Fraction.Denominator != nil {
+			mi.Denominator = *in.Fraction.Denominator
+		}
+	case in.Percent != nil:
+		mi.Numerator, mi.Denominator = *in.Percent, 100
+	}
+	if mi.Denominator <= 0 || mi.Numerator < 0 || mi.Numerator > mi.Denominator {
+		r.addRefProblem(string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("RequestMirror fraction %d/%d is invalid", mi.Numerator, mi.Denominator))
+		return Mirror{}, false
+	}
+	return mi, true
+}
+
+// clonePtr copies *p so the Mesh never aliases the Input.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
