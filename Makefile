@@ -17,18 +17,20 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	@for c in $(COMMANDS); do \
-		if [ -d cmd/$$c ]; then CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/$$c ./cmd/$$c || exit 1; fi; \
+		if [ -d cmd/$$c ]; then CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/$$c ./cmd/$$c || exit 1; fi; \
 	done
 
 ## kube: Kubernetes + etcd binaries from the pinned tools/kube module (cached in bin/)
 kube:
 	@./hack/build-kube.sh
 
-## test: every test (needs root and Linux for the cluster, netns and eBPF tests)
+## test: every test (needs root and Linux for the cluster, netns and eBPF tests).
+## -p 1: the cluster, node and netns tests share machine-wide ports, the gp0
+## bridge and 198.18.0.0/16, so test packages run one at a time.
 test: kube build
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go' | grep -v '^tools/'); exit 1; }
-	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -p 1 -timeout 45m ./...
 
 ## e2e: run every scenario against the implementation under test; writes reports/latest/
 e2e: kube build
@@ -52,9 +54,14 @@ images: build
 bpf:
 	$(GO) generate ./bpf/...
 
-## bench: benchmarks that carry the speed and memory goals
+## bench: the benchmarks that carry the speed and memory goals; prints the figures
 bench: kube build
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./impl/... ./bpf/... ./suite/stats/...
+	$(GO) test -run '^$$' -bench 'BenchmarkProxy' -benchtime 5000x -benchmem ./impl/proxy/
+	$(GO) test -run '^$$' -bench 'Translate10k' -benchtime 3x -benchmem ./impl/xds/
+	$(GO) test -run '^$$' -bench 'Build' -benchtime 3x -benchmem ./impl/model/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./bpf/steer/
+	$(GO) test -run '^$$' -bench 'SplitBatch' ./suite/stats/
+	$(GO) test -count=1 -run 'TestSim' -v ./suite/stats/ -args -sim.long
 
 clean:
 	rm -rf $(BIN) reports/latest

@@ -1,0 +1,238 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// ErrImageNotResolvable is returned by [ImageTable.Resolve] for an image
+// reference that maps to nothing on this machine. Nothing is ever pulled.
+var ErrImageNotResolvable = errors.New("image not resolvable")
+
+// ErrImageBinaryMissing is returned by [ImageTable.Resolve] when an image maps
+// to a binary that has not been built yet.
+var ErrImageBinaryMissing = errors.New("image binary missing")
+
+// Image is what an image reference resolves to on this machine: a tool set
+// (the PATH a container gets) and a default entrypoint.
+type Image struct {
+	// Name is the table entry that matched, such as "busybox".
+	Name string
+	// Entrypoint is the image ENTRYPOINT: a container's command replaces
+	// it, its args follow it.
+	Entrypoint []string
+	// Cmd is the image CMD: the default args, replaced by a container's
+	// args or command.
+	Cmd []string
+	// Dir holds symlinks to the image's own executables; it comes first in PATH.
+	Dir string
+	// Links maps a file name in Dir to the executable it points at.
+	Links map[string]string
+	// HostPath lists host directories appended to PATH (host tools), if any.
+	HostPath []string
+}
+
+// PATH returns the PATH a container of this image gets.
+func (im Image) PATH() string {
+	return strings.Join(append([]string{im.Dir}, im.HostPath...), ":")
+}
+
+// ImageTable maps image references to local executables. Its zero value is
+// not usable; build one with [NewImageTable]. It is safe for concurrent use.
+type ImageTable struct {
+	binDir   string
+	imageDir string
+	busybox  string
+	applets  func() ([]string, error)
+}
+
+// hostTools is the PATH tail of images that bring the host's shell tools.
+var hostTools = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
+
+// ourImages maps our image repositories to the binary in the bin dir.
+var ourImages = map[string]string{
+	"gammaproof/echo":       "gamma-echo",
+	"gammaproof/client":     "gamma-client",
+	"gammaproof/controller": "gamma-controller",
+	"gammaproof/node":       "gamma-node",
+}
+
+// NewImageTable returns a table that resolves our images to binaries in
+// binDir, busybox images to the host busybox at busybox, and keeps each
+// image's tool-set directory under imageDir.
+func NewImageTable(binDir, imageDir, busybox string) *ImageTable {
+	return &ImageTable{
+		binDir:   binDir,
+		imageDir: imageDir,
+		busybox:  busybox,
+		applets: func() ([]string, error) {
+			out, err := exec.Command(busybox, "--list").Output()
+			if err != nil {
+				return nil, fmt.Errorf("list busybox applets with %s --list: %w (install busybox-static)", busybox, err)
+			}
+			return strings.Fields(string(out)), nil
+		},
+	}
+}
+
+// Available lists the image names the table knows, for error messages.
+func (t *ImageTable) Available() []string {
+	names := []string{"busybox*", "nicolaka/netshoot*"}
+	for k := range ourImages {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Repository reduces an image reference to its repository path: the registry
+// host (anything with a dot, a colon or "localhost" before the first slash),
+// "library/", the tag and the digest are dropped.
+// "docker.io/library/busybox:1.36" becomes "busybox".
+func Repository(ref string) string {
+	r := strings.TrimSpace(ref)
+	if i := strings.Index(r, "@"); i >= 0 {
+		r = r[:i]
+	}
+	if i := strings.LastIndex(r, ":"); i >= 0 && !strings.Contains(r[i:], "/") {
+		r = r[:i]
+	}
+	if i := strings.Index(r, "/"); i >= 0 {
+		host := r[:i]
+		if strings.ContainsAny(host, ".:") || host == "localhost" {
+			r = r[i+1:]
+		}
+	}
+	r = strings.TrimPrefix(r, "library/")
+	return strings.ToLower(r)
+}
+
+// Resolve maps an image reference to an [Image] and makes sure its tool-set
+// directory exists. It returns an error wrapping [ErrImageNotResolvable] (the
+// message lists what is available) or [ErrImageBinaryMissing] (the message
+// says to run make build).
+func (t *ImageTable) Resolve(ref string) (Image, error) {
+	im, err := t.lookup(ref)
+	if err != nil {
+		return Image{}, err
+	}
+	for _, target := range im.Links {
+		if fi, err := os.Stat(target); err != nil || fi.IsDir() {
+			return Image{}, fmt.Errorf("image %q needs %s: %w (run `make build`)", ref, target, ErrImageBinaryMissing)
+		}
+	}
+	if err := t.prepare(im); err != nil {
+		return Image{}, err
+	}
+	return im, nil
+}
+
+func (t *ImageTable) lookup(ref string) (Image, error) {
+	repo := Repository(ref)
+	slug := strings.NewReplacer("/", "-", ".", "-").Replace(repo)
+	switch {
+	case ourImages[repo] != "":
+		bin := ourImages[repo]
+		return Image{
+			Name:       repo,
+			Entrypoint: []string{bin},
+			Dir:        filepath.Join(t.imageDir, slug),
+			Links:      map[string]string{bin: filepath.Join(t.binDir, bin)},
+		}, nil
+	case strings.HasPrefix(repo, "busybox"):
+		applets, err := t.applets()
+		if err != nil {
+			return Image{}, err
+		}
+		links := map[string]string{"busybox": t.busybox}
+		for _, a := range applets {
+			links[a] = t.busybox
+		}
+		return Image{
+			Name:  "busybox",
+			Cmd:   []string{"sh"},
+			Dir:   filepath.Join(t.imageDir, "busybox"),
+			Links: links,
+		}, nil
+	case strings.HasPrefix(repo, "nicolaka/netshoot"):
+		return Image{
+			Name:     "nicolaka/netshoot",
+			Cmd:      []string{"gamma-client"},
+			Dir:      filepath.Join(t.imageDir, "netshoot"),
+			Links:    map[string]string{"gamma-client": filepath.Join(t.binDir, "gamma-client")},
+			HostPath: hostTools,
+		}, nil
+	}
+	return Image{}, fmt.Errorf("image %q (repository %q): %w: nothing can be pulled here; available images: %s",
+		ref, repo, ErrImageNotResolvable, strings.Join(t.Available(), ", "))
+}
+
+// prepare creates im.Dir with its symlinks; it is idempotent.
+func (t *ImageTable) prepare(im Image) error {
+	if err := os.MkdirAll(im.Dir, 0o755); err != nil {
+		return fmt.Errorf("create image dir: %w", err)
+	}
+	for name, target := range im.Links {
+		p := filepath.Join(im.Dir, name)
+		if cur, err := os.Readlink(p); err == nil && cur == target {
+			continue
+		}
+		tmp := p + ".tmp"
+		_ = os.Remove(tmp)
+		if err := os.Symlink(target, tmp); err != nil {
+			return fmt.Errorf("link %s in image %s: %w", name, im.Name, err)
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			return fmt.Errorf("link %s in image %s: %w", name, im.Name, err)
+		}
+	}
+	return nil
+}
+
+// Command turns a container's argv[0] into the executable to run against
+// the image's tool set: a bare name is looked up in PATH by container-init;
+// an absolute path whose base name the image provides (such as /bin/sh in a
+// busybox image) becomes that tool; an absolute path elsewhere is kept only
+// for images that bring host tools.
+func (im Image) Command(arg0 string) (string, error) {
+	if !strings.Contains(arg0, "/") {
+		return arg0, nil
+	}
+	base := filepath.Base(arg0)
+	if _, ok := im.Links[base]; ok {
+		return filepath.Join(im.Dir, base), nil
+	}
+	if len(im.HostPath) > 0 {
+		return arg0, nil
+	}
+	return "", fmt.Errorf("image %s has no %s (it provides: %s)", im.Name, arg0, strings.Join(im.names(), " "))
+}
+
+func (im Image) names() []string {
+	var n []string
+	for k := range im.Links {
+		n = append(n, k)
+	}
+	slices.Sort(n)
+	if len(n) > 20 {
+		n = append(n[:20], "...")
+	}
+	return n
+}
+
+// Argv returns what a container runs, with Docker's rules: command
+// replaces the entrypoint (and drops the image CMD), args replace the CMD.
+func (im Image) Argv(command, args []string) []string {
+	switch {
+	case len(command) > 0:
+		return append(append([]string{}, command...), args...)
+	case len(args) > 0:
+		return append(append([]string{}, im.Entrypoint...), args...)
+	}
+	return append(append([]string{}, im.Entrypoint...), im.Cmd...)
+}
