@@ -7,22 +7,52 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // ErrMissingBinary is returned by [Bin] when a binary has not been built.
 var ErrMissingBinary = errors.New("binary not built")
 
 // Root returns the top of the repository checkout: the directory holding
-// go.mod of module github.com/gammaproof/gammaproof. It is found from this
-// source file, so it works from any package's tests.
+// the go.mod of module github.com/gammaproof/gammaproof. It is, in order:
+// $GAMMAPROOF_ROOT; the checkout this source file was compiled from (tests,
+// `go run`); the parent of the running binary's directory (bin/<binary>,
+// built with -trimpath); the nearest parent of the working directory with
+// our go.mod. Failing all, the working directory.
 func Root() string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		wd, _ := os.Getwd()
-		return wd
+	if d := os.Getenv("GAMMAPROOF_ROOT"); d != "" {
+		return d
 	}
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		if d := filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..")); isRoot(d) {
+			return d
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			if d := filepath.Dir(filepath.Dir(exe)); isRoot(d) {
+				return d
+			}
+		}
+	}
+	wd, _ := os.Getwd()
+	for d := wd; ; d = filepath.Dir(d) {
+		if isRoot(d) {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return wd
+		}
+	}
 }
+
+// isRoot reports whether dir holds our module's go.mod.
+func isRoot(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	return err == nil && strings.HasPrefix(string(b), "module "+modulePath+"\n")
+}
+
+const modulePath = "github.com/gammaproof/gammaproof"
 
 // BinDir returns where binaries live: $GAMMAPROOF_BIN if set, else
 // <root>/bin, which `make build` and `make kube` fill.
