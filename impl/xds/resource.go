@@ -318,6 +318,29 @@ func directResponse(status uint32) *route.Route_DirectResponse {
 // retries on: "connection errors (disconnect, reset, timeout, TCP failure)".
 const retryOnConnectionErrors = "connect-failure,refused-stream,reset"
 
+// defaultConnectRetries is how often a route without a retry stanza
+// retries a connection that failed before any response. The spec leaves
+// retries without a stanza to the implementation; gammaproof, like Istio,
+// retries connection failures, and only for requests without side effects
+// (GET, HEAD, OPTIONS), so a backend restarting between connections (the
+// seed's netcat loop) does not surface as errors.
+const defaultConnectRetries = 2
+
+// defaultRetryPolicy retries connection failures and resets of safe
+// requests.
+func defaultRetryPolicy() *route.RetryPolicy {
+	return &route.RetryPolicy{
+		RetryOn:    "connect-failure,reset",
+		NumRetries: wrapperspb.UInt32(defaultConnectRetries),
+		RetriableRequestHeaders: []*route.HeaderMatcher{{
+			Name: ":method",
+			HeaderMatchSpecifier: &route.HeaderMatcher_StringMatch{StringMatch: &matcher.StringMatcher{
+				MatchPattern: &matcher.StringMatcher_SafeRegex{SafeRegex: &matcher.RegexMatcher{Regex: "GET|HEAD|OPTIONS"}},
+			}},
+		}},
+	}
+}
+
 // retryPolicy returns a retry policy with `retries` retries on connection
 // errors and the given status codes, each try bounded by perTry (0 = no
 // bound) with backoff base interval (0 = Envoy's default 25ms).

@@ -440,6 +440,8 @@ func (t *translator) routeAction(l *model.Listener, r *model.Route, match *route
 			backoff = r.Retry.Backoff
 		}
 		action.RetryPolicy = retryPolicy(retries, codes, r.Timeouts.BackendRequest, backoff)
+	} else {
+		action.RetryPolicy = defaultRetryPolicy()
 	}
 	for _, mr := range r.Mirrors {
 		if mr.Numerator <= 0 || mr.Denominator <= 0 {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/http"
 	"net/netip"
 	"regexp"
 	"time"
@@ -181,6 +182,25 @@ type Retry struct {
 	StatusCodes []int
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
+	// OnlyIf, if not empty, limits retries to requests matching one of
+	// these header matches (Envoy's retriable_request_headers).
+	OnlyIf []HeaderMatch
+}
+
+// Applies reports whether the policy may retry r.
+func (r *Retry) Applies(req *http.Request) bool {
+	if r == nil {
+		return false
+	}
+	if len(r.OnlyIf) == 0 {
+		return true
+	}
+	for i := range r.OnlyIf {
+		if r.OnlyIf[i].Matches(req) {
+			return true
+		}
+	}
+	return false
 }
 
 // Redirect answers with a redirect built from the request.

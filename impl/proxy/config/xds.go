@@ -654,7 +654,7 @@ func envoySubstitution(s string) string {
 }
 
 func parseRetry(rp *routev3.RetryPolicy, p string) (*Retry, error) {
-	if err := onlyFields(rp, p, "retry_on", "num_retries", "per_try_timeout", "retriable_status_codes", "retry_back_off"); err != nil {
+	if err := onlyFields(rp, p, "retry_on", "num_retries", "per_try_timeout", "retriable_status_codes", "retry_back_off", "retriable_request_headers"); err != nil {
 		return nil, err
 	}
 	out := &Retry{NumRetries: 1, BackoffBase: 25 * time.Millisecond}
@@ -677,6 +677,13 @@ func parseRetry(rp *routev3.RetryPolicy, p string) (*Retry, error) {
 		default:
 			return nil, unsupported(p+".retry_on", "condition %q", c)
 		}
+	}
+	for i, h := range rp.GetRetriableRequestHeaders() {
+		m, err := parseHeaderMatch(h, fmt.Sprintf("%s.retriable_request_headers[%d]", p, i))
+		if err != nil {
+			return nil, err
+		}
+		out.OnlyIf = append(out.OnlyIf, m)
 	}
 	for _, c := range rp.GetRetriableStatusCodes() {
 		if c < 100 || c > 599 {

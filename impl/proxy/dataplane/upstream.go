@@ -193,7 +193,7 @@ func (retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	retry := rs.route.Forward.Retry
 	attempts := 1
-	if retry != nil {
+	if retry.Applies(req) {
 		attempts += int(retry.NumRetries)
 	}
 	var body *replayBody
