@@ -169,7 +169,7 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 					other += n
 				}
 			}
-			if other > 0 || errorCount(res) > 0 {
+			if other > 0 || errorCount(res, e.TolerateErrors) > 0 {
 				ev := test.Evidence()
 				out.StatusShare = &ev
 				return finish(Fail, fmt.Sprintf("status codes %v and errors %v outside the expected %v", res.ByStatus, res.Errors, codes))
@@ -222,6 +222,9 @@ func baseRequest(c scenario.Check, opts Options) sample.Request {
 		Concurrency: opts.Concurrency,
 		Timeout:     sample.Duration(c.Request.Timeout.Duration),
 	}
+	if c.Request.Concurrency > 0 {
+		r.Concurrency = c.Request.Concurrency
+	}
 	if r.Concurrency == 0 {
 		r.Concurrency = 4
 	}
@@ -263,7 +266,7 @@ func positiveShares(m map[string]float64) ([]string, []float64) {
 // unexpected reports responses a split cannot explain: errors, unexpected
 // status codes (when one is expected), backends outside the split.
 func unexpected(res sample.Result, backends []string, e scenario.Expect) string {
-	if n := errorCount(res); n > 0 {
+	if n := errorCount(res, e.TolerateErrors); n > 0 {
 		return fmt.Sprintf("%d of %d requests failed: %v", n, res.Requests, res.Errors)
 	}
 	for b, n := range res.ByBackend {
@@ -277,10 +280,13 @@ func unexpected(res sample.Result, backends []string, e scenario.Expect) string 
 	return ""
 }
 
-func errorCount(res sample.Result) int {
+// errorCount counts failed requests whose kind is not tolerated.
+func errorCount(res sample.Result, tolerated []string) int {
 	n := 0
-	for _, v := range res.Errors {
-		n += v
+	for k, v := range res.Errors {
+		if !slices.Contains(tolerated, string(k)) {
+			n += v
+		}
 	}
 	return n
 }
@@ -289,7 +295,7 @@ func errorCount(res sample.Result) int {
 func exactViolation(res sample.Result, e scenario.Expect, splitBackends []string) string {
 	if e.Status != 0 {
 		want := strconv.Itoa(e.Status)
-		if n := errorCount(res); n > 0 {
+		if n := errorCount(res, e.TolerateErrors); n > 0 {
 			return fmt.Sprintf("want status %s on every response; %d of %d requests failed: %v", want, n, res.Requests, res.Errors)
 		}
 		for code, n := range res.ByStatus {

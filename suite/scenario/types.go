@@ -109,6 +109,9 @@ type Request struct {
 	GRPC bool `json:"grpc,omitempty"`
 	// Timeout per request. Default 5s.
 	Timeout Duration `json:"timeout,omitempty"`
+	// Concurrency is how many requests the client keeps in flight.
+	// Optional: 4.
+	Concurrency int `json:"concurrency,omitempty"`
 }
 
 // Expect is what the responses must show. Statistical parts (Split,
@@ -132,6 +135,12 @@ type Expect struct {
 	Path string `json:"path,omitempty"`
 	// Location is the redirect's Location header.
 	Location string `json:"location,omitempty"`
+	// TolerateErrors lists request error kinds (as the client reports
+	// them: "connection refused", "reset", "timeout", …) that do not fail
+	// the check; they are still counted and reported. For backends that
+	// cannot serve every connection (the seed's netcat loop), not for
+	// hiding a mesh's errors.
+	TolerateErrors []string `json:"tolerateErrors,omitempty"`
 	// MaxLatency bounds every response's latency (timeouts), MinLatency
 	// the other way.
 	MaxLatency Duration `json:"maxLatency,omitempty"`
