@@ -9,7 +9,7 @@ E2E_FLAGS ?=
 
 COMMANDS := gammaproof gamma-localnode gamma-controller gamma-node gamma-echo gamma-client
 
-.PHONY: all build kube test e2e cluster-up cluster-down cluster-status images bpf bench report publish-report lint clean
+.PHONY: all build kube test e2e cluster-up cluster-down cluster-status images bpf bench publish-report clean
 
 all: build
 
@@ -45,6 +45,15 @@ cluster-down:
 
 cluster-status: build
 	$(BIN)/gammaproof cluster status
+
+## publish-report: a full run on the local cluster under both grant policies,
+## published under reports/v1.6/gammaproof/ (upstream's layout and naming)
+PUBLISH_DIR := reports/v1.6/gammaproof
+publish-report: kube build
+	$(GO) test -count=1 -timeout 60m -tags e2e ./suite/e2e -args --env=local --grant-policy=spec --report-dir=$(PUBLISH_DIR)/spec
+	$(GO) test -count=1 -timeout 60m -tags e2e ./suite/e2e -args --env=local --grant-policy=strict --report-dir=$(PUBLISH_DIR)/strict
+	cp $(PUBLISH_DIR)/spec/*-report.yaml $(PUBLISH_DIR)/spec/report.html $(PUBLISH_DIR)/
+	cp $(PUBLISH_DIR)/strict/*-report.yaml $(PUBLISH_DIR)/
 
 ## images: OCI image tarballs of our binaries for kind (bin/images/*.tar)
 images: build

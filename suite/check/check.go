@@ -215,12 +215,14 @@ func batch(opts Options) int {
 
 func baseRequest(c scenario.Check, opts Options) sample.Request {
 	r := sample.Request{
-		URL:         c.Request.URL,
-		Method:      c.Request.Method,
-		Headers:     c.Request.Headers,
-		GRPC:        c.Request.GRPC,
-		Concurrency: opts.Concurrency,
-		Timeout:     sample.Duration(c.Request.Timeout.Duration),
+		URL:     c.Request.URL,
+		Method:  c.Request.Method,
+		Headers: c.Request.Headers,
+		GRPC:    c.Request.GRPC,
+
+		NewConnectionPerRequest: c.Request.NewConnection,
+		Concurrency:             opts.Concurrency,
+		Timeout:                 sample.Duration(c.Request.Timeout.Duration),
 	}
 	if c.Request.Concurrency > 0 {
 		r.Concurrency = c.Request.Concurrency

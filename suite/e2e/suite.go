@@ -64,7 +64,7 @@ func RegisterFlags(fs *flag.FlagSet) *Options {
 	fs.Float64Var(&o.Beta, "beta", stats.DefaultBeta, "miss rate: the chance to pass a split off by at least the tolerance")
 	fs.Float64Var(&o.Tolerance, "tolerance", stats.DefaultDelta, "tolerance of a split, an absolute share (0.05 = 5 points)")
 	fs.IntVar(&o.Budget, "budget", stats.DefaultBudget, "most requests one sequential test may use")
-	fs.DurationVar(&o.Convergence, "convergence", 20*time.Second, "how long a failing check is retried while routes converge")
+	fs.DurationVar(&o.Convergence, "convergence", 45*time.Second, "how long a failing check is retried while routes converge")
 	fs.StringVar(&o.ScenarioDir, "scenarios", filepath.Join(repo.Root(), "scenarios"), "scenario folders")
 	fs.StringVar(&o.ReportDir, "report-dir", filepath.Join(repo.Root(), "reports", "latest"), "where results.json and the reports go")
 	fs.StringVar(&o.KindConfig, "kind-config", filepath.Join(repo.Root(), "kind-configs", "default.yaml"), "kind cluster config (--env=kind)")

@@ -112,6 +112,10 @@ type Request struct {
 	// Concurrency is how many requests the client keeps in flight.
 	// Optional: 4.
 	Concurrency int `json:"concurrency,omitempty"`
+	// NewConnection opens a connection per request. Plain Service load
+	// balancing (kube-proxy) picks a backend per connection, so a split it
+	// makes is only visible over new connections. Optional.
+	NewConnection bool `json:"newConnection,omitempty"`
 }
 
 // Expect is what the responses must show. Statistical parts (Split,
