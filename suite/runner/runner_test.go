@@ -20,15 +20,15 @@ import (
 func TestSkipReason(t *testing.T) {
 	tests := []struct {
 		name   string
-		r      Runner
+		r      *Runner
 		s      scenario.Scenario
 		wantIn string
 	}{
-		{"runs", Runner{GrantPolicy: "spec"}, scenario.Scenario{Features: []string{"Mesh"}}, ""},
-		{"other policy", Runner{GrantPolicy: "spec"}, scenario.Scenario{GrantPolicy: "strict"}, "needs the strict grant policy; this run uses spec"},
-		{"unknown policy", Runner{}, scenario.Scenario{GrantPolicy: "strict"}, "unknown"},
-		{"unsupported", Runner{Supported: []string{"Mesh"}}, scenario.Scenario{Features: []string{"Mesh", "MeshHTTPRouteWeight"}}, "MeshHTTPRouteWeight is not supported"},
-		{"exempt", Runner{Exempt: []string{"MeshConsumerRoute"}}, scenario.Scenario{Features: []string{"MeshConsumerRoute"}}, "exempt"},
+		{"runs", &Runner{GrantPolicy: "spec"}, scenario.Scenario{Features: []string{"Mesh"}}, ""},
+		{"other policy", &Runner{GrantPolicy: "spec"}, scenario.Scenario{GrantPolicy: "strict"}, "needs the strict grant policy; this run uses spec"},
+		{"unknown policy", &Runner{}, scenario.Scenario{GrantPolicy: "strict"}, "unknown"},
+		{"unsupported", &Runner{Supported: []string{"Mesh"}}, scenario.Scenario{Features: []string{"Mesh", "MeshHTTPRouteWeight"}}, "MeshHTTPRouteWeight is not supported"},
+		{"exempt", &Runner{Exempt: []string{"MeshConsumerRoute"}}, scenario.Scenario{Features: []string{"MeshConsumerRoute"}}, "exempt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
