@@ -112,10 +112,20 @@ func TestAcceptance(t *testing.T) {
 			waitPods(ctx, t, cs, sel, 1)
 		}
 		t.Log("\n" + run("get", "pods", "-o", "wide"))
-		out := run("exec", "client", "--", "sh", "-c", "for i in $(seq 1 20); do curl -s http://bookstore:8080; done")
+		// A pod is Ready a moment before kube-proxy has programmed its
+		// endpoint: give the Service a few rounds of 20 requests to show
+		// both versions, as a user re-running the loop would.
+		var out string
+		for round := 0; round < 5; round++ {
+			out = run("exec", "client", "--", "sh", "-c", "for i in $(seq 1 20); do curl -s http://bookstore:8080; done")
+			if strings.Contains(out, "Response from v1") && strings.Contains(out, "Response from v2") {
+				break
+			}
+			time.Sleep(time.Second)
+		}
 		for _, want := range []string{"Response from v1", "Response from v2"} {
 			if !strings.Contains(out, want) {
-				t.Errorf("20 requests to bookstore never got %q; got:\n%s", want, out)
+				t.Errorf("5 rounds of 20 requests to bookstore never got %q; the last round got:\n%s", want, out)
 			}
 		}
 	})
