@@ -99,6 +99,9 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 	draw := func(n int) (sample.Result, error) {
 		r := base
 		r.Count = n
+		// Each attempt starts on new connections: a route applied since the
+		// client's connections were opened steers only new ones.
+		r.FreshConnections = merged.Requests == 0
 		if r.Concurrency > n {
 			r.Concurrency = n
 		}

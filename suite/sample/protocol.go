@@ -80,6 +80,13 @@ type Request struct {
 	// Timeout bounds each request, connection included (default 5s, at most
 	// 5m). JSON: a Go duration string ("250ms") or a number of milliseconds.
 	Timeout Duration `json:"timeout,omitempty"`
+	// FreshConnections closes the client's kept connections before the
+	// batch, so every connection is opened anew: a mesh that steers
+	// connections (at connect time) is then measured as it is configured
+	// now, not as it was when an old keep-alive connection was made.
+	// Batches running at the same time on the client lose their kept
+	// connections too. Optional.
+	FreshConnections bool `json:"freshConnections,omitempty"`
 	// GRPC sends unary gRPC calls (plaintext, HTTP/2) instead of HTTP.
 	// Optional.
 	GRPC bool `json:"grpc,omitempty"`

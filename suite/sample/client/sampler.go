@@ -106,6 +106,11 @@ func (s *Sampler) Sample(ctx context.Context, req sample.Request) (sample.Result
 	if err := req.Validate(); err != nil {
 		return sample.Result{}, fmt.Errorf("validate sample request: %w", err)
 	}
+	if req.FreshConnections {
+		if err := s.Close(); err != nil {
+			return sample.Result{}, fmt.Errorf("close kept connections: %w", err)
+		}
+	}
 	send := s.httpSender(req)
 	if req.GRPC {
 		send = s.grpcSender(req)

@@ -303,6 +303,34 @@ func TestConnectionReuse(t *testing.T) {
 	}
 }
 
+// TestFreshConnections: a batch asking for fresh connections does not
+// reuse the connection an earlier batch kept alive.
+func TestFreshConnections(t *testing.T) {
+	for _, tc := range []struct {
+		fresh     bool
+		wantConns int64
+	}{{false, 1}, {true, 2}} {
+		var conns atomic.Int64
+		srv := httptest.NewUnstartedServer(echo.New(echo.Config{Version: "v1"}).Handler())
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		}
+		srv.Start()
+		s := newSampler(t)
+		for range 2 {
+			if _, err := s.Sample(context.Background(), sample.Request{URL: srv.URL, Count: 3, FreshConnections: tc.fresh}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		srv.Close()
+		if conns.Load() != tc.wantConns {
+			t.Errorf("freshConnections=%v: %d connections over two batches, want %d", tc.fresh, conns.Load(), tc.wantConns)
+		}
+	}
+}
+
 func TestLatency(t *testing.T) {
 	v1 := startEcho(t, echo.Config{Version: "v1"})
 	res, err := newSampler(t).Sample(context.Background(), sample.Request{URL: "http://" + v1 + "/?delay=20ms", Count: 30, Concurrency: 10})
