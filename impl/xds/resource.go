@@ -324,7 +324,7 @@ const retryOnConnectionErrors = "connect-failure,refused-stream,reset"
 // retries connection failures, and only for requests without side effects
 // (GET, HEAD, OPTIONS), so a backend restarting between connections (the
 // seed's netcat loop) does not surface as errors.
-const defaultConnectRetries = 2
+const defaultConnectRetries = 5
 
 // defaultRetryPolicy retries connection failures and resets of safe
 // requests.
