@@ -52,18 +52,25 @@ func (p *Sender) Sample(ctx context.Context, req sample.Request) (sample.Result,
 	if err != nil {
 		return sample.Result{}, fmt.Errorf("encode sample request: %w", err)
 	}
-	r := p.cs.CoreV1().RESTClient().Post().
-		Namespace(p.namespace).
-		Resource("pods").
-		Name(p.proxyName()).
-		SubResource("proxy").
-		Suffix("sample").
-		SetHeader("Content-Type", "application/json").
-		Body(body).
-		Do(ctx)
-	raw, err := r.Raw()
-	if err != nil {
+	var raw []byte
+	for try := 0; ; try++ {
+		r := p.cs.CoreV1().RESTClient().Post().
+			Namespace(p.namespace).
+			Resource("pods").
+			Name(p.proxyName()).
+			SubResource("proxy").
+			Suffix("sample").
+			SetHeader("Content-Type", "application/json").
+			Body(body).
+			Do(ctx)
+		raw, err = r.Raw()
+		if err == nil {
+			break
+		}
 		err = r.Error() // a Status from the API server becomes its error
+		if try < maxWriteRetries && unsent(err) && ctx.Err() == nil {
+			continue
+		}
 		return sample.Result{}, fmt.Errorf("sample %s via pod proxy %s/%s: %w%s", req.URL, p.namespace, p.proxyName(), err, answer(err))
 	}
 	var res sample.Result
@@ -158,4 +165,16 @@ func podReady(pod *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// maxWriteRetries is how often a batch is sent again when the API server's
+// connection to the client pod failed while writing the request: the
+// client never got it, so no request of the batch was sent.
+const maxWriteRetries = 2
+
+// unsent reports whether err says the API server could not write the
+// request to the pod (a kept connection the client had closed).
+func unsent(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "error trying to reach service") && strings.Contains(msg, "write: ")
 }

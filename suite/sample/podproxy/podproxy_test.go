@@ -3,6 +3,7 @@ package podproxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -64,5 +65,17 @@ func TestSenderRequest(t *testing.T) {
 	_, err = s.Sample(context.Background(), sample.Request{URL: "http://bad/"})
 	if err == nil || !strings.Contains(err.Error(), "count -1: must be between") || !strings.Contains(err.Error(), "team-a/client-0:8081") {
 		t.Errorf("rejected request: err = %v, want the client's text and the pod", err)
+	}
+}
+
+func TestUnsent(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"error trying to reach service: readfrom tcp 198.18.0.1:36198->198.18.0.5:8081: write tcp 198.18.0.1:36198->198.18.0.5:8081: write: connection reset by peer": true,
+		"error trying to reach service: dial tcp 198.18.0.5:8081: connect: connection refused":                                                                        false,
+		"sample: bad request": false,
+	} {
+		if got := unsent(errors.New(msg)); got != want {
+			t.Errorf("unsent(%q) = %v, want %v", msg, got, want)
+		}
 	}
 }
