@@ -130,6 +130,21 @@ func TestAcceptance(t *testing.T) {
 		}
 	})
 
+	// The kind path is checked here statically: the manifests that install
+	// gammaproof on any cluster pass the API server's validation.
+	t.Run("deploy manifests pass server-side dry run", func(t *testing.T) {
+		gp, err := repo.Bin("gammaproof")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, policy := range []string{"spec", "strict"} {
+			out, err := exec.CommandContext(ctx, gp, "install", "--dry-run", "--kubeconfig", kubeconfig, "--grant-policy", policy).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "pass server-side dry run") {
+				t.Errorf("gammaproof install --dry-run --grant-policy %s: %v\n%s", policy, err, out)
+			}
+		}
+	})
+
 	t.Run("deployments scale", func(t *testing.T) {
 		run("scale", "deployment/bookstore-v1", "--replicas=3")
 		waitPods(ctx, t, cs, "app=bookstore,version=v1", 3)
