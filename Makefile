@@ -51,6 +51,7 @@ cluster-status: build
 ## published under reports/v1.6/gammaproof/ (upstream's layout and naming)
 PUBLISH_DIR := reports/v1.6/gammaproof
 publish-report: kube build
+	rm -rf $(PUBLISH_DIR)/spec $(PUBLISH_DIR)/strict
 	@$(GO) test -c -tags e2e -o $(BIN)/gammaproof-e2e.test ./suite/e2e
 	-$(BIN)/gammaproof-e2e.test -test.timeout 60m --env=local --keep-cluster --grant-policy=spec --report-dir=$(PUBLISH_DIR)/spec
 	-$(BIN)/gammaproof-e2e.test -test.timeout 60m --env=local --keep-cluster --grant-policy=strict --report-dir=$(PUBLISH_DIR)/strict
