@@ -124,45 +124,27 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 	// Shares first: they decide how many requests are needed.
 	backends, shares := positiveShares(e.Split)
 	if len(backends) > 1 {
-		test, err := stats.NewSplit(backends, shares, p)
-		if err != nil {
-			return finish(Error, err.Error())
-		}
-		for test.Decision() == stats.Continue {
-			res, err := draw(min(test.Next(), batch(opts)))
-			if err != nil {
-				return finish(Error, err.Error())
-			}
+		ev, verdict, why, err := sequential(backends, shares, p, opts, draw, func(res sample.Result) ([]int, string) {
 			if why := unexpected(res, backends, e); why != "" {
-				ev := test.Evidence()
-				out.Split = &ev
-				return finish(Fail, why)
+				return nil, why
 			}
 			counts := make([]int, len(backends))
 			for i, b := range backends {
 				counts[i] = res.ByBackend[b]
 			}
-			if _, err := test.Observe(counts); err != nil {
-				return finish(Error, err.Error())
-			}
+			return counts, ""
+		})
+		out.Split = ev
+		if err != nil {
+			return finish(Error, err.Error())
 		}
-		ev := test.Evidence()
-		out.Split = &ev
-		if d := test.Decision(); d != stats.Pass {
-			return finish(string(d), fmt.Sprintf("split %s: observed %s", describeShares(backends, shares), describeObserved(ev)))
+		if verdict != Pass {
+			return finish(verdict, orElse(why, fmt.Sprintf("split %s: observed %s", describeShares(backends, shares), describeObserved(*ev))))
 		}
 	}
 	codes, codeShares := positiveShares(e.StatusShare)
 	if len(codes) > 1 {
-		test, err := stats.NewSplit(codes, codeShares, p)
-		if err != nil {
-			return finish(Error, err.Error())
-		}
-		for test.Decision() == stats.Continue {
-			res, err := draw(min(test.Next(), batch(opts)))
-			if err != nil {
-				return finish(Error, err.Error())
-			}
+		ev, verdict, why, err := sequential(codes, codeShares, p, opts, draw, func(res sample.Result) ([]int, string) {
 			counts := make([]int, len(codes))
 			other := 0
 			for code, n := range res.ByStatus {
@@ -173,18 +155,16 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 				}
 			}
 			if other > 0 || errorCount(res, e.TolerateErrors) > 0 {
-				ev := test.Evidence()
-				out.StatusShare = &ev
-				return finish(Fail, fmt.Sprintf("status codes %v and errors %v outside the expected %v", res.ByStatus, res.Errors, codes))
+				return nil, fmt.Sprintf("status codes %v and errors %v outside the expected %v", res.ByStatus, res.Errors, codes)
 			}
-			if _, err := test.Observe(counts); err != nil {
-				return finish(Error, err.Error())
-			}
+			return counts, ""
+		})
+		out.StatusShare = ev
+		if err != nil {
+			return finish(Error, err.Error())
 		}
-		ev := test.Evidence()
-		out.StatusShare = &ev
-		if d := test.Decision(); d != stats.Pass {
-			return finish(string(d), fmt.Sprintf("status shares %s: observed %s", describeShares(codes, codeShares), describeObserved(ev)))
+		if verdict != Pass {
+			return finish(verdict, orElse(why, fmt.Sprintf("status shares %s: observed %s", describeShares(codes, codeShares), describeObserved(*ev))))
 		}
 	}
 
@@ -207,6 +187,39 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 		return finish(Fail, why)
 	}
 	return finish(Pass, fmt.Sprintf("%d requests met every expectation", merged.Requests))
+}
+
+// sequential runs a sequential test of names' shares over batches from
+// draw. count turns a batch into counts per name, or says why the batch
+// cannot be explained by the shares at all (then the verdict is FAIL with
+// that reason). The evidence is returned whenever the test was created.
+func sequential(names []string, shares []float64, p stats.Params, opts Options, draw func(int) (sample.Result, error), count func(sample.Result) ([]int, string)) (*stats.Evidence, string, string, error) {
+	test, err := stats.NewSplit(names, shares, p)
+	if err != nil {
+		return nil, Error, "", err
+	}
+	evidence := func() *stats.Evidence { ev := test.Evidence(); return &ev }
+	for test.Decision() == stats.Continue {
+		res, err := draw(min(test.Next(), batch(opts)))
+		if err != nil {
+			return evidence(), Error, "", err
+		}
+		counts, why := count(res)
+		if why != "" {
+			return evidence(), Fail, why, nil
+		}
+		if _, err := test.Observe(counts); err != nil {
+			return evidence(), Error, "", err
+		}
+	}
+	return evidence(), string(test.Decision()), "", nil
+}
+
+func orElse(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func batch(opts Options) int {
