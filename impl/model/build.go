@@ -261,6 +261,32 @@ func deref[T any](p *T) T {
 	return *p
 }
 
+// newRoute validates a route of either kind from its rules; nil when it has
+// no Service parentRef. A route without rules gets one rule matching every
+// request and forwarding to the parent Service.
+func newRoute[R any](kind string, meta *metav1.ObjectMeta, parentRefs []gwv1.ParentReference, rules []R, idx *index,
+	rule func(*routeObj, int, R, *index) (ruleObj, *ruleError)) *routeObj {
+	if !slices.ContainsFunc(parentRefs, isServiceParent) {
+		return nil
+	}
+	r := &routeObj{kind: kind, ns: meta.Namespace, name: meta.Name, generation: meta.Generation, created: meta.CreationTimestamp}
+	errs := map[int]ruleError{}
+	for i, rl := range rules {
+		ru, err := rule(r, i, rl, idx)
+		if err != nil {
+			errs[i] = *err
+			continue
+		}
+		r.rules = append(r.rules, ru)
+	}
+	if len(rules) == 0 {
+		r.rules = append(r.rules, ruleObj{matches: []matchObj{{m: Match{PathType: PathPrefix, PathValue: "/"}}}, toParent: true})
+	}
+	r.finishRules(len(rules), errs)
+	r.resolveParents(parentRefs, idx)
+	return r
+}
+
 // routeObj is an HTTPRoute or GRPCRoute after validation.
 type routeObj struct {
 	kind, ns, name string

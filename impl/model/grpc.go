@@ -3,37 +3,18 @@ package model
 import (
 	"fmt"
 	"regexp"
-	"slices"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // grpcRoute validates a GRPCRoute; nil when it has no Service parentRef.
 // gRPC matches are lowered to HTTP/2 path matches: a call to
-// package.Service/Method is a POST to "/package.Service/Method".
+// package.Service/Method is a POST to "/package.Service/Method". "If no
+// matches are specified, the implementation MUST match every gRPC
+// request": a route without rules forwards everything to the parent
+// Service, like a rule without backendRefs.
 func grpcRoute(gr *gwv1.GRPCRoute, idx *index) *routeObj {
-	if !slices.ContainsFunc(gr.Spec.ParentRefs, isServiceParent) {
-		return nil
-	}
-	r := &routeObj{kind: kindGRPCRoute, ns: gr.Namespace, name: gr.Name, generation: gr.Generation, created: gr.CreationTimestamp}
-	errs := map[int]ruleError{}
-	for i, rule := range gr.Spec.Rules {
-		ru, err := r.grpcRule(i, rule, idx)
-		if err != nil {
-			errs[i] = *err
-			continue
-		}
-		r.rules = append(r.rules, ru)
-	}
-	if len(gr.Spec.Rules) == 0 {
-		// "If no matches are specified, the implementation MUST match every
-		// gRPC request": a route without rules forwards everything to the
-		// parent Service, like a rule without backendRefs.
-		r.rules = append(r.rules, ruleObj{matches: []matchObj{{m: Match{PathType: PathPrefix, PathValue: "/"}}}, toParent: true})
-	}
-	r.finishRules(len(gr.Spec.Rules), errs)
-	r.resolveParents(gr.Spec.ParentRefs, idx)
-	return r
+	return newRoute(kindGRPCRoute, &gr.ObjectMeta, gr.Spec.ParentRefs, gr.Spec.Rules, idx, (*routeObj).grpcRule)
 }
 
 func (r *routeObj) grpcRule(i int, rule gwv1.GRPCRouteRule, idx *index) (ruleObj, *ruleError) {

@@ -8,29 +8,11 @@ import (
 )
 
 // httpRoute validates an HTTPRoute; nil when it has no Service parentRef.
+// The API defaults rules to {{matches: {{path: {type: "PathPrefix", value:
+// "/"}}}}}: without rules, one rule without backendRefs, which forwards to
+// the parent Service.
 func httpRoute(hr *gwv1.HTTPRoute, idx *index) *routeObj {
-	if !slices.ContainsFunc(hr.Spec.ParentRefs, isServiceParent) {
-		return nil
-	}
-	r := &routeObj{kind: kindHTTPRoute, ns: hr.Namespace, name: hr.Name, generation: hr.Generation, created: hr.CreationTimestamp}
-	errs := map[int]ruleError{}
-	for i, rule := range hr.Spec.Rules {
-		ru, err := r.httpRule(i, rule, idx)
-		if err != nil {
-			errs[i] = *err
-			continue
-		}
-		r.rules = append(r.rules, ru)
-	}
-	if len(hr.Spec.Rules) == 0 {
-		// The API defaults rules to {{matches: {{path: {type: "PathPrefix",
-		// value: "/"}}}}}: one rule without backendRefs, which forwards to
-		// the parent Service.
-		r.rules = append(r.rules, ruleObj{matches: []matchObj{{m: Match{PathType: PathPrefix, PathValue: "/"}}}, toParent: true})
-	}
-	r.finishRules(len(hr.Spec.Rules), errs)
-	r.resolveParents(hr.Spec.ParentRefs, idx)
-	return r
+	return newRoute(kindHTTPRoute, &hr.ObjectMeta, hr.Spec.ParentRefs, hr.Spec.Rules, idx, (*routeObj).httpRule)
 }
 
 func (r *routeObj) httpRule(i int, rule gwv1.HTTPRouteRule, idx *index) (ruleObj, *ruleError) {
