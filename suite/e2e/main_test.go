@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(2)
 	}
+	if suite.Parallel() {
+		cfg.WithParallelTestEnabled()
+	}
 	testenv = env.NewWithConfig(cfg)
 	testenv.Setup(suite.Setup)
 	testenv.Finish(suite.Finish)
@@ -39,6 +42,10 @@ func TestMain(m *testing.M) {
 func TestScenarios(t *testing.T) {
 	if suite.runner == nil {
 		t.Fatal("the environment was not set up; see the errors above")
+	}
+	if suite.Parallel() {
+		testenv.TestInParallel(t, suite.Features()...)
+		return
 	}
 	testenv.Test(t, suite.Features()...)
 }

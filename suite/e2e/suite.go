@@ -50,6 +50,7 @@ type Options struct {
 	ReportDir         string
 	KindConfig        string
 	KeepCluster       bool
+	Concurrency       int
 }
 
 // RegisterFlags defines the suite's flags on fs.
@@ -69,6 +70,7 @@ func RegisterFlags(fs *flag.FlagSet) *Options {
 	fs.StringVar(&o.ReportDir, "report-dir", filepath.Join(repo.Root(), "reports", "latest"), "where results.json and the reports go")
 	fs.StringVar(&o.KindConfig, "kind-config", filepath.Join(repo.Root(), "kind-configs", "default.yaml"), "kind cluster config (--env=kind)")
 	fs.BoolVar(&o.KeepCluster, "keep-cluster", false, "leave a cluster the suite created running")
+	fs.IntVar(&o.Concurrency, "scenario-concurrency", 0, "how many scenarios run at once (they use disjoint namespaces); 0: all, 1: one after another")
 	return o
 }
 
@@ -82,6 +84,9 @@ func (o Options) Validate() error {
 	}
 	if o.Implementation == "gammaproof" && o.GrantPolicy != "spec" && o.GrantPolicy != "strict" {
 		return fmt.Errorf("--grant-policy=%q: use spec or strict", o.GrantPolicy)
+	}
+	if o.Concurrency < 0 {
+		return fmt.Errorf("--scenario-concurrency=%d: use 0 (all at once) or more", o.Concurrency)
 	}
 	if err := o.params().Validate(); err != nil {
 		return fmt.Errorf("--alpha/--beta/--tolerance/--budget: %w", err)
@@ -111,6 +116,7 @@ type Suite struct {
 	provider  support.E2EClusterProvider
 	created   bool
 	start     time.Time
+	ready     time.Time // cluster up and implementation installed
 	rest      *rest.Config
 	runner    *runner.Runner
 	out       io.Writer
@@ -178,11 +184,13 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 		Exempt:      splitList(s.opts.ExemptFeatures),
 		Check:       check.Options{Params: s.opts.params(), Convergence: s.opts.Convergence},
 		Progress:    s.out,
+		Concurrency: s.opts.Concurrency,
 	}
 	if s.opts.Implementation == "gammaproof" {
 		s.runner.ControllerName = ControllerName
 	}
-	fmt.Fprintf(s.out, "e2e: cluster ready in %.1fs; running %d scenarios\n", time.Since(s.start).Seconds(), len(s.scenarios))
+	s.ready = time.Now()
+	fmt.Fprintf(s.out, "e2e: cluster ready in %.1fs; running %d scenarios\n", s.ready.Sub(s.start).Seconds(), len(s.scenarios))
 	return ctx, nil
 }
 
@@ -281,6 +289,9 @@ func (s *Suite) installGammaproof(ctx context.Context, kubeconfig string) error 
 	return nil
 }
 
+// Parallel reports whether scenarios run concurrently.
+func (s *Suite) Parallel() bool { return s.opts.Concurrency != 1 }
+
 // Features returns one feature per scenario.
 func (s *Suite) Features() []features.Feature {
 	out := make([]features.Feature, 0, len(s.scenarios))
@@ -301,8 +312,9 @@ func (s *Suite) Finish(ctx context.Context, cfg *envconf.Config) (context.Contex
 			errs = append(errs, err)
 		}
 		t := res.Totals()
-		fmt.Fprintf(s.out, "e2e: %d passed, %d failed, %d inconclusive, %d errors, %d skipped in %.1fs\n",
-			t[report.VerdictPass], t[report.VerdictFail], t[report.VerdictInconclusive], t[report.VerdictError], t[report.VerdictSkip], time.Since(s.start).Seconds())
+		fmt.Fprintf(s.out, "e2e: %d passed, %d failed, %d inconclusive, %d errors, %d skipped in %.1fs (scenarios %.1fs after the cluster was ready)\n",
+			t[report.VerdictPass], t[report.VerdictFail], t[report.VerdictInconclusive], t[report.VerdictError], t[report.VerdictSkip],
+			time.Since(s.start).Seconds(), time.Since(s.ready).Seconds())
 		for _, p := range paths {
 			fmt.Fprintln(s.out, "e2e: wrote", p)
 		}

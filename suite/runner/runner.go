@@ -27,8 +27,9 @@ import (
 	"github.com/gammaproof/gammaproof/suite/scenario"
 )
 
-// Runner runs scenarios against one cluster. It is safe for concurrent use
-// by features, though scenarios are meant to run one at a time.
+// Runner runs scenarios against one cluster. Its features may run
+// concurrently: scenarios use disjoint namespaces, and at most Concurrency
+// of them run at once.
 type Runner struct {
 	// Applier applies and deletes manifests.
 	Applier *kubeapply.Applier
@@ -53,16 +54,41 @@ type Runner struct {
 	Sampler func(ns, pod string, port int) sample.Sampler
 	// Progress receives one line per scenario. Optional.
 	Progress io.Writer
+	// Concurrency bounds how many scenarios run at once when features run
+	// in parallel; 0 means no bound.
+	Concurrency int
 
 	mu      sync.Mutex
 	results []report.Scenario
+	slots   chan struct{}
 }
 
-// Results returns the outcomes recorded so far, in run order.
+// Results returns the outcomes recorded so far, by scenario name.
 func (r *Runner) Results() []report.Scenario {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Clone(r.results)
+	out := slices.Clone(r.results)
+	slices.SortStableFunc(out, func(a, b report.Scenario) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// acquire takes a slot to run a scenario; the returned func gives it back.
+func (r *Runner) acquire(ctx context.Context) (func(), error) {
+	r.mu.Lock()
+	if r.slots == nil && r.Concurrency > 0 {
+		r.slots = make(chan struct{}, r.Concurrency)
+	}
+	slots := r.slots
+	r.mu.Unlock()
+	if slots == nil {
+		return func() {}, nil
+	}
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a free scenario slot: %w", ctx.Err())
+	}
 }
 
 func (r *Runner) record(s report.Scenario) {
@@ -121,6 +147,15 @@ func (r *Runner) Feature(s *scenario.Scenario) features.Feature {
 			t.Skipf("SKIP %s: %s", s.Name, why)
 			return ctx
 		}
+		release, err := r.acquire(ctx)
+		if err != nil {
+			res.Verdict, res.Error = report.VerdictError, err.Error()
+			r.record(res)
+			t.Error(err)
+			return ctx
+		}
+		defer release()
+		start = time.Now()
 		res.Verdict = report.VerdictPass
 		for _, st := range s.Steps {
 			objs, err := r.runStep(ctx, s, st, &res)

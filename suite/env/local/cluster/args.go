@@ -91,6 +91,10 @@ func Args(l Layout, binDir, component string) ([]string, error) {
 			// no per-controller ServiceAccount and token round trips at start.
 			"--use-service-account-credentials=false",
 			"--controllers=" + strings.Join(controllers, ","),
+			// The default 20 QPS paces a suite that creates dozens of
+			// Deployments at once.
+			"--kube-api-qps=100",
+			"--kube-api-burst=200",
 			"--cluster-signing-cert-file=" + l.PKI("ca.crt"),
 			"--cluster-signing-key-file=" + l.PKI("ca.key"),
 			"--profiling=false",

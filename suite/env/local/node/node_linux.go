@@ -168,6 +168,10 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("load kubeconfig %s: %w", cfg.Kubeconfig, err)
 		}
 	}
+	// client-go's default 5 QPS would pace pod status updates: a suite
+	// that starts 70 pods at once waited ~40 s for them.
+	rc = rest.CopyConfig(rc)
+	rc.QPS, rc.Burst = 100, 200
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return fmt.Errorf("create kubernetes client: %w", err)
@@ -229,7 +233,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return p, nil, nil
 	}, nodeutil.WithClient(client), func(nc *nodeutil.NodeConfig) error {
 		nc.NodeSpec = nodeSpec
-		nc.NumWorkers = 4
+		nc.NumWorkers = 8
 		nc.SkipDownwardAPIResolution = true // resolved at container start, when the pod IP is known
 		nc.InformerResyncPeriod = time.Minute
 		return nil
