@@ -30,6 +30,7 @@ const (
 	MaxCount           = 100000
 	MaxConcurrency     = 256
 	MaxTimeout         = 5 * time.Minute
+	MaxRate            = 100000
 )
 
 // GRPCEchoMethod is the echo backend's gRPC method, the Gateway API
@@ -74,6 +75,11 @@ type Request struct {
 	// Concurrency is how many requests may be in flight (default 1, at most
 	// MaxConcurrency).
 	Concurrency int `json:"concurrency,omitempty"`
+	// Rate paces the batch at this many requests per second, an open
+	// schedule: request i is due at start + i/Rate, whether or not earlier
+	// ones have answered (within Concurrency). 0 sends as fast as
+	// Concurrency allows. Optional.
+	Rate float64 `json:"rate,omitempty"`
 	// NewConnectionPerRequest opens a new connection for every request
 	// instead of reusing keep-alive connections. Optional.
 	NewConnectionPerRequest bool `json:"newConnectionPerRequest,omitempty"`
@@ -154,6 +160,9 @@ func (r Request) Validate() error {
 	}
 	if r.Concurrency < 1 || r.Concurrency > MaxConcurrency {
 		errs = append(errs, fmt.Errorf("concurrency %d: must be between 1 and %d", r.Concurrency, MaxConcurrency))
+	}
+	if r.Rate < 0 || r.Rate > MaxRate {
+		errs = append(errs, fmt.Errorf("rate %g: must be between 0 (unpaced) and %d requests per second", r.Rate, MaxRate))
 	}
 	if r.Timeout <= 0 || time.Duration(r.Timeout) > MaxTimeout {
 		errs = append(errs, fmt.Errorf("timeout %s: must be above 0 and at most %s", time.Duration(r.Timeout), MaxTimeout))

@@ -76,6 +76,8 @@ func TestValidate(t *testing.T) {
 		{"count too big", Request{URL: "http://a/", Count: MaxCount + 1}, "count 100001"},
 		{"negative count", Request{URL: "http://a/", Count: -1}, "count -1"},
 		{"concurrency too big", Request{URL: "http://a/", Count: 1000, Concurrency: 1000}, "concurrency 1000"},
+		{"negative rate", Request{URL: "http://a/", Rate: -1}, "rate -1"},
+		{"rate too high", Request{URL: "http://a/", Rate: MaxRate + 1}, "rate 100001"},
 		{"timeout too big", Request{URL: "http://a/", Timeout: Duration(time.Hour)}, "timeout 1h0m0s"},
 		{"bad echo field", Request{URL: "http://a/", RecordEcho: []string{"colour"}}, `recordEcho "colour"`},
 		{"good echo fields", Request{URL: "http://a/", RecordEcho: []string{"path", "header:x-a", "query:q"}}, ""},

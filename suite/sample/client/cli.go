@@ -25,6 +25,7 @@ func ParseGet(args []string, stderr io.Writer) (sample.Request, error) {
 	fs.Var(headers, "H", `request header "name: value" (repeatable; "Host: x" sets the host)`)
 	fs.IntVar(&req.Count, "n", 1, "number of requests")
 	fs.IntVar(&req.Concurrency, "c", 1, "requests in flight")
+	fs.Float64Var(&req.Rate, "rate", 0, "requests per second, paced (default: as fast as -c allows)")
 	fs.StringVar(&req.Method, "X", "", "HTTP method (default GET) or, with -grpc, full gRPC method")
 	fs.StringVar(&req.Body, "d", "", "request body")
 	timeout := fs.Duration("timeout", sample.DefaultTimeout, "per-request timeout")

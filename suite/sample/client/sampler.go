@@ -134,6 +134,16 @@ func (s *Sampler) Sample(ctx context.Context, req sample.Request) (sample.Result
 	}
 dispatch:
 	for i := range req.Count {
+		if req.Rate > 0 {
+			due := start.Add(time.Duration(float64(i) / req.Rate * float64(time.Second)))
+			if wait := time.Until(due); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					break dispatch
+				}
+			}
+		}
 		select {
 		case next <- i:
 		case <-ctx.Done():

@@ -369,6 +369,27 @@ func msList(n, step int) []time.Duration {
 	return d
 }
 
+// TestRate checks the open schedule: 50 requests at 200/s take about
+// 245 ms however many may be in flight, and unpaced ones do not.
+func TestRate(t *testing.T) {
+	v1 := startEcho(t, echo.Config{Version: "v1"})
+	for _, tc := range []struct {
+		rate     float64
+		min, max float64 // durationMs bounds
+	}{
+		{rate: 200, min: 240, max: 2000},
+		{rate: 0, min: 0, max: 240},
+	} {
+		res, err := newSampler(t).Sample(context.Background(), sample.Request{URL: "http://" + v1 + "/", Count: 50, Concurrency: 8, Rate: tc.rate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Requests != 50 || res.DurationMs < tc.min || res.DurationMs > tc.max {
+			t.Errorf("rate %g: %d requests in %.1f ms, want 50 in [%g, %g] ms", tc.rate, res.Requests, res.DurationMs, tc.min, tc.max)
+		}
+	}
+}
+
 func TestSampleStopsWithContext(t *testing.T) {
 	v1 := startEcho(t, echo.Config{Version: "v1"})
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
