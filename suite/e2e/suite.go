@@ -305,7 +305,9 @@ func (s *Suite) Features() []features.Feature {
 // removes a cluster the suite created.
 func (s *Suite) Finish(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
 	var errs []error
-	if s.runner != nil {
+	if s.runner != nil && len(s.runner.Results()) == 0 {
+		fmt.Fprintf(s.out, "e2e: no scenario ran; the reports in %s are left as they were\n", s.opts.ReportDir)
+	} else if s.runner != nil {
 		res := s.results(ctx)
 		paths, err := report.Write(s.opts.ReportDir, res)
 		if err != nil {

@@ -237,7 +237,7 @@ func (r *Runner) runStep(ctx context.Context, s *scenario.Scenario, st scenario.
 		}
 	}
 	for _, w := range st.WaitFor {
-		if err := r.wait(ctx, w); err != nil {
+		if err := r.Wait(ctx, w); err != nil {
 			return applied, err
 		}
 	}
@@ -287,7 +287,9 @@ func (r *Runner) exec(ctx context.Context, e scenario.Exec) (string, error) {
 	return string(out), nil
 }
 
-func (r *Runner) wait(ctx context.Context, w scenario.Wait) error {
+// Wait polls until w holds (pods ready, a route condition), at most its
+// timeout (default 90 s); the error says what was last seen.
+func (r *Runner) Wait(ctx context.Context, w scenario.Wait) error {
 	timeout := w.Timeout.Duration
 	if timeout == 0 {
 		timeout = 90 * time.Second

@@ -86,7 +86,7 @@ spec:
 	short := scenario.Duration{Duration: 2 * time.Second}
 
 	podWait := scenario.Wait{PodsReady: &scenario.PodSelector{Namespace: "w", Selector: "app=echo"}, Timeout: short}
-	if err := r.wait(ctx, podWait); err == nil || !strings.Contains(err.Error(), "0 ready") {
+	if err := r.Wait(ctx, podWait); err == nil || !strings.Contains(err.Error(), "0 ready") {
 		t.Fatalf("pod not ready yet: err = %v", err)
 	}
 	pod, err := cs.CoreV1().Pods("w").Get(ctx, "p", metav1.GetOptions{})
@@ -97,7 +97,7 @@ spec:
 	if _, err := cs.CoreV1().Pods("w").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.wait(ctx, podWait); err != nil {
+	if err := r.Wait(ctx, podWait); err != nil {
 		t.Fatalf("pod ready: %v", err)
 	}
 
@@ -106,7 +106,7 @@ spec:
 		Parent: scenario.ObjectRef{Kind: "Service", Name: "echo"},
 		Type:   "Accepted", Status: "True",
 	}}
-	if err := r.wait(ctx, accepted); err == nil || !strings.Contains(err.Error(), "no status") {
+	if err := r.Wait(ctx, accepted); err == nil || !strings.Contains(err.Error(), "no status") {
 		t.Fatalf("no status yet: err = %v", err)
 	}
 	setStatus := func(controller, status string, gen int64) {
@@ -131,15 +131,15 @@ spec:
 		}
 	}
 	setStatus("example.com/other-mesh", "True", 1)
-	if err := r.wait(ctx, accepted); err == nil {
+	if err := r.Wait(ctx, accepted); err == nil {
 		t.Fatal("another controller's status counted")
 	}
 	setStatus("gammaproof.io/mesh-controller", "True", 0)
-	if err := r.wait(ctx, accepted); err == nil || !strings.Contains(err.Error(), "generation 0 of 1") {
+	if err := r.Wait(ctx, accepted); err == nil || !strings.Contains(err.Error(), "generation 0 of 1") {
 		t.Fatalf("stale generation counted: err = %v", err)
 	}
 	setStatus("gammaproof.io/mesh-controller", "True", 1)
-	if err := r.wait(ctx, accepted); err != nil {
+	if err := r.Wait(ctx, accepted); err != nil {
 		t.Fatalf("accepted: %v", err)
 	}
 	st := r.routeStatuses(ctx, objs)

@@ -58,7 +58,7 @@ type Wait struct {
 	// parent Service, from the implementation's controller, has the
 	// condition. With --implementation=existing any controller counts.
 	RouteCondition *RouteCondition `json:"routeCondition,omitempty"`
-	// Timeout bounds the wait. Default 60s.
+	// Timeout bounds the wait. Default 90s.
 	Timeout Duration `json:"timeout,omitempty"`
 }
 

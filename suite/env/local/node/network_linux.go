@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -60,6 +61,16 @@ func (n *network) ensureBridge() error {
 	if link.Type() != "bridge" {
 		return fmt.Errorf("link %s exists and is a %s, not a bridge (remove it or choose --bridge)", n.bridge, link.Type())
 	}
+	// A bridge without an address of its own takes the lowest MAC of its
+	// ports, so it changed as pods came and went, and pods kept sending to
+	// the gateway's old MAC until their ARP entry expired: connections to
+	// the host (the node proxy) timed out after pod churn. A fixed address
+	// stays.
+	if mac := bridgeMAC(n.gateway); !bytes.Equal(link.Attrs().HardwareAddr, mac) {
+		if err := netlink.LinkSetHardwareAddr(link, mac); err != nil {
+			return fmt.Errorf("set address %s of bridge %s: %w", mac, n.bridge, err)
+		}
+	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: n.gateway.AsSlice(), Mask: net.CIDRMask(n.prefix.Bits(), 32)}}
 	if err := netlink.AddrReplace(link, addr); err != nil {
 		return fmt.Errorf("address bridge %s: %w", n.bridge, err)
@@ -74,6 +85,13 @@ func (n *network) ensureBridge() error {
 		return fmt.Errorf("bridge netfilter is not available (/proc/sys/net/bridge missing): load it with `modprobe br_netfilter` (apt-get install kmod) and retry")
 	}
 	return writeSysctl("net/bridge/bridge-nf-call-iptables", "1")
+}
+
+// bridgeMAC is the bridge's fixed address: locally administered, unicast,
+// ending in the gateway's last three bytes.
+func bridgeMAC(gateway netip.Addr) net.HardwareAddr {
+	ip := gateway.As4()
+	return net.HardwareAddr{0x02, 0x67, 0x70, ip[1], ip[2], ip[3]}
 }
 
 func writeSysctl(key, val string) error {

@@ -1,0 +1,303 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gammaproof/gammaproof/internal/kubeapply"
+	"github.com/gammaproof/gammaproof/suite/perf"
+	"github.com/gammaproof/gammaproof/suite/sample"
+	"github.com/gammaproof/gammaproof/suite/sample/podproxy"
+	"github.com/gammaproof/gammaproof/suite/scenario"
+)
+
+//go:embed testdata/perf/*.yaml
+var perfFiles embed.FS
+
+// changes is how many changes a convergence benchmark measures per b.N.
+const changes = 20
+
+// convergenceTimeout bounds one change; the goal is p99 ≤ 1 s.
+const convergenceTimeout = 30 * time.Second
+
+// perfFixture is the perf fixture deployed in its own namespace.
+type perfFixture struct {
+	ns      string
+	sampler sample.Sampler
+}
+
+// objects decodes a perf file with its placeholders replaced.
+func (f *perfFixture) objects(tb testing.TB, file string, replace ...string) []*unstructured.Unstructured {
+	tb.Helper()
+	raw, err := perfFiles.ReadFile("testdata/perf/" + file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// BACKEND_NAMESPACE before NAMESPACE: the longer placeholder first.
+	r := strings.NewReplacer(append(replace, "NAMESPACE", f.ns)...)
+	objs, err := kubeapply.Decode([]byte(r.Replace(string(raw))))
+	if err != nil {
+		tb.Fatalf("decode %s: %v", file, err)
+	}
+	return objs
+}
+
+// route returns the route sending all of echo's traffic to backend (in
+// namespace ns, "" for the fixture's own).
+func (f *perfFixture) route(tb testing.TB, backend, ns string) []*unstructured.Unstructured {
+	if ns == "" {
+		ns = f.ns
+	}
+	return f.objects(tb, "route.yaml", "BACKEND_NAMESPACE", ns, "BACKEND", backend)
+}
+
+// newPerfFixture deploys the fixture in namespace ns (and ns-other), waits
+// for its pods and removes it when tb ends.
+func newPerfFixture(tb testing.TB, ns string) *perfFixture {
+	tb.Helper()
+	if suite.runner == nil {
+		tb.Fatal("the environment was not set up; see the errors above")
+	}
+	ctx := context.Background()
+	f := &perfFixture{ns: ns, sampler: podproxy.New(suite.runner.Client, ns, "client", sample.DefaultClientPort)}
+	objs := f.objects(tb, "backends.yaml")
+	tb.Cleanup(func() {
+		if err := suite.runner.Applier.Delete(context.Background(), objs); err != nil {
+			tb.Logf("clean up %s: %v", ns, err)
+		}
+	})
+	for _, n := range []string{ns, ns + "-other"} {
+		if err := namespaceNotTerminating(ctx, n); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := suite.runner.Applier.Apply(ctx, objs, false); err != nil {
+		tb.Fatal(err)
+	}
+	for _, w := range []scenario.PodSelector{
+		{Namespace: ns, Selector: "app=echo", Count: 2},
+		{Namespace: ns + "-other", Selector: "app=echo-other"},
+		{Namespace: ns, Selector: "app=gammaproof-client"},
+	} {
+		if err := suite.runner.Wait(ctx, scenario.Wait{PodsReady: &w}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return f
+}
+
+// namespaceNotTerminating waits until namespace ns, deleted by an earlier
+// run, is gone, so the fixture can be created again.
+func namespaceNotTerminating(ctx context.Context, ns string) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		n, err := suite.runner.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("get namespace %s: %w", ns, err)
+		case n.DeletionTimestamp == nil:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("namespace %s is still terminating after 2m", ns)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// apply returns a Change step that applies objs.
+func apply(objs []*unstructured.Unstructured) func(context.Context) error {
+	return func(ctx context.Context) error { return suite.runner.Applier.Apply(ctx, objs, false) }
+}
+
+// answeredBy reports whether every probe answer came from version.
+func answeredBy(version string) func(sample.Result) bool {
+	return func(r sample.Result) bool { return r.Requests > 0 && r.ByBackend[version] == r.Requests }
+}
+
+// statusIs reports whether every probe got status code.
+func statusIs(code string) func(sample.Result) bool {
+	return func(r sample.Result) bool { return r.Requests > 0 && r.ByStatus[code] == r.Requests }
+}
+
+func (f *perfFixture) probe() sample.Request {
+	return sample.Request{URL: "http://echo:8080/", Timeout: sample.Duration(2 * time.Second)}
+}
+
+// measure measures c and fails tb when it does not converge.
+func (f *perfFixture) measure(tb testing.TB, c perf.Change) time.Duration {
+	tb.Helper()
+	d, err := perf.Measure(context.Background(), f.sampler, c, convergenceTimeout)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
+// reportDurations puts a summary of durations into the benchmark's metrics.
+func reportDurations(b *testing.B, what string, d []time.Duration) {
+	s := perf.Summarize(d)
+	b.Logf("%s: %s", what, s)
+	b.ReportMetric(float64(s.P50)/float64(time.Millisecond), what+"-p50-ms")
+	b.ReportMetric(float64(s.P99)/float64(time.Millisecond), what+"-p99-ms")
+}
+
+// BenchmarkRouteConvergence measures how long a route change takes from
+// its apply (server-side apply, like kubectl apply) to the first request
+// that shows it: the route flips all of echo's traffic between v1 and v2,
+// 20 times per b.N.
+func BenchmarkRouteConvergence(b *testing.B) {
+	f := newPerfFixture(b, "gp-perf-route")
+	f.measure(b, perf.Change{Name: "route to v1", Apply: apply(f.route(b, "echo-v1", "")), Probe: f.probe(), Reflected: answeredBy("v1")})
+	var took []time.Duration
+	for range b.N {
+		for i := range changes {
+			to := []string{"v2", "v1"}[i%2]
+			took = append(took, f.measure(b, perf.Change{
+				Name: "route to " + to, Apply: apply(f.route(b, "echo-"+to, "")), Probe: f.probe(), Reflected: answeredBy(to),
+			}))
+		}
+	}
+	reportDurations(b, "route", took)
+}
+
+// BenchmarkGrantRevocation measures, under the strict grant policy, how
+// long deleting a ReferenceGrant takes to turn a cross-namespace backend's
+// answers into 500s, and re-creating it to turn them back, 20 times per
+// b.N.
+func BenchmarkGrantRevocation(b *testing.B) {
+	if suite.opts.GrantPolicy != "strict" {
+		b.Skipf("SKIP: grant revocation needs the strict grant policy; this run uses %q (make bench passes --grant-policy=strict)", suite.opts.GrantPolicy)
+	}
+	f := newPerfFixture(b, "gp-perf-grant")
+	grant := f.objects(b, "grant.yaml")
+	route := f.route(b, "echo-other", f.ns+"-other")
+	f.measure(b, perf.Change{Name: "grant and cross-namespace route",
+		Apply: func(ctx context.Context) error {
+			return suite.runner.Applier.Apply(ctx, append(grant, route...), false)
+		},
+		Probe: f.probe(), Reflected: answeredBy("other")})
+	var revoke, regrant []time.Duration
+	for range b.N {
+		for range changes / 2 {
+			revoke = append(revoke, f.measure(b, perf.Change{Name: "revoke the grant",
+				Apply: func(ctx context.Context) error { return suite.runner.Applier.Delete(ctx, grant) },
+				Probe: f.probe(), Reflected: statusIs("500")}))
+			regrant = append(regrant, f.measure(b, perf.Change{Name: "grant again",
+				Apply: apply(grant), Probe: f.probe(), Reflected: answeredBy("other")}))
+		}
+	}
+	reportDurations(b, "revoke", revoke)
+	reportDurations(b, "grant", regrant)
+}
+
+// BenchmarkDataPlane compares the client pod's requests to echo v1's pod
+// IP (direct, untouched by the mesh) with requests to Service echo, whose
+// route sends them through the mesh to the same pod: saturated (16 in
+// flight, keep-alive) for requests per second, and paced at 1000 requests
+// per second for latency.
+func BenchmarkDataPlane(b *testing.B) {
+	f := newPerfFixture(b, "gp-perf-dp")
+	f.measure(b, perf.Change{Name: "route to v1", Apply: apply(f.route(b, "echo-v1", "")), Probe: f.probe(), Reflected: answeredBy("v1")})
+	pods, err := suite.runner.Client.CoreV1().Pods(f.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=echo,version=v1"})
+	if err != nil || len(pods.Items) == 0 || pods.Items[0].Status.PodIP == "" {
+		b.Fatalf("find echo-v1's pod IP: %v (%d pods)", err, len(pods.Items))
+	}
+	targets := []struct{ name, url string }{
+		{"direct", fmt.Sprintf("http://%s:8080/", pods.Items[0].Status.PodIP)},
+		{"mesh", "http://echo:8080/"},
+	}
+	loads := []struct {
+		name string
+		req  sample.Request
+	}{
+		{"saturated", sample.Request{Count: 5000, Concurrency: 16, FreshConnections: true}},
+		{"1krps", sample.Request{Count: 3000, Concurrency: 64, Rate: 1000, FreshConnections: true}},
+	}
+	got := map[string]perf.Throughput{}
+	for range b.N {
+		for _, l := range loads {
+			for _, t := range targets {
+				req := l.req
+				req.URL = t.url
+				res, err := perf.Load(context.Background(), f.sampler, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Failed > 0 {
+					b.Fatalf("%s %s: %d of %d requests failed: %s", l.name, t.name, res.Failed, res.Requests, res.Outcome)
+				}
+				b.Logf("%-9s %-6s %6.0f req/s  p50 %.2f ms  p99 %.2f ms", l.name, t.name, res.RPS, res.P50, res.P99)
+				got[l.name+"/"+t.name] = res
+			}
+		}
+	}
+	b.ReportMetric(got["saturated/direct"].RPS, "direct-rps")
+	b.ReportMetric(got["saturated/mesh"].RPS, "mesh-rps")
+	b.ReportMetric(got["saturated/mesh"].RPS/got["saturated/direct"].RPS, "rps-ratio")
+	b.ReportMetric(got["1krps/direct"].P99, "direct-p99-ms@1k")
+	b.ReportMetric(got["1krps/mesh"].P99, "mesh-p99-ms@1k")
+	b.ReportMetric(got["1krps/mesh"].P99-got["1krps/direct"].P99, "added-p99-ms@1k")
+}
+
+// TestControllerRestartUnderLoad kills gammaproof's controller while a
+// client sends a steady stream of requests, each on a new connection,
+// through a route: no request may fail (the node proxies keep serving
+// their last configuration), and once the controller is back a route
+// change converges again.
+func TestControllerRestartUnderLoad(t *testing.T) {
+	if suite.opts.Implementation != "gammaproof" {
+		t.Skipf("SKIP: kills gammaproof's controller; this run tests --implementation=%s", suite.opts.Implementation)
+	}
+	f := newPerfFixture(t, "gp-perf-restart")
+	f.measure(t, perf.Change{Name: "route to v2", Apply: apply(f.route(t, "echo-v2", "")), Probe: f.probe(), Reflected: answeredBy("v2")})
+
+	ctx := context.Background()
+	var load perf.Throughput
+	var loadErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		// 20 s at 200 requests per second, each on a new connection.
+		load, loadErr = perf.Load(ctx, f.sampler, sample.Request{URL: "http://echo:8080/", Count: 4000, Concurrency: 16, Rate: 200, NewConnectionPerRequest: true})
+	})
+	time.Sleep(3 * time.Second)
+	pods := suite.runner.Client.CoreV1().Pods("gammaproof-system")
+	const selector = "app.kubernetes.io/name=gamma-controller"
+	old, err := pods.List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil || len(old.Items) == 0 {
+		t.Fatalf("find the controller pod: %v", err)
+	}
+	grace := int64(0)
+	for _, p := range old.Items {
+		if err := pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+			t.Fatalf("kill controller pod %s: %v", p.Name, err)
+		}
+		t.Logf("killed controller pod %s", p.Name)
+	}
+	killed := time.Now()
+	if err := suite.runner.Wait(ctx, scenario.Wait{PodsReady: &scenario.PodSelector{Namespace: "gammaproof-system", Selector: selector}}); err != nil {
+		t.Fatalf("controller did not come back: %v", err)
+	}
+	t.Logf("controller ready again %.1fs after the kill", time.Since(killed).Seconds())
+	wg.Wait()
+	if loadErr != nil {
+		t.Fatal(loadErr)
+	}
+	if load.Requests != 4000 || load.Failed != 0 {
+		t.Errorf("under load while the controller restarted: %d of %d requests failed, want 0 of 4000: %s", load.Failed, load.Requests, load.Outcome)
+	}
+	took := f.measure(t, perf.Change{Name: "route to v1 after the restart", Apply: apply(f.route(t, "echo-v1", "")), Probe: f.probe(), Reflected: answeredBy("v1")})
+	t.Logf("load while the controller restarted: %s; a route change after the restart took %v", load.Outcome, took.Round(time.Millisecond))
+}
