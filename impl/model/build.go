@@ -77,13 +77,18 @@ func Build(in Input) *Mesh {
 	routes := collectRoutes(in, idx)
 
 	// Attach accepted routes to their listeners.
-	groups := map[groupKey][]attachment{}
-	type attachKey struct {
-		groupKey
-		r *routeObj
-	}
-	attached := map[attachKey]bool{}
+	groups := make(map[groupKey][]attachment, len(routes))
+	var attached map[groupKey]bool // listeners of the current route.
 	for _, r := range routes {
+		// One parent's ports are distinct (checkParent compacts them); only
+		// two parentRefs of a route can select the same port.
+		multi := len(r.parents) > 1
+		if multi {
+			clear(attached)
+			if attached == nil {
+				attached = map[groupKey]bool{}
+			}
+		}
 		for pi := range r.parents {
 			p := &r.parents[pi]
 			if !p.accepted {
@@ -94,10 +99,12 @@ func Build(in Input) *Mesh {
 				if r.ns != p.svc.Namespace {
 					k.caller = r.ns // GEP-1294: consumer routes only apply to their own namespace.
 				}
-				if attached[attachKey{k, r}] {
-					continue // two parentRefs of the route select the same port.
+				if multi {
+					if attached[k] {
+						continue // two parentRefs of the route select the same port.
+					}
+					attached[k] = true
 				}
-				attached[attachKey{k, r}] = true
 				groups[k] = append(groups[k], attachment{route: r, parent: pi})
 			}
 		}
@@ -126,20 +133,32 @@ func Build(in Input) *Mesh {
 	}
 
 	m := &Mesh{}
-	clusters := map[string]*Cluster{}
+	clusters := make(map[string]*Cluster, len(groups))
 	keys := make([]groupKey, 0, len(groups))
 	for k := range groups {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b groupKey) int {
-		return cmp.Or(cmp.Compare(a.ns, b.ns), cmp.Compare(a.name, b.name), cmp.Compare(a.port, b.port), cmp.Compare(a.caller, b.caller))
+		// Not cmp.Or, which would compare every field every time.
+		if c := strings.Compare(a.ns, b.ns); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.port, b.port); c != 0 {
+			return c
+		}
+		return strings.Compare(a.caller, b.caller)
 	})
+	// entries is reused across listeners: its routes are copied out.
+	var entries []entry
 	for _, k := range keys {
 		atts := groups[k]
 		if len(atts) == 0 {
 			continue
 		}
-		svc := idx.services[k.ns+"/"+k.name]
+		svc := idx.service(ServiceRef{k.ns, k.name})
 		sp := servicePort(svc, k.port)
 		l := Listener{
 			Name:            listenerName(k),
@@ -152,39 +171,57 @@ func Build(in Input) *Mesh {
 			ParentCluster:   ClusterName(ServiceRef{k.ns, k.name}, k.port),
 		}
 		grpc := atts[0].route.kind == kindGRPCRoute
-		addCluster(clusters, idx, ServiceRef{k.ns, k.name}, k.port, grpc)
-		var entries []entry
+		addCluster(clusters, idx, l.ParentCluster, l.Service, k.port, grpc)
+		entries = entries[:0]
 		for _, a := range atts {
-			entries = append(entries, a.route.entries(l.Service, k.port, l.ParentCluster)...)
+			entries = a.route.appendEntries(entries, l.Service, k.port, l.ParentCluster)
 		}
 		sortEntries(entries)
+		if len(entries) > 0 {
+			l.Routes = make([]Route, 0, len(entries))
+		}
 		for _, e := range entries {
 			for _, b := range e.route.Backends {
 				if b.Cluster != "" {
-					addCluster(clusters, idx, b.Service, b.Port, grpc)
+					addCluster(clusters, idx, b.Cluster, b.Service, b.Port, grpc)
 				}
 			}
 			for _, mi := range e.route.Mirrors {
-				addCluster(clusters, idx, mi.Service, mi.Port, grpc)
+				addCluster(clusters, idx, mi.Cluster, mi.Service, mi.Port, grpc)
 			}
 			l.Routes = append(l.Routes, e.route)
 		}
+		if m.Listeners == nil {
+			m.Listeners = make([]Listener, 0, len(keys))
+		}
 		m.Listeners = append(m.Listeners, l)
+	}
+	if len(clusters) > 0 {
+		m.Clusters = make([]Cluster, 0, len(clusters))
 	}
 	for _, c := range clusters {
 		m.Clusters = append(m.Clusters, *c)
 	}
-	slices.SortFunc(m.Clusters, func(a, b Cluster) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(m.Listeners, func(a, b Listener) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(m.Clusters, func(a, b Cluster) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(m.Listeners, func(a, b Listener) int { return strings.Compare(a.Name, b.Name) })
 
 	for _, r := range routes {
 		if len(r.parents) == 0 {
 			continue
 		}
+		if m.Routes == nil {
+			m.Routes = make([]RouteStatus, 0, len(routes))
+		}
 		m.Routes = append(m.Routes, r.status())
 	}
 	slices.SortFunc(m.Routes, func(a, b RouteStatus) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		if c := strings.Compare(a.Kind, b.Kind); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
 	})
 	return m
 }
@@ -202,15 +239,16 @@ func listenerName(k groupKey) string {
 	return n
 }
 
-func addCluster(clusters map[string]*Cluster, idx *index, s ServiceRef, port int32, grpc bool) {
-	name := ClusterName(s, port)
+// addCluster adds the cluster name (the [ClusterName] of s and port) unless
+// present; grpc makes it, new or present, speak h2c.
+func addCluster(clusters map[string]*Cluster, idx *index, name string, s ServiceRef, port int32, grpc bool) {
 	if c, ok := clusters[name]; ok {
 		if grpc {
 			c.Protocol = ProtocolH2C
 		}
 		return
 	}
-	svc := idx.services[s.String()]
+	svc := idx.service(s)
 	sp := servicePort(svc, port)
 	c := &Cluster{Name: name, Service: s, Port: port, PortName: sp.Name, Protocol: ProtocolHTTP1}
 	switch deref(sp.AppProtocol) {
@@ -228,9 +266,9 @@ func servicePort(svc *corev1.Service, port int32) corev1.ServicePort {
 	if svc == nil {
 		return corev1.ServicePort{Port: port}
 	}
-	for _, p := range svc.Spec.Ports {
-		if p.Port == port && protocolOK(p.Protocol) {
-			return p
+	for i := range svc.Spec.Ports {
+		if p := &svc.Spec.Ports[i]; p.Port == port && protocolOK(p.Protocol) {
+			return *p
 		}
 	}
 	return corev1.ServicePort{Port: port}
@@ -238,8 +276,15 @@ func servicePort(svc *corev1.Service, port int32) corev1.ServicePort {
 
 func protocolOK(p corev1.Protocol) bool { return p == "" || p == corev1.ProtocolTCP }
 
+// hasVIP reports whether vips(svc) is not empty.
+func hasVIP(svc *corev1.Service) bool {
+	isVIP := func(ip string) bool { return ip != "" && ip != corev1.ClusterIPNone }
+	return slices.ContainsFunc(svc.Spec.ClusterIPs, isVIP) || isVIP(svc.Spec.ClusterIP)
+}
+
+// vips returns the distinct ClusterIPs of svc, sorted; nil when headless.
 func vips(svc *corev1.Service) []string {
-	var out []string
+	out := make([]string, 0, len(svc.Spec.ClusterIPs)+1)
 	add := func(ip string) {
 		if ip != "" && ip != corev1.ClusterIPNone && !slices.Contains(out, ip) {
 			out = append(out, ip)
@@ -249,6 +294,9 @@ func vips(svc *corev1.Service) []string {
 		add(ip)
 	}
 	add(svc.Spec.ClusterIP)
+	if len(out) == 0 {
+		return nil
+	}
 	slices.Sort(out)
 	return out
 }
@@ -269,11 +317,15 @@ func newRoute[R any](kind string, meta *metav1.ObjectMeta, parentRefs []gwv1.Par
 	if !slices.ContainsFunc(parentRefs, isServiceParent) {
 		return nil
 	}
-	r := &routeObj{kind: kind, ns: meta.Namespace, name: meta.Name, generation: meta.Generation, created: meta.CreationTimestamp}
-	errs := map[int]ruleError{}
+	r := &routeObj{kind: kind, ns: meta.Namespace, name: meta.Name, generation: meta.Generation, created: meta.CreationTimestamp,
+		rules: make([]ruleObj, 0, max(1, len(rules)))}
+	var errs map[int]ruleError // made on the first invalid rule.
 	for i, rl := range rules {
 		ru, err := rule(r, i, rl, idx)
 		if err != nil {
+			if errs == nil {
+				errs = map[int]ruleError{}
+			}
 			errs[i] = *err
 			continue
 		}
@@ -326,6 +378,9 @@ type parentObj struct {
 
 func (r *routeObj) status() RouteStatus {
 	st := RouteStatus{Kind: r.kind, Namespace: r.ns, Name: r.name, Generation: r.generation}
+	if len(r.parents) > 0 {
+		st.Parents = make([]ParentStatus, 0, len(r.parents))
+	}
 	for _, p := range r.parents {
 		var conflicted []int32
 		for _, port := range p.ports {
@@ -368,7 +423,8 @@ func (r *routeObj) status() RouteStatus {
 			resolved.Status, resolved.Reason = metav1.ConditionFalse, r.refReason
 			resolved.Message = strings.Join(r.refMsgs, "; ")
 		}
-		conds := []metav1.Condition{accepted, resolved}
+		conds := make([]metav1.Condition, 2, 3)
+		conds[0], conds[1] = accepted, resolved
 		if accepted.Status == metav1.ConditionTrue && len(r.dropped) > 0 {
 			conds = append(conds, metav1.Condition{
 				Type:               string(gwv1.RouteConditionPartiallyInvalid),

@@ -19,10 +19,14 @@ func grpcRoute(gr *gwv1.GRPCRoute, idx *index) *routeObj {
 
 func (r *routeObj) grpcRule(i int, rule gwv1.GRPCRouteRule, idx *index) (ruleObj, *ruleError) {
 	ru := ruleObj{index: i, name: string(deref(rule.Name))}
+	if n := len(rule.BackendRefs); n > 0 {
+		ru.backends = make([]Backend, 0, n)
+	}
 	matches := rule.Matches
 	if len(matches) == 0 {
 		matches = []gwv1.GRPCRouteMatch{{}}
 	}
+	ru.matches = make([]matchObj, 0, len(matches))
 	for _, m := range matches {
 		mo, err := grpcMatch(m)
 		if err != nil {

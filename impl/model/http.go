@@ -17,12 +17,16 @@ func httpRoute(hr *gwv1.HTTPRoute, idx *index) *routeObj {
 
 func (r *routeObj) httpRule(i int, rule gwv1.HTTPRouteRule, idx *index) (ruleObj, *ruleError) {
 	ru := ruleObj{index: i, name: string(deref(rule.Name))}
+	if n := len(rule.BackendRefs); n > 0 {
+		ru.backends = make([]Backend, 0, n)
+	}
 	matches := rule.Matches
 	if len(matches) == 0 {
 		// "If no matches are specified, the default is a prefix path match on
 		// "/", which has the effect of matching every HTTP request."
 		matches = []gwv1.HTTPRouteMatch{{}}
 	}
+	ru.matches = make([]matchObj, 0, len(matches))
 	for _, m := range matches {
 		mo, err := httpMatch(m)
 		if err != nil {

@@ -68,10 +68,20 @@ func (idx *index) granted(kind, fromNS, toNS, toName string) bool {
 	return false
 }
 
+// service returns the Service s, nil when there is none.
+func (idx *index) service(s ServiceRef) *corev1.Service {
+	// Not s.String(): a key concatenated in the index expression does not
+	// escape, so it needs no allocation.
+	return idx.services[s.Namespace+"/"+s.Name]
+}
+
 // endpoints returns the ready endpoints of a Service port, sorted.
 func (idx *index) endpoints(s ServiceRef, sp corev1.ServicePort) []Endpoint {
 	var out []Endpoint
-	for _, es := range idx.slices[s.String()] {
+	for _, es := range idx.slices[s.Namespace+"/"+s.Name] {
+		if out == nil && len(es.Endpoints) > 0 {
+			out = make([]Endpoint, 0, len(es.Endpoints))
+		}
 		if es.AddressType == discoveryv1.AddressTypeFQDN {
 			continue
 		}
@@ -95,6 +105,9 @@ func (idx *index) endpoints(s ServiceRef, sp corev1.ServicePort) []Endpoint {
 				out = append(out, Endpoint{Address: a, Port: port})
 			}
 		}
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	slices.SortFunc(out, func(a, b Endpoint) int {
 		return cmp.Or(cmp.Compare(a.Address, b.Address), cmp.Compare(a.Port, b.Port))

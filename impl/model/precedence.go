@@ -5,19 +5,21 @@ import (
 	"slices"
 )
 
-// entry is one (rule, match) of an attached route, with its sort keys.
+// entry is one (rule, match) of an attached route, with its sort keys
+// (route.Match is the match).
 type entry struct {
-	route   Route
-	match   matchObj
-	r       *routeObj
-	rule    int
-	matchIx int
+	route Route
+	// gRPC precedence: characters in the matching service and method.
+	grpcService, grpcMethod int
+	r                       *routeObj
+	rule                    int
+	matchIx                 int
 }
 
-// entries expands the route's valid rules into data-plane routes for a
-// listener whose parent Service port has the cluster parentCluster.
-func (r *routeObj) entries(parent ServiceRef, port int32, parentCluster string) []entry {
-	var out []entry
+// appendEntries appends the route's valid rules, expanded into data-plane
+// routes, to out for a listener whose parent Service port has the cluster
+// parentCluster.
+func (r *routeObj) appendEntries(out []entry, parent ServiceRef, port int32, parentCluster string) []entry {
 	for _, ru := range r.rules {
 		for mi, m := range ru.matches {
 			src := RouteRef{Kind: r.kind, Namespace: r.ns, Name: r.name, Rule: ru.index, RuleName: ru.name, Match: mi}
@@ -45,7 +47,7 @@ func (r *routeObj) entries(parent ServiceRef, port int32, parentCluster string) 
 			default:
 				rt.Backends = ru.backends
 			}
-			out = append(out, entry{route: rt, match: m, r: r, rule: ru.index, matchIx: mi})
+			out = append(out, entry{route: rt, grpcService: m.grpcService, grpcMethod: m.grpcMethod, r: r, rule: ru.index, matchIx: mi})
 		}
 	}
 	return out
@@ -71,14 +73,14 @@ func sortEntries(es []entry) {
 	slices.SortStableFunc(es, func(a, b entry) int {
 		if a.route.GRPC && b.route.GRPC {
 			if c := cmp.Or(
-				-cmp.Compare(a.match.grpcService, b.match.grpcService),
-				-cmp.Compare(a.match.grpcMethod, b.match.grpcMethod),
-				-cmp.Compare(len(a.match.m.Headers), len(b.match.m.Headers)),
+				-cmp.Compare(a.grpcService, b.grpcService),
+				-cmp.Compare(a.grpcMethod, b.grpcMethod),
+				-cmp.Compare(len(a.route.Match.Headers), len(b.route.Match.Headers)),
 			); c != 0 {
 				return c
 			}
 		} else {
-			am, bm := a.match.m, b.match.m
+			am, bm := &a.route.Match, &b.route.Match
 			if c := cmp.Or(
 				cmp.Compare(pathRank(am.PathType), pathRank(bm.PathType)),
 				-cmp.Compare(len(am.PathValue), len(bm.PathValue)),

@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,7 +73,8 @@ func isServiceParent(p gwv1.ParentReference) bool {
 
 // parents resolves a route's Service parentRefs (GEP-1294).
 func (r *routeObj) resolveParents(refs []gwv1.ParentReference, idx *index) {
-	seen := map[string]bool{}
+	var seen []string // routes have few parentRefs (the API allows 32).
+	dedup := len(refs) > 1
 	for _, ref := range refs {
 		if !isServiceParent(ref) {
 			continue // Gateway (or other) parents belong to other controllers.
@@ -81,11 +83,13 @@ func (r *routeObj) resolveParents(refs []gwv1.ParentReference, idx *index) {
 		if ref.Namespace != nil && *ref.Namespace != "" {
 			ns = string(*ref.Namespace)
 		}
-		key := fmt.Sprintf("%s/%s/%s/%d", ns, ref.Name, deref(ref.SectionName), deref(ref.Port))
-		if seen[key] {
-			continue
+		if dedup {
+			key := ns + "/" + string(ref.Name) + "/" + string(deref(ref.SectionName)) + "/" + strconv.Itoa(int(deref(ref.Port)))
+			if slices.Contains(seen, key) {
+				continue
+			}
+			seen = append(seen, key)
 		}
-		seen[key] = true
 		p := parentObj{ref: ref, svc: ServiceRef{ns, string(ref.Name)}}
 		p.reason, p.msg = r.checkParent(&p, ref, idx)
 		p.accepted = p.reason == ""
@@ -96,17 +100,16 @@ func (r *routeObj) resolveParents(refs []gwv1.ParentReference, idx *index) {
 // checkParent fills p.ports and returns an Accepted=False reason and message,
 // or "" when the parent accepts the route.
 func (r *routeObj) checkParent(p *parentObj, ref gwv1.ParentReference, idx *index) (string, string) {
-	svcName := p.svc.String()
 	if !idx.granted(r.kind, r.ns, p.svc.Namespace, p.svc.Name) {
 		// Strict policy: a consumer route needs a ReferenceGrant in the
 		// Service's namespace, like a cross-namespace backendRef.
 		p.refNotPermitted = true
 		return ReasonNotAllowedByParent, fmt.Sprintf("%s %s/%s may not attach to Service %s: grant policy strict needs a ReferenceGrant in namespace %s from %s in %s to Service %s",
-			r.kind, r.ns, r.name, svcName, p.svc.Namespace, r.kind, r.ns, p.svc.Name)
+			r.kind, r.ns, r.name, p.svc, p.svc.Namespace, r.kind, r.ns, p.svc.Name)
 	}
-	svc := idx.services[svcName]
+	svc := idx.service(p.svc)
 	if svc == nil {
-		return string(gwv1.RouteReasonNoMatchingParent), "Service " + svcName + " not found"
+		return string(gwv1.RouteReasonNoMatchingParent), "Service " + p.svc.String() + " not found"
 	}
 	if ref.SectionName != nil {
 		return string(gwv1.RouteReasonNoMatchingParent), "sectionName is not supported for Service parents; use parentRef.port to select a Service port"
@@ -114,10 +117,10 @@ func (r *routeObj) checkParent(p *parentObj, ref gwv1.ParentReference, idx *inde
 	switch {
 	case svc.Spec.Type == corev1.ServiceTypeExternalName:
 		// GEP-1294: "Service resources with type: ExternalName SHOULD NOT be allowed as parentRefs".
-		return string(gwv1.RouteReasonNoMatchingParent), "Service " + svcName + " is of type ExternalName, which cannot be a mesh parent (GEP-1294)"
-	case len(vips(svc)) == 0:
+		return string(gwv1.RouteReasonNoMatchingParent), "Service " + p.svc.String() + " is of type ExternalName, which cannot be a mesh parent (GEP-1294)"
+	case !hasVIP(svc):
 		// GEP-1294: "Headless Services SHOULD NOT be supported as a parentRef".
-		return string(gwv1.RouteReasonNoMatchingParent), "Service " + svcName + " is headless, which cannot be a mesh parent (GEP-1294)"
+		return string(gwv1.RouteReasonNoMatchingParent), "Service " + p.svc.String() + " is headless, which cannot be a mesh parent (GEP-1294)"
 	}
 	for _, sp := range svc.Spec.Ports {
 		if !protocolOK(sp.Protocol) {
@@ -131,9 +134,9 @@ func (r *routeObj) checkParent(p *parentObj, ref gwv1.ParentReference, idx *inde
 	p.ports = slices.Compact(p.ports)
 	if len(p.ports) == 0 {
 		if ref.Port != nil {
-			return string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("Service %s has no TCP port %d", svcName, *ref.Port)
+			return string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("Service %s has no TCP port %d", p.svc, *ref.Port)
 		}
-		return string(gwv1.RouteReasonNoMatchingParent), "Service " + svcName + " has no TCP ports"
+		return string(gwv1.RouteReasonNoMatchingParent), "Service " + p.svc.String() + " has no TCP ports"
 	}
 	if r.acceptReason != "" {
 		return r.acceptReason, r.acceptMsg
@@ -192,7 +195,7 @@ func (r *routeObj) resolveBackend(ref gwv1.BackendObjectReference, idx *index) B
 	if !idx.granted(r.kind, r.ns, ns, string(ref.Name)) {
 		return fail(gwv1.RouteReasonRefNotPermitted, fmt.Sprintf("backendRef to Service %s/%s is not permitted: grant policy strict needs a ReferenceGrant in namespace %s from %s in %s", ns, ref.Name, ns, r.kind, r.ns))
 	}
-	svc := idx.services[b.Service.String()]
+	svc := idx.service(b.Service)
 	if svc == nil {
 		return fail(gwv1.RouteReasonBackendNotFound, "backendRef Service "+b.Service.String()+" not found")
 	}
@@ -228,7 +231,8 @@ func (ru *ruleObj) finishBackends(hadRefs bool) *ruleError {
 		ru.toParent = ru.redirect == nil
 		return nil
 	}
-	var merged []Backend
+	// Merged in place: merged never gets ahead of the backend being read.
+	merged := ru.backends[:0]
 	for _, b := range ru.backends {
 		if b.Weight == 0 {
 			continue // "If weight is set to 0, no traffic should be forwarded for this entry."
@@ -239,6 +243,9 @@ func (ru *ruleObj) finishBackends(hadRefs bool) *ruleError {
 			continue
 		}
 		merged[i].Weight += b.Weight
+	}
+	if len(merged) == 0 {
+		merged = nil
 	}
 	var total uint64
 	valid := false

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -118,7 +119,10 @@ type RouteRef struct {
 
 // String returns "Kind/ns/name/rule<i>/match<j>".
 func (r RouteRef) String() string {
-	return fmt.Sprintf("%s/%s/%s/rule%d/match%d", r.Kind, r.Namespace, r.Name, r.Rule, r.Match)
+	// string(bytes) inside a concatenation is not copied: one allocation.
+	var rule, match [20]byte
+	return r.Kind + "/" + r.Namespace + "/" + r.Name + "/rule" + string(strconv.AppendInt(rule[:0], int64(r.Rule), 10)) +
+		"/match" + string(strconv.AppendInt(match[:0], int64(r.Match), 10))
 }
 
 // Route is one (rule, match) of an accepted route, ready for the data plane.

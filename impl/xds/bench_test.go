@@ -3,6 +3,7 @@ package xds
 import (
 	"fmt"
 	"runtime"
+	"runtime/metrics"
 	"syscall"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/impl/model/modeltest"
 )
 
 // scaleMesh is n Services, each steered by one HTTPRoute rule that splits
@@ -69,6 +71,70 @@ func BenchmarkTranslate10k(b *testing.B) {
 		b.Fatalf("%d clusters, want 10000", n)
 	}
 	b.ReportMetric(0, "ns/op") // ms/translate says it in a readable unit.
+}
+
+// BenchmarkSnapshot10k is the snapshot goal (issue 3) end to end: the
+// model of 10k Services with 10k HTTPRoutes (modeltest.ScaleInput) is built
+// and translated, in ≤ 1 s of CPU and ≤ 500 MiB of heap. It reports CPU and
+// wall time per snapshot and the peak heap in use while building, input
+// included.
+//
+//	go test ./impl/xds -run '^$' -bench Snapshot10k -benchtime 3x -benchmem
+func BenchmarkSnapshot10k(b *testing.B) {
+	in := modeltest.ScaleInput(10_000)
+	runtime.GC()
+	peak := startHeapPeak()
+	cpu0 := cpuTime(b)
+	for b.Loop() {
+		s, err := Translate(model.Build(in))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n := len(s.Resources.Resources[types.Listener].Items); n != 10_000 {
+			b.Fatalf("%d listeners, want 10000", n)
+		}
+	}
+	cpu := cpuTime(b) - cpu0
+	b.ReportMetric(float64(peak.stop())/(1<<20), "MiB-heap")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
+// heapPeak samples the heap in use (reachable or not yet swept) until
+// stopped, and keeps the highest value.
+type heapPeak struct {
+	done chan struct{}
+	peak chan uint64
+}
+
+// heapPeakInterval is how often heapPeak samples: 10k Services allocate
+// about 1 MiB in that time.
+const heapPeakInterval = time.Millisecond
+
+func startHeapPeak() *heapPeak {
+	h := &heapPeak{done: make(chan struct{}), peak: make(chan uint64)}
+	go func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var peak uint64
+		tick := time.NewTicker(heapPeakInterval)
+		defer tick.Stop()
+		for {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			select {
+			case <-tick.C:
+			case <-h.done:
+				h.peak <- peak
+				return
+			}
+		}
+	}()
+	return h
+}
+
+// stop ends the sampling and returns the peak in bytes.
+func (h *heapPeak) stop() uint64 {
+	close(h.done)
+	return <-h.peak
 }
 
 // cpuTime is the user+system CPU time of this process so far.

@@ -51,13 +51,19 @@ type Steering struct {
 	Service         string // "<ns>/<name>".
 }
 
-// adsSource says "fetch this over the same ADS stream".
-func adsSource() *core.ConfigSource {
-	return &core.ConfigSource{
+// Sub-messages that are the same in every resource are built once and shared
+// by all resources of all snapshots, so they must never be modified.
+var (
+	// adsSource says "fetch this over the same ADS stream".
+	adsSource = &core.ConfigSource{
 		ResourceApiVersion:    core.ApiVersion_V3,
 		ConfigSourceSpecifier: &core.ConfigSource_Ads{Ads: &core.AggregatedConfigSource{}},
 	}
-}
+	// edsType, edsConfig and connectTimeoutValue are every cluster's.
+	edsType             = &cluster.Cluster_Type{Type: cluster.Cluster_EDS}
+	edsConfig           = &cluster.Cluster_EdsClusterConfig{EdsConfig: adsSource}
+	connectTimeoutValue = durationpb.New(connectTimeout)
+)
 
 func socketAddress(host string, port uint32) *core.Address {
 	return &core.Address{Address: &core.Address_SocketAddress{SocketAddress: &core.SocketAddress{
@@ -80,7 +86,7 @@ func makeListener(name string, port uint32, s Steering) (*listener.Listener, err
 		CodecType:  hcm.HttpConnectionManager_AUTO,
 		RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{
 			RouteConfigName: name,
-			ConfigSource:    adsSource(),
+			ConfigSource:    adsSource,
 		}},
 		HttpFilters: []*hcm.HttpFilter{{
 			Name:       wellknown.Router,
@@ -95,16 +101,7 @@ func makeListener(name string, port uint32, s Steering) (*listener.Listener, err
 	if err != nil {
 		return nil, fmt.Errorf("pack http connection manager: %w", err)
 	}
-	vips := make([]any, len(s.VIPs))
-	for i, v := range s.VIPs {
-		vips[i] = v
-	}
-	md, err := structpb.NewStruct(map[string]any{
-		"vips":            vips,
-		"servicePort":     float64(s.ServicePort),
-		"callerNamespace": s.CallerNamespace,
-		"service":         s.Service,
-	})
+	md, err := steeringMetadata(s)
 	if err != nil {
 		return nil, fmt.Errorf("build steering metadata: %w", err)
 	}
@@ -119,6 +116,33 @@ func makeListener(name string, port uint32, s Steering) (*listener.Listener, err
 		}},
 		Metadata: &core.Metadata{FilterMetadata: map[string]*structpb.Struct{SteeringMetadataKey: md}},
 	}, nil
+}
+
+// steeringMetadata is s as a Struct: what structpb.NewStruct makes of
+// {"vips": [...], "servicePort": n, "callerNamespace": ..., "service": ...},
+// without its map[string]any and reflection. Strings must be valid UTF-8.
+func steeringMetadata(s Steering) (*structpb.Struct, error) {
+	vips := make([]*structpb.Value, len(s.VIPs))
+	for i, v := range s.VIPs {
+		var err error
+		if vips[i], err = structpb.NewValue(v); err != nil {
+			return nil, err
+		}
+	}
+	caller, err := structpb.NewValue(s.CallerNamespace)
+	if err != nil {
+		return nil, err
+	}
+	service, err := structpb.NewValue(s.Service)
+	if err != nil {
+		return nil, err
+	}
+	return &structpb.Struct{Fields: map[string]*structpb.Value{
+		"vips":            structpb.NewListValue(&structpb.ListValue{Values: vips}),
+		"servicePort":     structpb.NewNumberValue(float64(s.ServicePort)),
+		"callerNamespace": caller,
+		"service":         service,
+	}}, nil
 }
 
 // routerFilter is the router filter config every listener shares (read
@@ -151,36 +175,19 @@ func makeRouteConfiguration(name string, routes []*route.Route) *route.RouteConf
 // makeCluster returns an EDS cluster over ADS that speaks h2c to its
 // endpoints when h2c is true, else HTTP/1.1.
 func makeCluster(name string, h2c bool) (*cluster.Cluster, error) {
-	opts := &upstreamhttp.HttpProtocolOptions{}
+	protocolOptions := http1Options
 	if h2c {
-		opts.UpstreamProtocolOptions = &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{
-			ExplicitHttpConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
-				ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
-					Http2ProtocolOptions: &core.Http2ProtocolOptions{},
-				},
-			},
-		}
-	} else {
-		opts.UpstreamProtocolOptions = &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{
-			ExplicitHttpConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
-				ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{
-					HttpProtocolOptions: &core.Http1ProtocolOptions{},
-				},
-			},
-		}
+		protocolOptions = h2cOptions
 	}
-	if err := opts.ValidateAll(); err != nil {
-		return nil, fmt.Errorf("validate http protocol options: %w", err)
-	}
-	optsAny, err := anypb.New(opts)
+	optsAny, err := protocolOptions()
 	if err != nil {
-		return nil, fmt.Errorf("pack http protocol options: %w", err)
+		return nil, err
 	}
 	return &cluster.Cluster{
 		Name:                 name,
-		ConnectTimeout:       durationpb.New(connectTimeout),
-		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
-		EdsClusterConfig:     &cluster.Cluster_EdsClusterConfig{EdsConfig: adsSource()},
+		ConnectTimeout:       connectTimeoutValue,
+		ClusterDiscoveryType: edsType,
+		EdsClusterConfig:     edsConfig,
 		LbPolicy:             cluster.Cluster_ROUND_ROBIN,
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
 			HTTPProtocolOptionsKey: optsAny,
@@ -188,10 +195,57 @@ func makeCluster(name string, h2c bool) (*cluster.Cluster, error) {
 	}, nil
 }
 
+// http1Options and h2cOptions are the upstream protocol options every
+// HTTP/1.1 or h2c cluster shares (read only), packed once.
+var (
+	http1Options = sync.OnceValues(func() (*anypb.Any, error) {
+		return packProtocolOptions(&upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
+			ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{
+				HttpProtocolOptions: &core.Http1ProtocolOptions{},
+			},
+		})
+	})
+	h2cOptions = sync.OnceValues(func() (*anypb.Any, error) {
+		return packProtocolOptions(&upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
+			ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
+				Http2ProtocolOptions: &core.Http2ProtocolOptions{},
+			},
+		})
+	})
+)
+
+// packProtocolOptions validates and packs HTTP protocol options with the
+// explicit HTTP config c.
+func packProtocolOptions(c *upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig) (*anypb.Any, error) {
+	opts := &upstreamhttp.HttpProtocolOptions{
+		UpstreamProtocolOptions: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: c},
+	}
+	if err := opts.ValidateAll(); err != nil {
+		return nil, fmt.Errorf("validate http protocol options: %w", err)
+	}
+	a, err := anypb.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("pack http protocol options: %w", err)
+	}
+	return a, nil
+}
+
 // hostPort is one endpoint address.
 type hostPort struct {
 	Host string
 	Port uint32
+}
+
+// endpointMessages are the messages of one endpoint of a load assignment,
+// as socketAddress would build its address.
+type endpointMessages struct {
+	lb         endpoint.LbEndpoint
+	lbEndpoint endpoint.LbEndpoint_Endpoint
+	endpoint   endpoint.Endpoint
+	addr       core.Address
+	addrSocket core.Address_SocketAddress
+	socket     core.SocketAddress
+	port       core.SocketAddress_PortValue
 }
 
 // makeEndpoints returns the load assignment of cluster name; no endpoints
@@ -201,11 +255,20 @@ func makeEndpoints(name string, eps []hostPort) *endpoint.ClusterLoadAssignment 
 	if len(eps) == 0 {
 		return cla
 	}
+	// One allocation holds the messages of all endpoints: the garbage
+	// collector sees one object instead of seven per endpoint.
+	msgs := make([]endpointMessages, len(eps))
 	lbs := make([]*endpoint.LbEndpoint, len(eps))
 	for i, ep := range eps {
-		lbs[i] = &endpoint.LbEndpoint{HostIdentifier: &endpoint.LbEndpoint_Endpoint{
-			Endpoint: &endpoint.Endpoint{Address: socketAddress(ep.Host, ep.Port)},
-		}}
+		m := &msgs[i]
+		m.port.PortValue = ep.Port
+		m.socket.Protocol, m.socket.Address, m.socket.PortSpecifier = core.SocketAddress_TCP, ep.Host, &m.port
+		m.addrSocket.SocketAddress = &m.socket
+		m.addr.Address = &m.addrSocket
+		m.endpoint.Address = &m.addr
+		m.lbEndpoint.Endpoint = &m.endpoint
+		m.lb.HostIdentifier = &m.lbEndpoint
+		lbs[i] = &m.lb
 	}
 	cla.Endpoints = []*endpoint.LocalityLbEndpoints{{LbEndpoints: lbs}}
 	return cla
@@ -327,18 +390,16 @@ const retryOnConnectionErrors = "connect-failure,refused-stream,reset"
 const defaultConnectRetries = 5
 
 // defaultRetryPolicy retries connection failures and resets of safe
-// requests.
-func defaultRetryPolicy() *route.RetryPolicy {
-	return &route.RetryPolicy{
-		RetryOn:    "connect-failure,reset",
-		NumRetries: wrapperspb.UInt32(defaultConnectRetries),
-		RetriableRequestHeaders: []*route.HeaderMatcher{{
-			Name: ":method",
-			HeaderMatchSpecifier: &route.HeaderMatcher_StringMatch{StringMatch: &matcher.StringMatcher{
-				MatchPattern: &matcher.StringMatcher_SafeRegex{SafeRegex: &matcher.RegexMatcher{Regex: "GET|HEAD|OPTIONS"}},
-			}},
+// requests. Every route without a retry stanza shares it: read only.
+var defaultRetryPolicy = &route.RetryPolicy{
+	RetryOn:    "connect-failure,reset",
+	NumRetries: wrapperspb.UInt32(defaultConnectRetries),
+	RetriableRequestHeaders: []*route.HeaderMatcher{{
+		Name: ":method",
+		HeaderMatchSpecifier: &route.HeaderMatcher_StringMatch{StringMatch: &matcher.StringMatcher{
+			MatchPattern: &matcher.StringMatcher_SafeRegex{SafeRegex: &matcher.RegexMatcher{Regex: "GET|HEAD|OPTIONS"}},
 		}},
-	}
+	}},
 }
 
 // retryPolicy returns a retry policy with `retries` retries on connection

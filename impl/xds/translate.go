@@ -30,7 +30,8 @@ type Snapshot struct {
 	// Resources holds the listeners, route configurations, clusters and
 	// cluster load assignments. Each type has its own version, the hash of
 	// that type's content, so a change to endpoints does not resend
-	// listeners.
+	// listeners. Resources share sub-messages with each other and with
+	// other snapshots: they must not be modified.
 	Resources *cache.Snapshot
 	// Version is the hash of all resources: equal meshes give equal
 	// versions.
@@ -49,7 +50,11 @@ type Snapshot struct {
 // runs ValidateAll on each resource and validates what it packs into Anys
 // before packing (routes and load assignments hold no Anys), which is
 // cheaper than unpacking them again; the tests run [Validate] on the
-// output.
+// output. The snapshot is consistent by construction, for the same reason
+// not checked with Snapshot.Consistent (which unpacks every listener): each
+// listener takes its routes from the route configuration of its own name,
+// each EDS cluster its endpoints from the load assignment of its own name,
+// and names are unique. [Server.Update] checks it before serving.
 //
 // Translate returns an error only when the mesh as a whole cannot be served
 // (more listeners than ports, duplicate or invalid names). A nil mesh is
@@ -122,7 +127,8 @@ func Translate(m *model.Mesh) (*Snapshot, error) {
 	})
 
 	var warnings []string
-	var clusters, endpoints, listeners, routes []types.Resource
+	clusters, endpoints := make([]types.Resource, 0, len(cs)), make([]types.Resource, 0, len(cs))
+	listeners, routes := make([]types.Resource, 0, len(ls)), make([]types.Resource, 0, len(ls))
 	var hashes [types.UnknownType]hash.Hash
 	for typ := range hashes {
 		hashes[typ] = sha256.New()
@@ -157,9 +163,6 @@ func Translate(m *model.Mesh) (*Snapshot, error) {
 	}
 	for _, typ := range []types.ResponseType{types.Cluster, types.Endpoint, types.Listener, types.Route} {
 		all.Write([]byte(snap.Resources[typ].Version))
-	}
-	if err := snap.Consistent(); err != nil {
-		return nil, fmt.Errorf("translate: snapshot inconsistent: %w", err)
 	}
 	slices.Sort(warnings)
 	return &Snapshot{Resources: snap, Version: hex.EncodeToString(all.Sum(nil))[:16], Warnings: warnings}, nil
@@ -206,13 +209,23 @@ func (t *translator) cluster(c *model.Cluster) (types.Resource, types.Resource, 
 			t.warnf("cluster %s: endpoint %q port %d left out: not an IP address and port", c.Name, ep.Address, ep.Port)
 			continue
 		}
-		eps = append(eps, hostPort{Host: addr.String(), Port: uint32(ep.Port)})
+		eps = append(eps, hostPort{Host: canonicalIP(ep.Address, addr), Port: uint32(ep.Port)})
 	}
 	cla := makeEndpoints(c.Name, eps)
 	if err := cla.ValidateAll(); err != nil {
 		return nil, nil, fmt.Errorf("translate endpoints %q: %w", c.Name, err)
 	}
 	return cl, cla, nil
+}
+
+// canonicalIP returns addr, parsed from s, as addr.String() does, without
+// allocating in the common case: netip parses only the canonical dotted
+// decimal form as an IPv4 address, so s is already canonical then.
+func canonicalIP(s string, addr netip.Addr) string {
+	if addr.Is4() {
+		return s
+	}
+	return addr.String()
 }
 
 // listener translates one listener into its Listener and
@@ -225,7 +238,7 @@ func (t *translator) listener(l *model.Listener, port uint32) (types.Resource, t
 			t.warnf("listener %s: VIP %q left out: not an IP address", l.Name, v)
 			continue
 		}
-		vips = append(vips, addr.String())
+		vips = append(vips, canonicalIP(v, addr))
 	}
 	ln, err := makeListener(l.Name, port, Steering{
 		VIPs:            vips,
@@ -246,22 +259,30 @@ func (t *translator) listener(l *model.Listener, port uint32) (types.Resource, t
 		}
 	}
 	// Each route was validated on its own; validate the rest of the route
-	// configuration without walking the routes again.
-	if err := makeRouteConfiguration(l.Name, nil).ValidateAll(); err != nil {
+	// configuration before adding them, so its routes are not walked again.
+	rc := makeRouteConfiguration(l.Name, nil)
+	if err := rc.ValidateAll(); err != nil {
 		return nil, nil, fmt.Errorf("translate route configuration %q: %w", l.Name, err)
 	}
-	return ln, makeRouteConfiguration(l.Name, rs), nil
+	rc.VirtualHosts[0].Routes = rs
+	return ln, rc, nil
 }
+
+// marshalBuffers recycles the encoding buffers of [digests].
+var marshalBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // digests hashes the deterministic encoding of each resource.
 func digests(res [2]types.Resource) ([2][sha256.Size]byte, error) {
 	var out [2][sha256.Size]byte
 	opts := proto.MarshalOptions{Deterministic: true}
+	buf := marshalBuffers.Get().(*[]byte)
+	defer marshalBuffers.Put(buf)
 	for i, r := range res {
-		b, err := opts.Marshal(r)
+		b, err := opts.MarshalAppend((*buf)[:0], r)
 		if err != nil {
 			return out, fmt.Errorf("hash %s: %w", cache.GetResourceName(r), err)
 		}
+		*buf = b
 		out[i] = sha256.Sum256(b)
 	}
 	return out, nil
@@ -441,7 +462,7 @@ func (t *translator) routeAction(l *model.Listener, r *model.Route, match *route
 		}
 		action.RetryPolicy = retryPolicy(retries, codes, r.Timeouts.BackendRequest, backoff)
 	} else {
-		action.RetryPolicy = defaultRetryPolicy()
+		action.RetryPolicy = defaultRetryPolicy
 	}
 	for _, mr := range r.Mirrors {
 		if mr.Numerator <= 0 || mr.Denominator <= 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gammaproof/gammaproof/impl/model"
 )
@@ -414,5 +416,44 @@ func TestValidateUnpacksAny(t *testing.T) {
 	err = Validate(bad)
 	if err == nil || !strings.Contains(err.Error(), "HttpConnectionManager") {
 		t.Errorf("Validate(listener with a broken HttpConnectionManager) = %v, want an error naming it", err)
+	}
+}
+
+// TestSteeringMetadata checks that the hand-built steering metadata is what
+// structpb.NewStruct makes of the same values, and that invalid UTF-8 fails.
+func TestSteeringMetadata(t *testing.T) {
+	s := Steering{VIPs: []string{"198.19.0.1", "fd00::1"}, ServicePort: 8080, CallerNamespace: "shop", Service: "default/bookstore"}
+	got, err := steeringMetadata(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := structpb.NewStruct(map[string]any{
+		"vips":            []any{"198.19.0.1", "fd00::1"},
+		"servicePort":     float64(8080),
+		"callerNamespace": "shop",
+		"service":         "default/bookstore",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(got, want) {
+		t.Errorf("steeringMetadata = %v, want %v", got, want)
+	}
+	for _, bad := range []Steering{{VIPs: []string{"\xff"}}, {CallerNamespace: "\xff"}, {Service: "\xff"}} {
+		if _, err := steeringMetadata(bad); err == nil {
+			t.Errorf("steeringMetadata(%+v): no error for invalid UTF-8", bad)
+		}
+	}
+}
+
+func TestCanonicalIP(t *testing.T) {
+	for _, s := range []string{"198.18.0.1", "0.0.0.0", "255.255.255.255", "::1", "FD00::0001", "::ffff:198.18.0.1", "fe80::1%eth0"} {
+		addr, err := netip.ParseAddr(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := canonicalIP(s, addr), addr.String(); got != want {
+			t.Errorf("canonicalIP(%q) = %q, want %q", s, got, want)
+		}
 	}
 }
