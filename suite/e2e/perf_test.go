@@ -77,10 +77,14 @@ func newPerfFixture(tb testing.TB, ns string) *perfFixture {
 			tb.Logf("clean up %s: %v", ns, err)
 		}
 	})
+	waitStart := time.Now()
 	for _, n := range []string{ns, ns + "-other"} {
 		if err := namespaceNotTerminating(ctx, n); err != nil {
 			tb.Fatal(err)
 		}
+	}
+	if waited := time.Since(waitStart); waited > time.Second {
+		tb.Logf("waited %.1fs for namespaces %s and %s-other of an earlier run to go", waited.Seconds(), ns, ns)
 	}
 	if err := suite.runner.Applier.Apply(ctx, objs, false); err != nil {
 		tb.Fatal(err)
@@ -146,6 +150,16 @@ func (f *perfFixture) measure(tb testing.TB, c perf.Change) time.Duration {
 	return d
 }
 
+// firstRoute applies the route to echo-<version> and waits until traffic
+// follows it. Without a route, Service echo answers from v1 or v2: ten
+// answers in a row from version prove the route (a chance of 1 in 1024
+// otherwise).
+func (f *perfFixture) firstRoute(tb testing.TB, version string) {
+	probe := f.probe()
+	probe.Count = 10
+	f.measure(tb, perf.Change{Name: "route to " + version, Apply: apply(f.route(tb, "echo-"+version, "")), Probe: probe, Reflected: answeredBy(version)})
+}
+
 // reportDurations puts a summary of durations into the benchmark's metrics.
 func reportDurations(b *testing.B, what string, d []time.Duration) {
 	s := perf.Summarize(d)
@@ -160,7 +174,7 @@ func reportDurations(b *testing.B, what string, d []time.Duration) {
 // 20 times per b.N.
 func BenchmarkRouteConvergence(b *testing.B) {
 	f := newPerfFixture(b, "gp-perf-route")
-	f.measure(b, perf.Change{Name: "route to v1", Apply: apply(f.route(b, "echo-v1", "")), Probe: f.probe(), Reflected: answeredBy("v1")})
+	f.firstRoute(b, "v1")
 	var took []time.Duration
 	for range b.N {
 		for i := range changes {
@@ -210,7 +224,7 @@ func BenchmarkGrantRevocation(b *testing.B) {
 // per second for latency.
 func BenchmarkDataPlane(b *testing.B) {
 	f := newPerfFixture(b, "gp-perf-dp")
-	f.measure(b, perf.Change{Name: "route to v1", Apply: apply(f.route(b, "echo-v1", "")), Probe: f.probe(), Reflected: answeredBy("v1")})
+	f.firstRoute(b, "v1")
 	pods, err := suite.runner.Client.CoreV1().Pods(f.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=echo,version=v1"})
 	if err != nil || len(pods.Items) == 0 || pods.Items[0].Status.PodIP == "" {
 		b.Fatalf("find echo-v1's pod IP: %v (%d pods)", err, len(pods.Items))
@@ -262,7 +276,7 @@ func TestControllerRestartUnderLoad(t *testing.T) {
 		t.Skipf("SKIP: kills gammaproof's controller; this run tests --implementation=%s", suite.opts.Implementation)
 	}
 	f := newPerfFixture(t, "gp-perf-restart")
-	f.measure(t, perf.Change{Name: "route to v2", Apply: apply(f.route(t, "echo-v2", "")), Probe: f.probe(), Reflected: answeredBy("v2")})
+	f.firstRoute(t, "v2")
 
 	ctx := context.Background()
 	var load perf.Throughput

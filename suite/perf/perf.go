@@ -16,8 +16,9 @@ type Change struct {
 	Name string
 	// Apply makes the change (e.g. applies a route or deletes a grant).
 	Apply func(context.Context) error
-	// Probe is the request that shows whether the change took effect; it is
-	// sent one at a time, each on a new connection.
+	// Probe is the batch that shows whether the change took effect (Count
+	// requests, default 1), sent one request at a time, each on a new
+	// connection.
 	Probe sample.Request
 	// Reflected reports whether a probe's result shows the change.
 	Reflected func(sample.Result) bool
@@ -29,7 +30,7 @@ type Change struct {
 // by one probe's round trip.
 func Measure(ctx context.Context, s sample.Sampler, c Change, timeout time.Duration) (time.Duration, error) {
 	probe := c.Probe
-	probe.Count, probe.Concurrency, probe.Rate = 1, 1, 0
+	probe.Count, probe.Concurrency, probe.Rate = max(probe.Count, 1), 1, 0
 	probe.NewConnectionPerRequest = true
 	start := time.Now()
 	if err := c.Apply(ctx); err != nil {

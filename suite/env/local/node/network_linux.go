@@ -66,7 +66,7 @@ func (n *network) ensureBridge() error {
 	// the gateway's old MAC until their ARP entry expired: connections to
 	// the host (the node proxy) timed out after pod churn. A fixed address
 	// stays.
-	if mac := bridgeMAC(n.gateway); !bytes.Equal(link.Attrs().HardwareAddr, mac) {
+	if mac := addrMAC(n.gateway); !bytes.Equal(link.Attrs().HardwareAddr, mac) {
 		if err := netlink.LinkSetHardwareAddr(link, mac); err != nil {
 			return fmt.Errorf("set address %s of bridge %s: %w", mac, n.bridge, err)
 		}
@@ -87,10 +87,14 @@ func (n *network) ensureBridge() error {
 	return writeSysctl("net/bridge/bridge-nf-call-iptables", "1")
 }
 
-// bridgeMAC is the bridge's fixed address: locally administered, unicast,
-// ending in the gateway's last three bytes.
-func bridgeMAC(gateway netip.Addr) net.HardwareAddr {
-	ip := gateway.As4()
+// addrMAC is the fixed MAC of the interface holding ip (the bridge for
+// the gateway, a pod's eth0 for its IP): locally administered, unicast,
+// ending in the address's last three bytes. A pod IP used again by a new
+// pod keeps its MAC, so neighbours' ARP entries for it stay right; with
+// random MACs, the host kept sending to a deleted pod's MAC and new pods
+// failed readiness probes for half a minute.
+func addrMAC(addr netip.Addr) net.HardwareAddr {
+	ip := addr.As4()
 	return net.HardwareAddr{0x02, 0x67, 0x70, ip[1], ip[2], ip[3]}
 }
 
@@ -120,9 +124,10 @@ func (n *network) setupPod(nsName, veth string, ip netip.Addr) error {
 		return fmt.Errorf("look up bridge %s: %w", n.bridge, err)
 	}
 	v := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: veth, MasterIndex: br.Attrs().Index},
-		PeerName:      "eth0",
-		PeerNamespace: netlink.NsFd(int(ns)),
+		LinkAttrs:        netlink.LinkAttrs{Name: veth, MasterIndex: br.Attrs().Index},
+		PeerName:         "eth0",
+		PeerNamespace:    netlink.NsFd(int(ns)),
+		PeerHardwareAddr: addrMAC(ip),
 	}
 	if err := netlink.LinkAdd(v); err != nil {
 		return fmt.Errorf("create veth %s: %w", veth, err)

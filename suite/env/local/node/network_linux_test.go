@@ -26,7 +26,7 @@ func TestBridgeKeepsItsAddress(t *testing.T) {
 	if err := n.ensureBridge(); err != nil {
 		t.Fatal(err)
 	}
-	want := bridgeMAC(n.gateway)
+	want := addrMAC(n.gateway)
 	low := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "gpt-low0", HardwareAddr: net.HardwareAddr{0, 0, 0, 0, 0, 1}}, PeerName: "gpt-low1"}
 	if err := netlink.LinkAdd(low); err != nil {
 		t.Fatal(err)
