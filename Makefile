@@ -67,14 +67,18 @@ images: build
 bpf:
 	$(GO) generate ./bpf/...
 
-## bench: the benchmarks that carry the speed and memory goals; prints the figures
+## bench: the benchmarks that carry the speed and memory goals; prints the
+## figures. The cluster part (route and grant convergence, data plane against
+## direct pod-to-pod) uses the running local cluster, or starts one and stops it.
 bench: kube build
 	$(GO) test -run '^$$' -bench 'BenchmarkProxy' -benchtime 5000x -benchmem ./impl/proxy/
-	$(GO) test -run '^$$' -bench 'Translate10k' -benchtime 3x -benchmem ./impl/xds/
+	$(GO) test -run '^$$' -bench 'Translate10k|Snapshot10k' -benchtime 3x -benchmem ./impl/xds/
 	$(GO) test -run '^$$' -bench 'Build' -benchtime 3x -benchmem ./impl/model/
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./bpf/steer/
 	$(GO) test -run '^$$' -bench 'SplitBatch' ./suite/stats/
 	$(GO) test -count=1 -run 'TestSim' -v ./suite/stats/ -args -sim.long
+	@$(GO) test -c -tags e2e -o $(BIN)/gammaproof-e2e.test ./suite/e2e
+	$(BIN)/gammaproof-e2e.test -test.run '^$$' -test.bench . -test.benchtime 1x -test.v --env=local --grant-policy=strict $(E2E_FLAGS)
 
 clean:
 	rm -rf $(BIN) reports/latest
