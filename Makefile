@@ -24,13 +24,17 @@ build:
 kube:
 	@./hack/build-kube.sh
 
-## test: every test (needs root and Linux for the cluster, netns and eBPF tests).
+## test: every test (needs root and Linux for the cluster, netns and eBPF tests),
+## then the end-to-end suite on the local cluster (every scenario, and the
+## controller killed under load).
 ## -p 1: the cluster, node and netns tests share machine-wide ports, the gp0
 ## bridge and 198.18.0.0/16, so test packages run one at a time.
 test: kube build
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./suite/e2e/
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go' | grep -v '^tools/'); exit 1; }
 	$(GO) test -count=1 -p 1 -timeout 45m ./...
+	$(MAKE) e2e ENV=local
 
 ## e2e: run every scenario against the implementation under test; writes reports/latest/
 e2e: kube build

@@ -190,7 +190,7 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 		s.runner.ControllerName = ControllerName
 	}
 	s.ready = time.Now()
-	fmt.Fprintf(s.out, "e2e: cluster ready in %.1fs; running %d scenarios\n", s.ready.Sub(s.start).Seconds(), len(s.scenarios))
+	fmt.Fprintf(s.out, "e2e: cluster ready in %.1fs; %d scenarios loaded\n", s.ready.Sub(s.start).Seconds(), len(s.scenarios))
 	return ctx, nil
 }
 
