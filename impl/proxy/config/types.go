@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -46,10 +47,17 @@ type Endpoints struct {
 	Addrs   []string
 }
 
-// RouteTable is one accepted RouteConfiguration.
+// RouteTable is one accepted RouteConfiguration. It must not change once
+// [RouteTable.VirtualHost] has been called.
 type RouteTable struct {
 	Name         string
 	VirtualHosts []*VirtualHost
+
+	// The domain index of VirtualHost, built on first use.
+	indexOnce sync.Once
+	exact     map[string]domainEntry
+	wildcards []wildcard
+	any       *VirtualHost
 }
 
 // VirtualHost is a set of domains and their ordered routes.

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"slices"
 	"strconv"
 	"sync"
@@ -42,7 +41,6 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
-	proxy   *httputil.ReverseProxy
 
 	// snap is what request handling reads, replaced whole on updates.
 	snap atomic.Pointer[snapshot]
@@ -69,6 +67,7 @@ type listener struct {
 	port uint32
 	// released is set when the socket was closed for another listener.
 	released atomic.Bool
+	metrics  *listenerMetrics
 }
 
 // Active describes a serving listener.
@@ -105,7 +104,6 @@ func New(opts Options) (*Server, error) {
 		routes:    map[string]*config.RouteTable{},
 		upstreams: map[string]*upstream{},
 	}
-	s.proxy = s.newReverseProxy()
 	s.snap.Store(&snapshot{routes: map[string]*config.RouteTable{}, upstreams: map[string]*upstream{}})
 	return s, nil
 }
@@ -258,7 +256,7 @@ func (s *Server) SetListeners(ls []*config.Listener) error {
 			bindErr = fmt.Errorf("bind listener %q on %s: %w", name, addr, err)
 			break
 		}
-		bound[name] = s.newListener(ln)
+		bound[name] = s.newListener(name, ln)
 	}
 	if bindErr != nil {
 		for _, b := range bound {
@@ -286,8 +284,12 @@ func (s *Server) SetListeners(ls []*config.Listener) error {
 	return nil
 }
 
-func (s *Server) newListener(ln net.Listener) *listener {
-	l := &listener{ln: &onceCloseListener{Listener: ln}, port: uint32(ln.Addr().(*net.TCPAddr).Port)}
+func (s *Server) newListener(name string, ln net.Listener) *listener {
+	l := &listener{
+		ln:      &onceCloseListener{Listener: ln},
+		port:    uint32(ln.Addr().(*net.TCPAddr).Port),
+		metrics: s.metrics.listener(name),
+	}
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetUnencryptedHTTP2(true)

@@ -2,7 +2,10 @@ package dataplane
 
 import (
 	"fmt"
+	"maps"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,7 +38,54 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) observe(listener, route, cluster string, code int, d time.Duration) {
-	m.requests.WithLabelValues(listener, route, cluster, strconv.Itoa(code)).Inc()
-	m.duration.WithLabelValues(listener).Observe(d.Seconds())
+// listenerMetrics are one listener's request metrics. Counters are looked
+// up once per route, cluster and code, then found without a lock.
+type listenerMetrics struct {
+	name     string
+	requests *prometheus.CounterVec
+	duration prometheus.Observer
+
+	counters atomic.Pointer[map[counterKey]prometheus.Counter]
+	// mu serializes additions to counters, which copy the map.
+	mu sync.Mutex
+}
+
+type counterKey struct {
+	route, cluster string
+	code           int
+}
+
+func (m *metrics) listener(name string) *listenerMetrics {
+	lm := &listenerMetrics{name: name, requests: m.requests, duration: m.duration.WithLabelValues(name)}
+	lm.counters.Store(&map[counterKey]prometheus.Counter{})
+	return lm
+}
+
+// observe counts a handled request; a request that got no final status
+// counts as 499 (client closed request).
+func (lm *listenerMetrics) observe(o *outcome, d time.Duration) {
+	key := counterKey{route: o.route, cluster: o.cluster, code: o.code}
+	if key.code == 0 {
+		key.code = 499
+	}
+	c, ok := (*lm.counters.Load())[key]
+	if !ok {
+		c = lm.counter(key)
+	}
+	c.Inc()
+	lm.duration.Observe(d.Seconds())
+}
+
+func (lm *listenerMetrics) counter(key counterKey) prometheus.Counter {
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	cur := *lm.counters.Load()
+	if c, ok := cur[key]; ok {
+		return c
+	}
+	c := lm.requests.WithLabelValues(lm.name, key.route, key.cluster, strconv.Itoa(key.code))
+	next := maps.Clone(cur)
+	next[key] = c
+	lm.counters.Store(&next)
+	return c
 }

@@ -104,6 +104,9 @@ var errNoEndpoints = errors.New("no ready endpoints")
 // timeout.
 var errPerTryTimeout = errors.New("upstream per-try timeout")
 
+// maxReplayBody is the largest request body a retry or a mirror resends.
+const maxReplayBody = 1 << 20
+
 // replayBody records a request body as attempts read it, so that a retry can
 // send it again. Bodies larger than limit are not replayable.
 type replayBody struct {
@@ -113,6 +116,14 @@ type replayBody struct {
 	read     int
 	limit    int
 	overflow bool
+	// closed is set when the request is done: no attempt reads src any more.
+	closed bool
+}
+
+func (rb *replayBody) close() {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	rb.closed = true
 }
 
 func (rb *replayBody) replayable() bool {
@@ -138,6 +149,9 @@ func (a *attemptBody) Read(p []byte) (int, error) {
 	rb := a.rb
 	rb.mu.Lock()
 	defer rb.mu.Unlock()
+	if rb.closed {
+		return 0, errAttemptClosed
+	}
 	if a.off < len(rb.buf) {
 		n := copy(p, rb.buf[a.off:])
 		a.off += n
@@ -180,73 +194,72 @@ func (c *cancelBody) Close() error {
 	return err
 }
 
-// retryTransport sends a proxied request to the chosen cluster, picking an
-// endpoint per attempt and retrying per the route's policy.
-type retryTransport struct{}
-
-const maxReplayBody = 1 << 20
-
-func (retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	rs := stateFrom(req.Context())
-	if rs == nil || rs.up == nil {
-		return nil, errors.New("proxy request without route state")
-	}
-	retry := rs.route.Forward.Retry
+// roundTrip sends out to the exchange's cluster, picking an endpoint per
+// attempt and retrying per the route's policy. body is out's replayable
+// body, or nil.
+func (ex *exchange) roundTrip(out *http.Request, body *replayBody) (*http.Response, error) {
+	retry := ex.route.Forward.Retry
 	attempts := 1
-	if retry.Applies(req) {
+	if retry.Applies(out) {
 		attempts += int(retry.NumRetries)
 	}
-	var body *replayBody
-	if req.Body != nil && req.Body != http.NoBody {
-		body = &replayBody{src: req.Body, limit: maxReplayBody}
-	}
 	for i := 0; ; i++ {
-		addr := rs.up.pick()
+		addr := ex.up.pick()
 		if addr == "" {
 			return nil, errNoEndpoints
 		}
-		ctx, cancel := req.Context(), context.CancelFunc(func() {})
-		if retry != nil && retry.PerTry > 0 {
-			ctx, cancel = context.WithTimeoutCause(ctx, retry.PerTry, errPerTryTimeout)
+		req := out
+		if i > 0 {
+			// The transport may still hold an earlier attempt's request.
+			req = out.WithContext(out.Context())
+			u := *out.URL
+			req.URL = &u
 		}
-		out := req.WithContext(ctx)
-		u := *req.URL
-		u.Host = addr
-		out.URL = &u
+		req.URL.Host = addr
+		var cancel context.CancelFunc
+		if retry != nil && retry.PerTry > 0 {
+			var ctx context.Context
+			ctx, cancel = context.WithTimeoutCause(out.Context(), retry.PerTry, errPerTryTimeout)
+			req = req.WithContext(ctx)
+		}
 		var ab *attemptBody
 		if body != nil {
 			ab = body.attempt()
-			out.Body = ab
+			req.Body = ab
 		}
-		resp, err := rs.up.transport.RoundTrip(out)
-		last := i+1 >= attempts || (body != nil && !body.replayable()) || req.Context().Err() != nil
+		resp, err := ex.up.transport.RoundTrip(req)
+		last := i+1 >= attempts || (body != nil && !body.replayable()) || out.Context().Err() != nil
 		if err != nil {
-			if context.Cause(ctx) == errPerTryTimeout {
-				err = errPerTryTimeout
+			if cancel != nil {
+				if context.Cause(req.Context()) == errPerTryTimeout {
+					err = errPerTryTimeout
+				}
+				cancel()
 			}
-			cancel()
 			if ab != nil {
 				ab.Close()
 			}
 			if last || !retriableErrorFor(retry, err) {
 				return nil, err
 			}
-			rs.retries++
-			backoff(req.Context(), retry, i)
+			backoff(out.Context(), retry, i)
 			continue
 		}
 		if !last && retriableStatusFor(retry, resp.StatusCode) {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
-			cancel()
+			if cancel != nil {
+				cancel()
+			}
 			if ab != nil {
 				ab.Close()
 			}
-			rs.retries++
-			backoff(req.Context(), retry, i)
+			backoff(out.Context(), retry, i)
 			continue
 		}
-		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+		if cancel != nil {
+			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+		}
 		return resp, nil
 	}
 }
