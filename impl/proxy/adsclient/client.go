@@ -15,8 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
+	grpcbackoff "google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -118,7 +120,17 @@ func New(opts Options) (*Client, error) {
 func (c *Client) Run(ctx context.Context) error {
 	conn, err := grpc.NewClient(c.opts.Address,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
+		// gRPC's own reconnect backoff grows to 120 s and a connection
+		// attempt may hang for 20 s on a dead controller's address; a
+		// restarted controller is then found seconds late. Bound both by
+		// the client's backoff, and notice a silent controller by
+		// keepalive.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           grpcbackoff.Config{BaseDelay: c.opts.MinBackoff, Multiplier: 1.6, Jitter: 0.2, MaxDelay: c.opts.MaxBackoff},
+			MinConnectTimeout: connectTimeout,
+		}),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true}))
 	if err != nil {
 		return fmt.Errorf("create grpc client for %s: %w", c.opts.Address, err)
 	}
@@ -275,3 +287,13 @@ func short(typeURL string) string {
 // maxRecvMsgSize bounds one xDS response. A mesh of 10k Services makes an
 // LDS response of about 5 MB, over grpc-go's default limit of 4 MiB.
 const maxRecvMsgSize = 64 << 20
+
+const (
+	// connectTimeout bounds one connection attempt to the controller.
+	connectTimeout = 2 * time.Second
+	// keepaliveTime and keepaliveTimeout: a controller that does not answer
+	// a ping sent after keepaliveTime of silence within keepaliveTimeout is
+	// given up. The controller accepts pings every 5 s or slower.
+	keepaliveTime    = 15 * time.Second
+	keepaliveTimeout = 5 * time.Second
+)
