@@ -43,6 +43,7 @@ func TestScenarios(t *testing.T) {
 	if suite.runner == nil {
 		t.Fatal("the environment was not set up; see the errors above")
 	}
+	defer suite.ScenariosDone()
 	if suite.Parallel() {
 		testenv.TestInParallel(t, suite.Features()...)
 		return

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -18,6 +17,7 @@ import (
 	"github.com/gammaproof/gammaproof/suite/report"
 	"github.com/gammaproof/gammaproof/suite/sample/client"
 	"github.com/gammaproof/gammaproof/suite/sample/echo"
+	"github.com/gammaproof/gammaproof/suite/sample/echo/echotest"
 	"github.com/gammaproof/gammaproof/suite/scenario"
 	"github.com/gammaproof/gammaproof/suite/stats"
 )
@@ -45,16 +45,7 @@ func (p *weightedProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // startEcho serves a real echo backend of the version on loopback.
 func startEcho(t *testing.T, version string) *url.URL {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- echo.New(echo.Config{Version: version, Pod: "echo-" + version}).Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	return &url.URL{Scheme: "http", Host: echotest.Start(t, echo.Config{Version: version, Pod: "echo-" + version})}
 }
 
 // TestSkewedDataPlaneFails runs the weight checks of the scenarios with

@@ -14,23 +14,12 @@ import (
 	"github.com/gammaproof/gammaproof/suite/sample"
 	"github.com/gammaproof/gammaproof/suite/sample/client"
 	"github.com/gammaproof/gammaproof/suite/sample/echo"
+	"github.com/gammaproof/gammaproof/suite/sample/echo/echotest"
 )
 
 // startEcho serves a real echo backend on loopback and returns its URL.
 func startEcho(t *testing.T, version string) *url.URL {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- echo.New(echo.Config{Version: version}).Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	return &url.URL{Scheme: "http", Host: echotest.Start(t, echo.Config{Version: version})}
 }
 
 // switchable is a reverse proxy whose upstream can be switched: a stand-in

@@ -17,27 +17,12 @@ import (
 
 	"github.com/gammaproof/gammaproof/suite/sample"
 	"github.com/gammaproof/gammaproof/suite/sample/echo"
+	"github.com/gammaproof/gammaproof/suite/sample/echo/echotest"
 )
 
 // startEcho serves an echo backend on loopback for the test and returns its
 // address (host:port).
-func startEcho(t *testing.T, cfg echo.Config) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- echo.New(cfg).Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve echo: %v", err)
-		}
-	})
-	return ln.Addr().String()
-}
+func startEcho(t *testing.T, cfg echo.Config) string { return echotest.Start(t, cfg) }
 
 // weightedProxy is a tiny L7 proxy that sends request i to backends[i %
 // len(backends)], so repeating a backend gives it weight.
