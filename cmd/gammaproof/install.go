@@ -111,7 +111,7 @@ func waitRollout(ctx context.Context, cs kubernetes.Interface, timeout time.Dura
 			return false, nil
 		}
 		for _, d := range dss.Items {
-			if d.Status.DesiredNumberScheduled == 0 || d.Status.NumberReady < d.Status.DesiredNumberScheduled || d.Status.ObservedGeneration < d.Generation {
+			if !daemonSetReady(&d) {
 				last = fmt.Sprintf("daemonset %s: %d/%d ready", d.Name, d.Status.NumberReady, d.Status.DesiredNumberScheduled)
 				return false, nil
 			}
@@ -124,9 +124,24 @@ func waitRollout(ctx context.Context, cs kubernetes.Interface, timeout time.Dura
 	return nil
 }
 
+// deploymentReady is `kubectl rollout status`'s test: the current spec is
+// observed, every replica is updated and available, and no old replica is
+// left (during a rollout the old pod is still ready while the new one is
+// not).
 func deploymentReady(d *appsv1.Deployment) bool {
 	want := replicas(d.Spec.Replicas)
-	return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want && d.Status.ReadyReplicas == want
+	st := d.Status
+	return st.ObservedGeneration >= d.Generation && st.UpdatedReplicas == want && st.Replicas == want &&
+		st.ReadyReplicas == want && st.AvailableReplicas == want
+}
+
+// daemonSetReady: the current spec is observed and every scheduled pod is
+// updated and ready.
+func daemonSetReady(d *appsv1.DaemonSet) bool {
+	st := d.Status
+	return st.ObservedGeneration >= d.Generation && st.DesiredNumberScheduled > 0 &&
+		st.UpdatedNumberScheduled == st.DesiredNumberScheduled && st.NumberReady == st.DesiredNumberScheduled &&
+		st.NumberAvailable == st.DesiredNumberScheduled
 }
 
 func replicas(r *int32) int32 {
