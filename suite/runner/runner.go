@@ -100,7 +100,7 @@ func (r *Runner) record(s report.Scenario) {
 		for _, c := range s.Checks {
 			req += c.Requests
 		}
-		line := fmt.Sprintf("%-13s %-28s requests=%-6d %6.1fs", s.Verdict, s.Name, req, s.DurationSeconds)
+		line := fmt.Sprintf("%-13s %-36s requests=%-6d %6.1fs", s.Verdict, s.Name, req, s.DurationSeconds)
 		if s.Error != "" {
 			line += "  " + firstLine(s.Error)
 		}
