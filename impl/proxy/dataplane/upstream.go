@@ -20,6 +20,9 @@ type upstream struct {
 	name      string
 	cfg       *config.Cluster // guarded by Server.mu
 	transport *http.Transport
+	// lean sends the attempts it can carry (see leanCarries) to HTTP/1.1
+	// clusters; nil for h2c clusters.
+	lean      *leanClient
 	endpoints atomic.Pointer[[]string]
 	next      atomic.Uint64
 	// warm is closed once the cluster's first ClusterLoadAssignment has
@@ -48,25 +51,29 @@ func (u *upstream) waitWarm(ctx context.Context, d time.Duration) {
 
 func newUpstream(c *config.Cluster) *upstream {
 	d := &net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: 30 * time.Second}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, &connectError{err: err}
+		}
+		return conn, nil
+	}
+	const maxIdlePerHost, idleTimeout = 1024, 90 * time.Second
 	t := &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			conn, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, &connectError{err: err}
-			}
-			return conn, nil
-		},
+		DialContext:         dial,
 		MaxIdleConns:        4096,
-		MaxIdleConnsPerHost: 1024,
-		IdleConnTimeout:     90 * time.Second,
+		MaxIdleConnsPerHost: maxIdlePerHost,
+		IdleConnTimeout:     idleTimeout,
 		DisableCompression:  true,
 	}
+	u := &upstream{name: c.Name, cfg: c, transport: t, warm: make(chan struct{})}
 	if c.HTTP2 {
 		var p http.Protocols
 		p.SetUnencryptedHTTP2(true)
 		t.Protocols = &p
+	} else {
+		u.lean = newLeanClient(dial, maxIdlePerHost, idleTimeout)
 	}
-	u := &upstream{name: c.Name, cfg: c, transport: t, warm: make(chan struct{})}
 	u.endpoints.Store(&[]string{})
 	return u
 }
@@ -89,7 +96,20 @@ func (u *upstream) pick() string {
 	return eps[(u.next.Add(1)-1)%uint64(len(eps))]
 }
 
-func (u *upstream) close() { u.transport.CloseIdleConnections() }
+func (u *upstream) close() {
+	u.transport.CloseIdleConnections()
+	if u.lean != nil {
+		u.lean.close()
+	}
+}
+
+// send sends one attempt, through the lean client when it carries req.
+func (u *upstream) send(req *http.Request) (*http.Response, error) {
+	if u.lean != nil && leanCarries(req) {
+		return u.lean.roundTrip(req)
+	}
+	return u.transport.RoundTrip(req)
+}
 
 // connectError marks a failure to connect to an endpoint.
 type connectError struct{ err error }
@@ -227,7 +247,7 @@ func (ex *exchange) roundTrip(out *http.Request, body *replayBody) (*http.Respon
 			ab = body.attempt()
 			req.Body = ab
 		}
-		resp, err := ex.up.transport.RoundTrip(req)
+		resp, err := ex.up.send(req)
 		last := i+1 >= attempts || (body != nil && !body.replayable()) || out.Context().Err() != nil
 		if err != nil {
 			if cancel != nil {
