@@ -34,49 +34,13 @@ func (r *routeObj) grpcRule(i int, rule gwv1.GRPCRouteRule, idx *index) (ruleObj
 		}
 		ru.matches = append(ru.matches, mo)
 	}
-	seen := map[gwv1.GRPCRouteFilterType]bool{}
-	for _, f := range rule.Filters {
-		if seen[f.Type] && f.Type != gwv1.GRPCRouteFilterRequestMirror && f.Type != gwv1.GRPCRouteFilterExtensionRef {
-			return ru, &ruleError{string(gwv1.RouteReasonIncompatibleFilters), fmt.Sprintf("filter %s is given more than once", f.Type)}
-		}
-		seen[f.Type] = true
-		switch f.Type {
-		case gwv1.GRPCRouteFilterRequestHeaderModifier:
-			ru.reqH = headerModifier(f.RequestHeaderModifier)
-		case gwv1.GRPCRouteFilterResponseHeaderModifier:
-			ru.respH = headerModifier(f.ResponseHeaderModifier)
-		case gwv1.GRPCRouteFilterRequestMirror:
-			if mi, ok := r.mirror(f.RequestMirror, idx); ok {
-				ru.mirrors = append(ru.mirrors, mi)
-			}
-		case gwv1.GRPCRouteFilterExtensionRef:
-			r.addRefProblem(string(gwv1.RouteReasonInvalidKind), extensionRefMsg(f.ExtensionRef))
-			ru.direct500 = true
-		default:
-			return ru, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("filter type %q is not supported by %s", f.Type, ControllerName)}
-		}
+	if err := r.ruleFilters(&ru, grpcFilters(rule.Filters), idx, nil); err != nil {
+		return ru, err
 	}
 	for _, br := range rule.BackendRefs {
-		w, err := weight(br.Weight)
+		b, err := r.backendRef(br.BackendRef, grpcFilters(br.Filters), idx, "")
 		if err != nil {
 			return ru, err
-		}
-		b := r.resolveBackend(br.BackendObjectReference, idx)
-		b.Weight = w
-		for _, f := range br.Filters {
-			switch f.Type {
-			case gwv1.GRPCRouteFilterRequestHeaderModifier:
-				b.RequestHeaders = headerModifier(f.RequestHeaderModifier)
-			case gwv1.GRPCRouteFilterResponseHeaderModifier:
-				b.ResponseHeaders = headerModifier(f.ResponseHeaderModifier)
-			case gwv1.GRPCRouteFilterExtensionRef:
-				r.addRefProblem(string(gwv1.RouteReasonInvalidKind), extensionRefMsg(f.ExtensionRef))
-				if b.Invalid == "" {
-					b.Invalid, b.Cluster = string(gwv1.RouteReasonInvalidKind), ""
-				}
-			default:
-				return ru, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("backendRef filter type %q is not supported by %s", f.Type, ControllerName)}
-			}
 		}
 		ru.backends = append(ru.backends, b)
 	}

@@ -34,52 +34,26 @@ func (r *routeObj) httpRule(i int, rule gwv1.HTTPRouteRule, idx *index) (ruleObj
 		}
 		ru.matches = append(ru.matches, mo)
 	}
-	seen := map[gwv1.HTTPRouteFilterType]bool{}
-	for _, f := range rule.Filters {
-		if seen[f.Type] && f.Type != gwv1.HTTPRouteFilterRequestMirror && f.Type != gwv1.HTTPRouteFilterExtensionRef {
-			// "Specifying the same filter multiple times is not supported unless explicitly indicated in the filter."
-			return ru, &ruleError{string(gwv1.RouteReasonIncompatibleFilters), fmt.Sprintf("filter %s is given more than once", f.Type)}
-		}
-		seen[f.Type] = true
-		switch f.Type {
-		case gwv1.HTTPRouteFilterRequestHeaderModifier:
-			ru.reqH = headerModifier(f.RequestHeaderModifier)
-		case gwv1.HTTPRouteFilterResponseHeaderModifier:
-			ru.respH = headerModifier(f.ResponseHeaderModifier)
+	err := r.ruleFilters(&ru, httpFilters(rule.Filters), idx, func(f filterRef) (bool, *ruleError) {
+		switch f.http.Type {
 		case gwv1.HTTPRouteFilterRequestRedirect:
-			rd, err := redirect(f.RequestRedirect, ru.matches)
-			if err != nil {
-				return ru, err
-			}
+			rd, err := redirect(f.http.RequestRedirect, ru.matches)
 			ru.redirect = rd
+			return true, err
 		case gwv1.HTTPRouteFilterURLRewrite:
-			rw, err := rewrite(f.URLRewrite, ru.matches)
-			if err != nil {
-				return ru, err
-			}
+			rw, err := rewrite(f.http.URLRewrite, ru.matches)
 			ru.rewrite = rw
-		case gwv1.HTTPRouteFilterRequestMirror:
-			if mi, ok := r.mirror(f.RequestMirror, idx); ok {
-				ru.mirrors = append(ru.mirrors, mi)
-			}
-		case gwv1.HTTPRouteFilterExtensionRef:
-			// "If a reference to a custom filter type cannot be resolved, the
-			// filter MUST NOT be skipped. Instead, requests that would have
-			// been processed by that filter MUST receive a HTTP error response."
-			r.addRefProblem(string(gwv1.RouteReasonInvalidKind), extensionRefMsg(f.ExtensionRef))
-			ru.direct500 = true
-		default:
-			// "Unknown values here must result in the implementation setting
-			// the Accepted Condition for the Route to `status: False`, with a
-			// Reason of `UnsupportedValue`."
-			return ru, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("filter type %q is not supported by %s", f.Type, ControllerName)}
+			return true, err
 		}
+		return false, nil
+	})
+	if err != nil {
+		return ru, err
 	}
 	if ru.redirect != nil && ru.rewrite != nil {
 		// "URLRewrite and RequestRedirect filters ... may not be combined."
 		return ru, &ruleError{string(gwv1.RouteReasonIncompatibleFilters), "RequestRedirect and URLRewrite cannot be combined"}
 	}
-	var err *ruleError
 	if ru.timeouts.Request, err = parseDuration("timeouts.request", ruleTimeout(rule.Timeouts, true)); err != nil {
 		return ru, err
 	}
@@ -98,26 +72,9 @@ func (r *routeObj) httpRule(i int, rule gwv1.HTTPRouteRule, idx *index) (ruleObj
 		ru.retry = rt
 	}
 	for _, br := range rule.BackendRefs {
-		w, err := weight(br.Weight)
+		b, err := r.backendRef(br.BackendRef, httpFilters(br.Filters), idx, " (only RequestHeaderModifier and ResponseHeaderModifier)")
 		if err != nil {
 			return ru, err
-		}
-		b := r.resolveBackend(br.BackendObjectReference, idx)
-		b.Weight = w
-		for _, f := range br.Filters {
-			switch f.Type {
-			case gwv1.HTTPRouteFilterRequestHeaderModifier:
-				b.RequestHeaders = headerModifier(f.RequestHeaderModifier)
-			case gwv1.HTTPRouteFilterResponseHeaderModifier:
-				b.ResponseHeaders = headerModifier(f.ResponseHeaderModifier)
-			case gwv1.HTTPRouteFilterExtensionRef:
-				r.addRefProblem(string(gwv1.RouteReasonInvalidKind), extensionRefMsg(f.ExtensionRef))
-				if b.Invalid == "" {
-					b.Invalid, b.Cluster = string(gwv1.RouteReasonInvalidKind), ""
-				}
-			default:
-				return ru, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("backendRef filter type %q is not supported by %s (only RequestHeaderModifier and ResponseHeaderModifier)", f.Type, ControllerName)}
-			}
 		}
 		ru.backends = append(ru.backends, b)
 	}
@@ -125,13 +82,6 @@ func (r *routeObj) httpRule(i int, rule gwv1.HTTPRouteRule, idx *index) (ruleObj
 		return ru, err
 	}
 	return ru, nil
-}
-
-func extensionRefMsg(ref *gwv1.LocalObjectReference) string {
-	if ref == nil {
-		return "ExtensionRef filter without extensionRef; matching requests get 500"
-	}
-	return fmt.Sprintf("ExtensionRef filter %s/%s %q cannot be resolved by %s; matching requests get 500", ref.Group, ref.Kind, ref.Name, ControllerName)
 }
 
 func ruleTimeout(t *gwv1.HTTPRouteTimeouts, request bool) *gwv1.Duration {

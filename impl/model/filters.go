@@ -1,0 +1,114 @@
+package model
+
+import (
+	"fmt"
+
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// filterRef is a rule's or backendRef's filter, HTTPRoute's or GRPCRoute's:
+// the types they share have the same names and fields.
+type filterRef struct {
+	typ    string
+	reqH   *gwv1.HTTPHeaderFilter
+	respH  *gwv1.HTTPHeaderFilter
+	mirror *gwv1.HTTPRequestMirrorFilter
+	ext    *gwv1.LocalObjectReference
+	http   *gwv1.HTTPRouteFilter // the HTTPRoute filter, for its own types; nil for gRPC
+}
+
+func httpFilters(fs []gwv1.HTTPRouteFilter) []filterRef {
+	out := make([]filterRef, len(fs))
+	for i := range fs {
+		f := &fs[i]
+		out[i] = filterRef{typ: string(f.Type), reqH: f.RequestHeaderModifier, respH: f.ResponseHeaderModifier, mirror: f.RequestMirror, ext: f.ExtensionRef, http: f}
+	}
+	return out
+}
+
+func grpcFilters(fs []gwv1.GRPCRouteFilter) []filterRef {
+	out := make([]filterRef, len(fs))
+	for i, f := range fs {
+		out[i] = filterRef{typ: string(f.Type), reqH: f.RequestHeaderModifier, respH: f.ResponseHeaderModifier, mirror: f.RequestMirror, ext: f.ExtensionRef}
+	}
+	return out
+}
+
+// ruleFilters applies a rule's filters to ru. own handles the filter types
+// only the route's kind has and reports whether f was one; nil when there
+// are none.
+func (r *routeObj) ruleFilters(ru *ruleObj, fs []filterRef, idx *index, own func(filterRef) (bool, *ruleError)) *ruleError {
+	seen := make(map[string]bool, len(fs))
+	for _, f := range fs {
+		if seen[f.typ] && f.typ != string(gwv1.HTTPRouteFilterRequestMirror) && f.typ != string(gwv1.HTTPRouteFilterExtensionRef) {
+			// "Specifying the same filter multiple times is not supported unless explicitly indicated in the filter."
+			return &ruleError{string(gwv1.RouteReasonIncompatibleFilters), fmt.Sprintf("filter %s is given more than once", f.typ)}
+		}
+		seen[f.typ] = true
+		switch f.typ {
+		case string(gwv1.HTTPRouteFilterRequestHeaderModifier):
+			ru.reqH = headerModifier(f.reqH)
+		case string(gwv1.HTTPRouteFilterResponseHeaderModifier):
+			ru.respH = headerModifier(f.respH)
+		case string(gwv1.HTTPRouteFilterRequestMirror):
+			if mi, ok := r.mirror(f.mirror, idx); ok {
+				ru.mirrors = append(ru.mirrors, mi)
+			}
+		case string(gwv1.HTTPRouteFilterExtensionRef):
+			// "If a reference to a custom filter type cannot be resolved, the
+			// filter MUST NOT be skipped. Instead, requests that would have
+			// been processed by that filter MUST receive a HTTP error response."
+			r.addRefProblem(string(gwv1.RouteReasonInvalidKind), extensionRefMsg(f.ext))
+			ru.direct500 = true
+		default:
+			if own != nil {
+				handled, err := own(f)
+				if err != nil {
+					return err
+				}
+				if handled {
+					continue
+				}
+			}
+			// "Unknown values here must result in the implementation setting
+			// the Accepted Condition for the Route to `status: False`, with a
+			// Reason of `UnsupportedValue`."
+			return &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("filter type %q is not supported by %s", f.typ, ControllerName)}
+		}
+	}
+	return nil
+}
+
+// backendRef resolves one backendRef with its weight and filters; note
+// ends the message for an unsupported filter type.
+func (r *routeObj) backendRef(ref gwv1.BackendRef, fs []filterRef, idx *index, note string) (Backend, *ruleError) {
+	w, err := weight(ref.Weight)
+	if err != nil {
+		return Backend{}, err
+	}
+	b := r.resolveBackend(ref.BackendObjectReference, idx)
+	b.Weight = w
+	for _, f := range fs {
+		switch f.typ {
+		case string(gwv1.HTTPRouteFilterRequestHeaderModifier):
+			b.RequestHeaders = headerModifier(f.reqH)
+		case string(gwv1.HTTPRouteFilterResponseHeaderModifier):
+			b.ResponseHeaders = headerModifier(f.respH)
+		case string(gwv1.HTTPRouteFilterExtensionRef):
+			r.addRefProblem(string(gwv1.RouteReasonInvalidKind), extensionRefMsg(f.ext))
+			if b.Invalid == "" {
+				b.Invalid, b.Cluster = string(gwv1.RouteReasonInvalidKind), ""
+			}
+		default:
+			return Backend{}, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("backendRef filter type %q is not supported by %s%s", f.typ, ControllerName, note)}
+		}
+	}
+	return b, nil
+}
+
+func extensionRefMsg(ref *gwv1.LocalObjectReference) string {
+	if ref == nil {
+		return "ExtensionRef filter without extensionRef; matching requests get 500"
+	}
+	return fmt.Sprintf("ExtensionRef filter %s/%s %q cannot be resolved by %s; matching requests get 500", ref.Group, ref.Kind, ref.Name, ControllerName)
+}
