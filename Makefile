@@ -60,7 +60,7 @@ publish-report: kube build
 	-$(BIN)/gammaproof-e2e.test -test.timeout 60m --env=local --keep-cluster --grant-policy=spec --report-dir=$(PUBLISH_DIR)/spec
 	-$(BIN)/gammaproof-e2e.test -test.timeout 60m --env=local --keep-cluster --grant-policy=strict --report-dir=$(PUBLISH_DIR)/strict
 	$(BIN)/gammaproof cluster down
-	cp $(PUBLISH_DIR)/spec/*-report.yaml $(PUBLISH_DIR)/spec/report.html $(PUBLISH_DIR)/
+	cp $(PUBLISH_DIR)/spec/*-report.yaml $(PUBLISH_DIR)/
 	cp $(PUBLISH_DIR)/strict/*-report.yaml $(PUBLISH_DIR)/
 
 ## images: OCI image tarballs of our binaries for kind (bin/images/*.tar)
