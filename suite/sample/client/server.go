@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -54,28 +53,9 @@ func Handler(s sample.Sampler, log *slog.Logger) http.Handler {
 	return mux
 }
 
-// Serve serves h on ln until ctx ends.
+// Serve serves h on ln until ctx ends; batches still running 5 s later
+// are cut.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve sampling api: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); errors.Is(err, context.DeadlineExceeded) {
-		// Batches still running after the grace period are cut.
-		if err := srv.Close(); err != nil {
-			return fmt.Errorf("close sampling api: %w", err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("shut down sampling api: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve sampling api: %w", err)
-	}
-	return nil
+	return sample.ServeUntilDone(ctx, srv, ln, 5*time.Second, "sampling api", nil, nil)
 }

@@ -104,29 +104,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve echo: %w", err)
-	case <-ctx.Done():
-	}
-	s.SetReady(false)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); errors.Is(err, context.DeadlineExceeded) {
+	return sample.ServeUntilDone(ctx, srv, ln, s.cfg.ShutdownGrace, "echo server", func() { s.SetReady(false) }, func() {
 		// Requests still running after the grace period (long delays) are cut.
 		s.cfg.Log.Info("cut requests still running after the shutdown grace period", "grace", s.cfg.ShutdownGrace)
-		if err := srv.Close(); err != nil {
-			return fmt.Errorf("close echo server: %w", err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("shut down echo server: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve echo: %w", err)
-	}
-	return nil
+	})
 }
 
 func (s *Server) serveReady(w http.ResponseWriter) {
