@@ -62,13 +62,9 @@ func run() error {
 }
 
 func serve(ctx context.Context, s sample.Sampler, args []string) error {
-	port := sample.DefaultClientPort
-	if p := os.Getenv("PORT"); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return fmt.Errorf("parse $PORT %q: give a port number", p)
-		}
-		port = n
+	port, err := sample.PortFromEnv(sample.DefaultClientPort)
+	if err != nil {
+		return err
 	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.IntVar(&port, "port", port, "port of the sampling API ($PORT)")

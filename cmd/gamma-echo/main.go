@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/gammaproof/gammaproof/suite/sample"
 	"github.com/gammaproof/gammaproof/suite/sample/echo"
 )
 
@@ -28,13 +29,9 @@ func run() error {
 	if err != nil {
 		host = "" // only a fallback for the pod name; $POD_NAME or --pod set it
 	}
-	port := 8080
-	if p := os.Getenv("PORT"); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return fmt.Errorf("parse $PORT %q: give a port number", p)
-		}
-		port = n
+	port, err := sample.PortFromEnv(8080)
+	if err != nil {
+		return err
 	}
 	fs := flag.NewFlagSet("gamma-echo", flag.ContinueOnError)
 	fs.IntVar(&port, "port", port, "port for HTTP/1.1, h2c and gRPC ($PORT)")

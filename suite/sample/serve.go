@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"time"
 )
 
@@ -41,4 +43,17 @@ func ServeUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, grac
 		return fmt.Errorf("serve %s: %w", name, err)
 	}
 	return nil
+}
+
+// PortFromEnv returns $PORT as a port number, or def when it is not set.
+func PortFromEnv(def int) (int, error) {
+	p := os.Getenv("PORT")
+	if p == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 {
+		return 0, fmt.Errorf("parse $PORT %q: give a port number", p)
+	}
+	return n, nil
 }
