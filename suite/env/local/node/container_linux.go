@@ -614,16 +614,7 @@ func (c *container) execCapture(ctx context.Context, argv []string) (int, error)
 	if err := cmd.Start(); err != nil {
 		return -1, fmt.Errorf("start exec: %w", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
-		case <-done:
-		}
-	}()
-	err = cmd.Wait()
-	close(done)
+	err = waitOrKill(ctx, cmd)
 	if ctx.Err() != nil {
 		return -1, fmt.Errorf("exec timed out: %w", ctx.Err())
 	}
@@ -681,16 +672,7 @@ func (c *container) execAttached(ctx context.Context, argv []string, aio api.Att
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start exec: %w", err)
 		}
-		done := make(chan struct{})
-		go func() {
-			select {
-			case <-ctx.Done():
-				_ = unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
-			case <-done:
-			}
-		}()
-		err = cmd.Wait()
-		close(done)
+		err = waitOrKill(ctx, cmd)
 	}
 	if code := exitCode(cmd, err); code != 0 {
 		return utilexec.CodeExitError{Err: fmt.Errorf("command terminated with exit code %d", code), Code: code}
@@ -798,4 +780,20 @@ func (f *fanout) subscribe(w io.Writer) func() {
 		delete(f.subs, id)
 		f.mu.Unlock()
 	}
+}
+
+// waitOrKill waits for cmd, started in its own process group, and kills
+// the group if ctx ends first.
+func waitOrKill(ctx context.Context, cmd *exec.Cmd) error {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+		case <-done:
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	return err
 }
