@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -231,9 +232,9 @@ func cleanupNetwork(bridge, netnsPrefix, vethPrefix string) error {
 			}
 		}
 	}
-	links, err := netlink.LinkList()
+	links, err := listLinks()
 	if err != nil {
-		return fmt.Errorf("list links: %w", err)
+		return err
 	}
 	for _, l := range links {
 		name := l.Attrs().Name
@@ -247,4 +248,23 @@ func cleanupNetwork(bridge, netnsPrefix, vethPrefix string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// listLinks lists the host's links. The kernel interrupts a dump when links
+// change during it (pods of a previous node still going away), so an
+// interrupted dump is retried; after several it is an error.
+func listLinks() ([]netlink.Link, error) {
+	const attempts = 10
+	var err error
+	for i := 0; i < attempts; i++ {
+		var links []netlink.Link
+		if links, err = netlink.LinkList(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			if err != nil {
+				return nil, fmt.Errorf("list links: %w", err)
+			}
+			return links, nil
+		}
+		time.Sleep(time.Duration(i+1) * 20 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("list links: interrupted %d times while links kept changing: %w", attempts, err)
 }

@@ -371,6 +371,12 @@ while true; do wget -q -O- http://$WEB_IP:8080/; nslookup web.default.svc.cluste
 	restartedStop = stop2
 	go func() { nodeDone <- Run(nodeCtx2, cfg) }()
 	waitFor(ctx, t, "client pod restarted by the new node", func() (string, bool) {
+		select {
+		case err := <-nodeDone:
+			nodeDone <- err // for the cleanup
+			t.Fatalf("restarted node exited: %v", err)
+		default:
+		}
 		p, err := client.CoreV1().Pods(ns).Get(ctx, "client", metav1.GetOptions{})
 		if err != nil || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Running == nil {
 			return "", false
