@@ -264,19 +264,26 @@ func mergeMaps(a, b map[string]string) map[string]string {
 	return m
 }
 
+// countingEcho starts an echo server (version v1) that counts the
+// connections it accepts.
+func countingEcho() (*httptest.Server, *atomic.Int64) {
+	conns := &atomic.Int64{}
+	srv := httptest.NewUnstartedServer(echo.New(echo.Config{Version: "v1"}).Handler())
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	return srv, conns
+}
+
 func TestConnectionReuse(t *testing.T) {
 	for _, tc := range []struct {
 		newConn   bool
 		wantConns int64
 	}{{false, 1}, {true, 10}} {
-		var conns atomic.Int64
-		srv := httptest.NewUnstartedServer(echo.New(echo.Config{Version: "v1"}).Handler())
-		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-			if s == http.StateNew {
-				conns.Add(1)
-			}
-		}
-		srv.Start()
+		srv, conns := countingEcho()
 		res, err := newSampler(t).Sample(context.Background(), sample.Request{URL: srv.URL, Count: 10, NewConnectionPerRequest: tc.newConn})
 		srv.Close()
 		if err != nil || res.ByBackend["v1"] != 10 {
@@ -295,14 +302,7 @@ func TestFreshConnections(t *testing.T) {
 		fresh     bool
 		wantConns int64
 	}{{false, 1}, {true, 2}} {
-		var conns atomic.Int64
-		srv := httptest.NewUnstartedServer(echo.New(echo.Config{Version: "v1"}).Handler())
-		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-			if s == http.StateNew {
-				conns.Add(1)
-			}
-		}
-		srv.Start()
+		srv, conns := countingEcho()
 		s := newSampler(t)
 		for range 2 {
 			if _, err := s.Sample(context.Background(), sample.Request{URL: srv.URL, Count: 3, FreshConnections: tc.fresh}); err != nil {
