@@ -251,7 +251,7 @@ func BenchmarkDataPlane(b *testing.B) {
 	// Rounds alternate direct and mesh so that a noisy moment on a shared
 	// machine does not favour one; the medians are reported.
 	const rounds = 3
-	rps, p50, p99 := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
+	runs := map[string][]perf.Throughput{}
 	for range b.N * rounds {
 		for _, l := range loads {
 			for _, t := range targets {
@@ -266,15 +266,17 @@ func BenchmarkDataPlane(b *testing.B) {
 				}
 				b.Logf("%-9s %-6s %6.0f req/s  p50 %.2f ms  p99 %.2f ms", l.name, t.name, res.RPS, res.P50, res.P99)
 				key := l.name + "/" + t.name
-				rps[key] = append(rps[key], res.RPS)
-				p50[key] = append(p50[key], res.P50)
-				p99[key] = append(p99[key], res.P99)
+				runs[key] = append(runs[key], res)
 			}
 		}
 	}
 	got := map[string]perf.Throughput{}
-	for key := range rps {
-		got[key] = perf.Throughput{RPS: median(rps[key]), P50: median(p50[key]), P99: median(p99[key])}
+	for key, rs := range runs {
+		got[key] = perf.Throughput{
+			RPS: median(rs, func(t perf.Throughput) float64 { return t.RPS }),
+			P50: median(rs, func(t perf.Throughput) float64 { return t.P50 }),
+			P99: median(rs, func(t perf.Throughput) float64 { return t.P99 }),
+		}
 	}
 	b.ReportMetric(got["saturated/direct"].RPS, "direct-rps")
 	b.ReportMetric(got["saturated/mesh"].RPS, "mesh-rps")
@@ -286,9 +288,13 @@ func BenchmarkDataPlane(b *testing.B) {
 	b.ReportMetric(got["1krps/mesh"].P99-got["1krps/direct"].P99, "added-p99-ms@1k")
 }
 
-// median returns the median of v (the upper one for an even count).
-func median(v []float64) float64 {
-	v = slices.Clone(v)
+// median returns the median of field over runs (the upper one for an even
+// count).
+func median(runs []perf.Throughput, field func(perf.Throughput) float64) float64 {
+	v := make([]float64, len(runs))
+	for i, r := range runs {
+		v[i] = field(r)
+	}
 	slices.Sort(v)
 	return v[len(v)/2]
 }
