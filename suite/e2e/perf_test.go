@@ -201,10 +201,7 @@ func BenchmarkGrantRevocation(b *testing.B) {
 	grant := f.objects(b, "grant.yaml")
 	route := f.route(b, "echo-other", f.ns+"-other")
 	f.measure(b, perf.Change{Name: "grant and cross-namespace route",
-		Apply: func(ctx context.Context) error {
-			return suite.runner.Applier.Apply(ctx, append(grant, route...), false)
-		},
-		Probe: f.probe(), Reflected: answeredBy("other")})
+		Apply: apply(append(grant, route...)), Probe: f.probe(), Reflected: answeredBy("other")})
 	var revoke, regrant []time.Duration
 	for range b.N {
 		for range changes / 2 {
