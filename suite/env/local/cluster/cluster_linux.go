@@ -80,6 +80,7 @@ func (c *Cluster) Up(ctx context.Context) (*UpResult, error) {
 			return nil, fmt.Errorf("clean up previous run: %w", err)
 		}
 	}
+	waitExiting(ctx, l, stopGrace)
 	if err := CheckPorts(); err != nil {
 		return nil, err
 	}

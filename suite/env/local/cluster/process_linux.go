@@ -139,18 +139,45 @@ func isComponent(argv []string, dir string) (string, bool) {
 // componentPID returns the pid in component's pid file if that process is
 // alive and is that component; 0 otherwise.
 func componentPID(l Layout, component string) int {
-	b, err := os.ReadFile(l.PIDFile(component))
-	if err != nil {
-		return 0
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || !alive(pid) {
+	pid := recordedPID(l, component)
+	if pid <= 0 || !alive(pid) {
 		return 0
 	}
 	if name, ok := isComponent(cmdline(pid), l.Dir); !ok || name != component {
 		return 0
 	}
 	return pid
+}
+
+// recordedPID returns the pid in component's pid file, 0 if there is none.
+func recordedPID(l Layout, component string) int {
+	b, err := os.ReadFile(l.PIDFile(component))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
+}
+
+// waitExiting waits, at most grace, for recorded component processes that
+// are exiting. A process killed a moment ago has already lost its command
+// line, so findProcesses cannot tell it is ours, but it may still hold its
+// sockets and ports.
+func waitExiting(ctx context.Context, l Layout, grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	for _, name := range Components {
+		pid := recordedPID(l, name)
+		for pid > 0 && alive(pid) && cmdline(pid) == nil && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pollEvery):
+			}
+		}
+	}
 }
 
 // findProcesses returns every live component process of the cluster in l,
