@@ -1,2 +1,2 @@
-// Package steertest runs connect() probes from processes in a given cgroup and a fresh network namespace, for tests of the steering programs.
+// Package steertest runs probes (connect(), HTTP, echo exchanges) from processes in a given cgroup and a fresh network namespace, for tests of the eBPF programs in bpf/.
 package steertest

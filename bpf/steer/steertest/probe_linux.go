@@ -41,6 +41,18 @@ type Probe struct {
 	// HTTPGet, when set, sends GET HTTPGet over the connection to Dial and
 	// reports the answer. Optional.
 	HTTPGet string
+	// Echo, when Rounds > 0, runs an echo server on Listen[0] instead of
+	// the accept-and-close listeners and exchanges data with it over one
+	// connection to Dial. Optional.
+	Echo Echo
+}
+
+// Echo is an exchange with an echo server: Rounds times, Size bytes sent
+// and the same read back, then a half-close and the server's close. The
+// server listens with network "tcp": an unspecified host (0.0.0.0) makes a
+// dual-stack socket whose connections are IPv4-mapped IPv6.
+type Echo struct {
+	Rounds, Size int
 }
 
 // Result is what the child reports.
@@ -52,6 +64,8 @@ type Result struct {
 	P99Ns      float64 // 99th percentile connect() latency (Connect > 0).
 	Status     int     // HTTP status (HTTPGet).
 	Body       string  // HTTP body (HTTPGet).
+	Echoed     int64   // Bytes read back intact (Echo).
+	Packets    uint64  // Packets lo sent during the exchange (Echo).
 }
 
 // MaybeRunChild runs the probe and exits when the process is a probe child.
@@ -202,6 +216,9 @@ func runProbe(spec string) (Result, error) {
 			return Result{}, fmt.Errorf("add pod IP: %w", err)
 		}
 	}
+	if p.Echo.Rounds > 0 {
+		return echo(p, lo)
+	}
 	accepted := make(chan string, len(p.Listen))
 	for _, a := range p.Listen {
 		ln, err := net.Listen("tcp4", a)
@@ -333,4 +350,109 @@ func httpGet(c net.Conn, path string) (Result, error) {
 		return Result{Err: err.Error()}, nil
 	}
 	return Result{Status: resp.StatusCode, Body: string(body)}, nil
+}
+
+// echo runs the exchange p.Echo describes and counts lo's packets around
+// it: in the probe's own network namespace nobody else uses lo.
+func echo(p Probe, lo netlink.Link) (Result, error) {
+	if len(p.Listen) != 1 || p.Echo.Size <= 0 {
+		return Result{}, fmt.Errorf("echo probe: want one listen address and a size > 0, got %q and %d", p.Listen, p.Echo.Size)
+	}
+	ln, err := net.Listen("tcp", p.Listen[0])
+	if err != nil {
+		return Result{}, fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	served := make(chan error, 1)
+	go func() { served <- serveEcho(ln) }()
+
+	before, err := txPackets(lo)
+	if err != nil {
+		return Result{}, err
+	}
+	c, err := net.DialTimeout("tcp4", p.Dial, 2*time.Second)
+	if err != nil {
+		return Result{Err: err.Error()}, nil
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		return Result{}, err
+	}
+	// Write from another goroutine: a round larger than the socket buffers
+	// is only echoed while it is read.
+	sent := make(chan error, 1)
+	go func() {
+		for r := range p.Echo.Rounds {
+			if _, err := c.Write(pattern(r, p.Echo.Size)); err != nil {
+				sent <- fmt.Errorf("send round %d: %w", r, err)
+				return
+			}
+		}
+		sent <- c.(*net.TCPConn).CloseWrite()
+	}()
+	var res Result
+	buf := make([]byte, p.Echo.Size)
+	for r := range p.Echo.Rounds {
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return res, fmt.Errorf("read round %d after %d bytes: %w", r, res.Echoed, err)
+		}
+		if !bytes.Equal(buf, pattern(r, p.Echo.Size)) {
+			return res, fmt.Errorf("round %d: the echo differs from what was sent", r)
+		}
+		res.Echoed += int64(len(buf))
+	}
+	if n, err := io.Copy(io.Discard, c); err != nil || n != 0 {
+		return res, fmt.Errorf("after the last round: %d more bytes, %v; want the server's close", n, err)
+	}
+	if err := errors.Join(<-sent, <-served); err != nil {
+		return res, err
+	}
+	after, err := txPackets(lo)
+	if err != nil {
+		return res, err
+	}
+	res.Packets = after - before
+	return res, nil
+}
+
+// serveEcho answers one connection: what it reads it writes back, until
+// the client's half-close; then it closes.
+func serveEcho(ln net.Listener) error {
+	c, err := ln.Accept()
+	if err != nil {
+		return fmt.Errorf("accept: %w", err)
+	}
+	defer c.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return fmt.Errorf("echo: %w", werr)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("echo: %w", err)
+		}
+	}
+}
+
+// pattern returns round r's bytes: different in every round.
+func pattern(r, size int) []byte {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(r*31 + i*7)
+	}
+	return b
+}
+
+func txPackets(lo netlink.Link) (uint64, error) {
+	l, err := netlink.LinkByIndex(lo.Attrs().Index)
+	if err != nil {
+		return 0, fmt.Errorf("read lo's counters: %w", err)
+	}
+	return l.Attrs().Statistics.TxPackets, nil
 }
