@@ -42,6 +42,7 @@ func run() error {
 	nodeName := fs.String("node-name", os.Getenv("NODE_NAME"), "this node's name ($NODE_NAME)")
 	cgroupParent := fs.String("cgroup-parent", "", "cgroup v2 directory above every pod cgroup (default: the Node's "+node.CgroupParentAnnotation+" annotation, else the cgroup v2 root)")
 	listenHost := fs.String("listen-host", "0.0.0.0", "address the proxy's listeners bind")
+	socketShortcut := fs.Bool("socket-shortcut", true, "hand data between pods and the proxy socket to socket (eBPF sockmap) once connections are established")
 	metricsAddr := fs.String("metrics-address", "", "serve Prometheus metrics on this host:port (empty: off)")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -95,7 +96,7 @@ func run() error {
 		ListenHost: *listenHost,
 		Registerer: reg,
 		Agent: node.Options{
-			Client: client, NodeName: *nodeName, ProxyIP: ip, CgroupParent: parent, Logger: slog.Default(),
+			Client: client, NodeName: *nodeName, ProxyIP: ip, CgroupParent: parent, Shortcut: *socketShortcut, Logger: slog.Default(),
 		},
 	})
 }

@@ -22,6 +22,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/gammaproof/gammaproof/bpf/shortcut"
 	"github.com/gammaproof/gammaproof/bpf/steer"
 )
 
@@ -45,6 +46,11 @@ type Options struct {
 	// CgroupParent is the cgroup v2 directory the programs attach to; every
 	// pod cgroup is below it. See [ResolveCgroupParent].
 	CgroupParent string
+	// Shortcut attaches the socket shortcut (bpf/shortcut) too: data of
+	// established connections between pods and the proxy on this node goes
+	// socket to socket. When its programs cannot be loaded (an old kernel),
+	// the agent warns and runs without. Optional.
+	Shortcut bool
 	// Resync is how often cgroups are rescanned. Optional; default 2s.
 	Resync time.Duration
 	// Logger. Optional.
@@ -130,6 +136,15 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	}
 	a.log.Info("steering programs attached", "cgroup", a.opts.CgroupParent, "proxyIP", a.opts.ProxyIP)
 	defer a.log.Info("steering programs detached", "cgroup", a.opts.CgroupParent)
+	if a.opts.Shortcut {
+		sc, scErr := a.attachShortcut()
+		if scErr != nil {
+			a.log.Warn("socket shortcut off: connections to the proxy take the normal TCP path (pass --socket-shortcut=false to not try)", "err", scErr)
+		} else {
+			defer func() { err = errors.Join(err, sc.Close()) }()
+			a.log.Info("socket shortcut attached", "cgroup", a.opts.CgroupParent, "proxyIP", a.opts.ProxyIP)
+		}
+	}
 
 	factory := informers.NewSharedInformerFactoryWithOptions(a.opts.Client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -165,6 +180,19 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// attachShortcut loads the shortcut programs and attaches them for
+// connections to and from the proxy IP.
+func (a *Agent) attachShortcut() (*shortcut.Programs, error) {
+	sc, err := shortcut.Load()
+	if err != nil {
+		return nil, err
+	}
+	if err := errors.Join(sc.SetProxies(a.opts.ProxyIP), sc.Attach(a.opts.CgroupParent)); err != nil {
+		return nil, errors.Join(err, sc.Close())
+	}
+	return sc, nil
 }
 
 // sync makes the maps equal to the desired state.

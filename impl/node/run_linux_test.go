@@ -116,7 +116,9 @@ func backend(t *testing.T, name string) model.Endpoint {
 // TestRunEndToEnd runs the real chain on one host: xDS server -> in-process
 // proxy -> agent -> eBPF. A process in a pod's cgroup (in its own netns,
 // whose only route is to the host) asks http://<VIP>/ and gets the backend
-// its namespace's listener routes to.
+// its namespace's listener routes to. The socket shortcut is on, as in
+// gamma-node; the proxy is outside the pods' cgroup here, so only the
+// caller's socket enters the sockhash and must still be answered.
 func TestRunEndToEnd(t *testing.T) {
 	steertest.RequireRoot(t)
 	c := kubernetes.NewForConfigOrDie(testenv.Start(t))
@@ -169,7 +171,7 @@ func TestRunEndToEnd(t *testing.T) {
 		done <- Run(ctx, Config{
 			ADSAddress: ln.Addr().String(),
 			Agent: Options{
-				Client: c, NodeName: node, ProxyIP: hostSide.Addr(), CgroupParent: parent,
+				Client: c, NodeName: node, ProxyIP: hostSide.Addr(), CgroupParent: parent, Shortcut: true,
 				Resync: 200 * time.Millisecond, Logger: log,
 			},
 		})

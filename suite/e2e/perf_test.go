@@ -247,7 +247,7 @@ func BenchmarkDataPlane(b *testing.B) {
 	}
 	// Rounds alternate direct and mesh so that a noisy moment on a shared
 	// machine does not favour one; the medians are reported.
-	const rounds = 3
+	const rounds = 5
 	runs := map[string][]perf.Throughput{}
 	for range b.N * rounds {
 		for _, l := range loads {
