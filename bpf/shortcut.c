@@ -41,6 +41,14 @@ struct {
 	__type(value, __u8);
 } shortcut_proxies SEC(".maps");
 
+// Sockets that send the normal way for good (see shortcut_msg).
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u8);
+} shortcut_off SEC(".maps");
+
 static __always_inline int is_proxy(__u32 ip)
 {
 	return bpf_map_lookup_elem(&shortcut_proxies, &ip) != NULL;
@@ -89,9 +97,18 @@ int shortcut_msg(struct sk_msg_md *msg)
 		.local_port = bpf_ntohl(msg->remote_port),
 		.remote_port = msg->local_port,
 	};
-	// Without a peer in the map the redirect fails and the data is sent
-	// the normal way.
-	bpf_msg_redirect_hash(msg, &shortcut_socks, &peer, BPF_F_INGRESS);
+	struct bpf_sock *sk = msg->sk;
+	if (!sk)
+		return SK_PASS;
+	if (bpf_sk_storage_get(&shortcut_off, sk, 0, 0))
+		return SK_PASS;
+	if (bpf_msg_redirect_hash(msg, &shortcut_socks, &peer, BPF_F_INGRESS) == SK_PASS)
+		return SK_PASS;
+	// No peer in the map: the other end is on another node, outside the
+	// cgroup, or not established yet (this end wrote first). The data goes
+	// the normal way, and so does the rest of what this end sends: a later
+	// redirect would overtake it at the receiver.
+	bpf_sk_storage_get(&shortcut_off, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	return SK_PASS;
 }
 

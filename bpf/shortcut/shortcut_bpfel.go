@@ -25,6 +25,7 @@ type shortcutShortcutKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	shortcutMapShortcutOff      = "shortcut_off"
 	shortcutMapShortcutProxies  = "shortcut_proxies"
 	shortcutMapShortcutSocks    = "shortcut_socks"
 	shortcutProgShortcutMsg     = "shortcut_msg"
@@ -81,6 +82,7 @@ type shortcutProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type shortcutMapSpecs struct {
+	ShortcutOff     *ebpf.MapSpec `ebpf:"shortcut_off"`
 	ShortcutProxies *ebpf.MapSpec `ebpf:"shortcut_proxies"`
 	ShortcutSocks   *ebpf.MapSpec `ebpf:"shortcut_socks"`
 }
@@ -111,12 +113,14 @@ func (o *shortcutObjects) Close() error {
 //
 // It can be passed to loadShortcutObjects or ebpf.CollectionSpec.LoadAndAssign.
 type shortcutMaps struct {
+	ShortcutOff     *ebpf.Map `ebpf:"shortcut_off"`
 	ShortcutProxies *ebpf.Map `ebpf:"shortcut_proxies"`
 	ShortcutSocks   *ebpf.Map `ebpf:"shortcut_socks"`
 }
 
 func (m *shortcutMaps) Close() error {
 	return _ShortcutClose(
+		m.ShortcutOff,
 		m.ShortcutProxies,
 		m.ShortcutSocks,
 	)

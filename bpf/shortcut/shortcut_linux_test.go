@@ -1,10 +1,14 @@
 package shortcut
 
 import (
+	"encoding/binary"
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gammaproof/gammaproof/bpf/steer/steertest"
 )
@@ -95,4 +99,89 @@ func TestShortcut(t *testing.T) {
 			t.Fatal("SetProxies(fd00::1): got no error, want one (IPv4 only)")
 		}
 	})
+}
+
+// TestNoOvertaking: a socket that sent data the normal way because its peer
+// was not in the sockhash yet keeps sending the normal way after the peer
+// arrives, so its later data cannot overtake the earlier data at the peer.
+// The sockets are put into the sockhash by hand, in the order that race
+// produces.
+func TestNoOvertaking(t *testing.T) {
+	steertest.RequireRoot(t)
+	p, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+
+	insert := func(c net.Conn) {
+		t.Helper()
+		local, remote := netip.MustParseAddrPort(c.LocalAddr().String()), netip.MustParseAddrPort(c.RemoteAddr().String())
+		key := shortcutShortcutKey{
+			LocalIp:    binary.NativeEndian.Uint32(local.Addr().AsSlice()),
+			RemoteIp:   binary.NativeEndian.Uint32(remote.Addr().AsSlice()),
+			LocalPort:  uint32(local.Port()),
+			RemotePort: uint32(remote.Port()),
+		}
+		raw, err := c.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var putErr error
+		if err := raw.Control(func(fd uintptr) { putErr = p.objs.ShortcutSocks.Put(&key, uint64(fd)) }); err != nil {
+			t.Fatal(err)
+		}
+		if putErr != nil {
+			t.Fatalf("put %v into the sockhash: %v", c.LocalAddr(), putErr)
+		}
+	}
+	insert(client)
+	if _, err := client.Write([]byte("first,")); err != nil { // The peer is not in the map: normal path.
+		t.Fatal(err)
+	}
+	insert(server)
+	if _, err := client.Write([]byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	if err := server.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len("first,second"))
+	if _, err := io.ReadFull(server, got); err != nil {
+		t.Fatalf("read: %v (got %q)", err, got)
+	}
+	if string(got) != "first,second" {
+		t.Errorf("server read %q, want %q: the later write overtook the earlier one", got, "first,second")
+	}
+
+	// The other direction finds its peer from the start: it is shortcut.
+	if _, err := server.Write([]byte("reply")); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	reply := make([]byte, len("reply"))
+	if _, err := io.ReadFull(client, reply); err != nil || string(reply) != "reply" {
+		t.Errorf("client read %q, %v; want %q", reply, err, "reply")
+	}
 }
