@@ -7,10 +7,12 @@
 // connection's data. Its handshake and teardown still take the normal path,
 // so a connection that policy refuses is never made.
 //
-// Only connections with an end on a proxy address (map shortcut_proxies)
-// are shortcut: pod-to-pod traffic that does not pass the proxy is left
-// alone. A socket whose peer is not in the sockhash (the other end is on
-// another node, or outside the attached cgroup) sends normally.
+// Only connections with exactly one end on a proxy address (map
+// shortcut_proxies, the node's address) are shortcut: pod-to-pod traffic
+// that does not pass the proxy, and the node's own processes talking to
+// each other, are left alone. A socket whose peer is not in the sockhash
+// (the other end is on another node, or outside the attached cgroup) sends
+// normally.
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -80,7 +82,10 @@ int shortcut_sockops(struct bpf_sock_ops *skops)
 		.local_port = skops->local_port,
 		.remote_port = bpf_ntohl(skops->remote_port),
 	};
-	if (!is_proxy(key.local_ip) && !is_proxy(key.remote_ip))
+	// Exactly one end on a proxy address: a pod and the proxy (or another
+	// process on the node's address). Two processes on the node's address
+	// talking to each other are not the mesh's business.
+	if (is_proxy(key.local_ip) == is_proxy(key.remote_ip))
 		return 1;
 	// A full map or a socket the kernel cannot shortcut just keeps the
 	// normal path.

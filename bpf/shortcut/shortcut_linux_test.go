@@ -44,21 +44,22 @@ func TestShortcut(t *testing.T) {
 	const rounds = 200
 	// A shortcut connection's packets: handshake, teardown and their ACKs.
 	const maxShortcut = 20
-	small := steertest.Echo{Rounds: rounds, Size: 16 << 10}
+	const pod = "198.18.0.5" // the client's address; 127.0.0.1 is the proxy's
+	small := steertest.Echo{Rounds: rounds, Size: 16 << 10, From: pod}
 	tests := []struct {
 		name     string
 		cgroup   string // relative to dir; "-" = outside the test cgroup
-		podIP    string
 		listen   string
 		dial     string
 		echo     steertest.Echo
 		shortcut bool
 	}{
-		{"proxy listener", "pod", "", "127.0.0.1:15001", "127.0.0.1:15001", small, true},
-		{"dual-stack proxy listener", "pod", "", "0.0.0.0:15001", "127.0.0.1:15001", small, true},
-		{"messages larger than the socket buffers", "pod", "", "127.0.0.1:15001", "127.0.0.1:15001", steertest.Echo{Rounds: 4, Size: 8 << 20}, true},
-		{"no end on a proxy address", "pod", "198.18.0.5", "198.18.0.5:8080", "198.18.0.5:8080", small, false},
-		{"outside the cgroup", "-", "", "127.0.0.1:15001", "127.0.0.1:15001", small, false},
+		{"pod to proxy", "pod", "127.0.0.1:15001", "127.0.0.1:15001", small, true},
+		{"pod to dual-stack proxy listener", "pod", "0.0.0.0:15001", "127.0.0.1:15001", small, true},
+		{"messages larger than the socket buffers", "pod", "127.0.0.1:15001", "127.0.0.1:15001", steertest.Echo{Rounds: 4, Size: 8 << 20, From: pod}, true},
+		{"pod to pod: no end on a proxy address", "pod", pod + ":8080", pod + ":8080", small, false},
+		{"both ends on the proxy address", "pod", "127.0.0.1:15001", "127.0.0.1:15001", steertest.Echo{Rounds: rounds, Size: 16 << 10}, false},
+		{"outside the cgroup", "-", "127.0.0.1:15001", "127.0.0.1:15001", small, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,7 +67,7 @@ func TestShortcut(t *testing.T) {
 			if tc.cgroup == "-" {
 				cg = ""
 			}
-			res := steertest.Run(t, cg, steertest.Probe{PodIP: tc.podIP, Listen: []string{tc.listen}, Dial: tc.dial, Echo: tc.echo})
+			res := steertest.Run(t, cg, steertest.Probe{PodIP: pod, Listen: []string{tc.listen}, Dial: tc.dial, Echo: tc.echo})
 			if want := int64(tc.echo.Rounds * tc.echo.Size); res.Err != "" || res.Echoed != want {
 				t.Fatalf("got %+v, want %d bytes echoed", res, want)
 			}
@@ -89,7 +90,7 @@ func TestShortcut(t *testing.T) {
 		if err := p.SetProxies(netip.MustParseAddr("198.18.0.1")); err != nil {
 			t.Fatal(err)
 		}
-		res := steertest.Run(t, filepath.Join(dir, "pod"), steertest.Probe{Listen: []string{"127.0.0.1:15001"}, Dial: "127.0.0.1:15001", Echo: small})
+		res := steertest.Run(t, filepath.Join(dir, "pod"), steertest.Probe{PodIP: pod, Listen: []string{"127.0.0.1:15001"}, Dial: "127.0.0.1:15001", Echo: small})
 		if res.Echoed != int64(rounds*small.Size) || res.Packets < rounds {
 			t.Fatalf("got %+v: want every byte echoed over at least %d packets (127.0.0.1 is no longer a proxy address)", res, rounds)
 		}

@@ -53,6 +53,8 @@ type Probe struct {
 // dual-stack socket whose connections are IPv4-mapped IPv6.
 type Echo struct {
 	Rounds, Size int
+	// From is the client's source address. Optional.
+	From string
 }
 
 // Result is what the child reports.
@@ -370,7 +372,15 @@ func echo(p Probe, lo netlink.Link) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	c, err := net.DialTimeout("tcp4", p.Dial, 2*time.Second)
+	d := net.Dialer{Timeout: 2 * time.Second}
+	if p.Echo.From != "" {
+		from, err := netip.ParseAddr(p.Echo.From)
+		if err != nil {
+			return Result{}, fmt.Errorf("echo probe: source address: %w", err)
+		}
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(from, 0))
+	}
+	c, err := d.Dial("tcp4", p.Dial)
 	if err != nil {
 		return Result{Err: err.Error()}, nil
 	}
