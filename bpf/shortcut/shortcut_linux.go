@@ -5,18 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
-	"golang.org/x/sys/unix"
-)
 
-// ErrNotRoot is returned by [Load] when the process lacks the privileges to
-// load eBPF programs.
-var ErrNotRoot = errors.New("loading eBPF programs needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN): run as root")
+	"github.com/gammaproof/gammaproof/bpf/bpfload"
+)
 
 // Programs are the loaded shortcut programs and their maps. Methods are safe
 // for concurrent use.
@@ -33,20 +28,11 @@ type Programs struct {
 // program is attached to a cgroup ([Programs.Attach]) and a proxy address
 // is set ([Programs.SetProxies]). A kernel without sockmap support returns
 // an error wrapping [ebpf.ErrNotSupported]; a process that is not root
-// returns [ErrNotRoot].
+// returns [bpfload.ErrNotRoot].
 func Load() (*Programs, error) {
-	if os.Geteuid() != 0 {
-		return nil, ErrNotRoot
-	}
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("remove memlock limit: %w", err)
-	}
 	p := &Programs{}
-	if err := loadShortcutObjects(&p.objs, nil); err != nil {
-		if errors.Is(err, unix.EPERM) {
-			return nil, fmt.Errorf("load shortcut programs: %w: %w", ErrNotRoot, err)
-		}
-		return nil, fmt.Errorf("load shortcut programs: %w", err)
+	if err := bpfload.Load("shortcut programs", func() error { return loadShortcutObjects(&p.objs, nil) }); err != nil {
+		return nil, err
 	}
 	// The verdict program lives as long as the map: closing the map
 	// detaches it.

@@ -18,13 +18,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestShortcut exchanges data with an echo server through the loopback of
-// a fresh network namespace and counts lo's packets: a shortcut connection
-// sends only its handshake and teardown as packets, its data goes socket to
-// socket.
-func TestShortcut(t *testing.T) {
-	steertest.RequireRoot(t)
-	dir := steertest.Cgroup(t, "shortcut", "pod")
+func loadPrograms(t *testing.T) *Programs {
+	t.Helper()
 	p, err := Load()
 	if err != nil {
 		t.Fatal(err)
@@ -34,6 +29,17 @@ func TestShortcut(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	return p
+}
+
+// TestShortcut exchanges data with an echo server through the loopback of
+// a fresh network namespace and counts lo's packets: a shortcut connection
+// sends only its handshake and teardown as packets, its data goes socket to
+// socket.
+func TestShortcut(t *testing.T) {
+	steertest.RequireRoot(t)
+	dir := steertest.Cgroup(t, "shortcut", "pod")
+	p := loadPrograms(t)
 	if err := p.Attach(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -109,15 +115,7 @@ func TestShortcut(t *testing.T) {
 // produces.
 func TestNoOvertaking(t *testing.T) {
 	steertest.RequireRoot(t)
-	p, err := Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	p := loadPrograms(t)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

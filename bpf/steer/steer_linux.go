@@ -13,13 +13,10 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
-)
 
-// ErrNotRoot is returned by [Load] when the process lacks the privileges to
-// load eBPF programs.
-var ErrNotRoot = errors.New("loading eBPF programs needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN): run as root")
+	"github.com/gammaproof/gammaproof/bpf/bpfload"
+)
 
 // Programs are the loaded steering programs and their maps. Methods are safe
 // for concurrent use.
@@ -34,20 +31,11 @@ type Programs struct {
 // Load loads the programs and creates their (empty) maps. Nothing is
 // attached yet: see [Programs.Attach]. A kernel without the needed features
 // returns an error wrapping [ebpf.ErrNotSupported]; a process that is not
-// root returns [ErrNotRoot].
+// root returns [bpfload.ErrNotRoot].
 func Load() (*Programs, error) {
-	if os.Geteuid() != 0 {
-		return nil, ErrNotRoot
-	}
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("remove memlock limit: %w", err)
-	}
 	p := &Programs{links: map[*attachment]struct{}{}}
-	if err := loadSteerObjects(&p.objs, nil); err != nil {
-		if errors.Is(err, unix.EPERM) {
-			return nil, fmt.Errorf("load steering programs: %w: %w", ErrNotRoot, err)
-		}
-		return nil, fmt.Errorf("load steering programs: %w", err)
+	if err := bpfload.Load("steering programs", func() error { return loadSteerObjects(&p.objs, nil) }); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
