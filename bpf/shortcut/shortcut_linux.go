@@ -121,8 +121,10 @@ func (p *Programs) Sockets() (int, error) {
 	return n, nil
 }
 
-// Close detaches the programs and frees the programs and maps; sockets in
-// the sockhash go back to the normal path. It is idempotent.
+// Close detaches the sockops program and releases the programs and maps:
+// connections established from then on take the normal path. Connections
+// already shortcut keep their shortcut until they close; the kernel frees
+// the sockhash with its last socket. It is idempotent.
 func (p *Programs) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

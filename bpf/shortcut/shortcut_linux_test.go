@@ -2,6 +2,7 @@ package shortcut
 
 import (
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -9,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
 
 	"github.com/gammaproof/gammaproof/bpf/steer/steertest"
 )
@@ -122,48 +125,13 @@ func minCarried(e steertest.Echo) uint64 {
 func TestNoOvertaking(t *testing.T) {
 	steertest.RequireRoot(t)
 	p := loadPrograms(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := loopbackPair(t)
 
-	insert := func(c net.Conn) {
-		t.Helper()
-		local, remote := netip.MustParseAddrPort(c.LocalAddr().String()), netip.MustParseAddrPort(c.RemoteAddr().String())
-		key := shortcutShortcutKey{
-			LocalIp:    binary.NativeEndian.Uint32(local.Addr().AsSlice()),
-			RemoteIp:   binary.NativeEndian.Uint32(remote.Addr().AsSlice()),
-			LocalPort:  uint32(local.Port()),
-			RemotePort: uint32(remote.Port()),
-		}
-		raw, err := c.(*net.TCPConn).SyscallConn()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var putErr error
-		if err := raw.Control(func(fd uintptr) { putErr = p.objs.ShortcutSocks.Put(&key, uint64(fd)) }); err != nil {
-			t.Fatal(err)
-		}
-		if putErr != nil {
-			t.Fatalf("put %v into the sockhash: %v", c.LocalAddr(), putErr)
-		}
-	}
-	insert(client)
+	insert(t, p, client)
 	if _, err := client.Write([]byte("first,")); err != nil { // The peer is not in the map: normal path.
 		t.Fatal(err)
 	}
-	insert(server)
+	insert(t, p, server)
 	if _, err := client.Write([]byte("second")); err != nil {
 		t.Fatal(err)
 	}
@@ -188,5 +156,103 @@ func TestNoOvertaking(t *testing.T) {
 	reply := make([]byte, len("reply"))
 	if _, err := io.ReadFull(client, reply); err != nil || string(reply) != "reply" {
 		t.Errorf("client read %q, %v; want %q", reply, err, "reply")
+	}
+}
+
+// TestCloseKeepsConnections: closing the programs (gamma-node exits)
+// leaves established shortcut connections working: what was handed over
+// before and what is sent after arrives in order. The kernel frees the
+// sockhash once its last socket is closed.
+func TestCloseKeepsConnections(t *testing.T) {
+	steertest.RequireRoot(t)
+	p, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := p.objs.ShortcutSocks.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, ok := info.ID()
+	if !ok {
+		t.Fatal("the kernel reports no sockhash ID")
+	}
+	client, server := loopbackPair(t)
+	insert(t, p, client)
+	insert(t, p, server)
+	if _, err := server.Write([]byte("before,")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len("before,after"))
+	if _, err := io.ReadFull(client, got); err != nil || string(got) != "before,after" {
+		t.Errorf("client read %q, %v; want %q", got, err, "before,after")
+	}
+
+	client.Close()
+	server.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		m, err := ebpf.NewMapFromID(id)
+		if errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if err == nil {
+			m.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sockhash %d still exists 10s after its programs and sockets were closed (%v)", id, err)
+		}
+	}
+}
+
+// loopbackPair returns both ends of a TCP connection over 127.0.0.1.
+func loopbackPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return client, server
+}
+
+// insert puts c into the sockhash by hand, under its own 4-tuple.
+func insert(t *testing.T, p *Programs, c net.Conn) {
+	t.Helper()
+	local, remote := netip.MustParseAddrPort(c.LocalAddr().String()), netip.MustParseAddrPort(c.RemoteAddr().String())
+	key := shortcutShortcutKey{
+		LocalIp:    binary.NativeEndian.Uint32(local.Addr().AsSlice()),
+		RemoteIp:   binary.NativeEndian.Uint32(remote.Addr().AsSlice()),
+		LocalPort:  uint32(local.Port()),
+		RemotePort: uint32(remote.Port()),
+	}
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var putErr error
+	if err := raw.Control(func(fd uintptr) { putErr = p.objs.ShortcutSocks.Put(&key, uint64(fd)) }); err != nil {
+		t.Fatal(err)
+	}
+	if putErr != nil {
+		t.Fatalf("put %v into the sockhash: %v", c.LocalAddr(), putErr)
 	}
 }
