@@ -51,6 +51,14 @@ struct {
 	__type(value, __u8);
 } shortcut_off SEC(".maps");
 
+// How many sockets fell back to the normal path (see shortcut_msg).
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} shortcut_fallbacks SEC(".maps");
+
 static __always_inline int is_proxy(__u32 ip)
 {
 	return bpf_map_lookup_elem(&shortcut_proxies, &ip) != NULL;
@@ -114,6 +122,10 @@ int shortcut_msg(struct sk_msg_md *msg)
 	// the normal way, and so does the rest of what this end sends: a later
 	// redirect would overtake it at the receiver.
 	bpf_sk_storage_get(&shortcut_off, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	__u32 zero = 0;
+	__u64 *fallbacks = bpf_map_lookup_elem(&shortcut_fallbacks, &zero);
+	if (fallbacks)
+		*fallbacks += 1;
 	return SK_PASS;
 }
 

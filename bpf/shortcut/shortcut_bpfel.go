@@ -25,11 +25,12 @@ type shortcutShortcutKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	shortcutMapShortcutOff      = "shortcut_off"
-	shortcutMapShortcutProxies  = "shortcut_proxies"
-	shortcutMapShortcutSocks    = "shortcut_socks"
-	shortcutProgShortcutMsg     = "shortcut_msg"
-	shortcutProgShortcutSockops = "shortcut_sockops"
+	shortcutMapShortcutFallbacks = "shortcut_fallbacks"
+	shortcutMapShortcutOff       = "shortcut_off"
+	shortcutMapShortcutProxies   = "shortcut_proxies"
+	shortcutMapShortcutSocks     = "shortcut_socks"
+	shortcutProgShortcutMsg      = "shortcut_msg"
+	shortcutProgShortcutSockops  = "shortcut_sockops"
 )
 
 // loadShortcut returns the embedded CollectionSpec for shortcut.
@@ -82,9 +83,10 @@ type shortcutProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type shortcutMapSpecs struct {
-	ShortcutOff     *ebpf.MapSpec `ebpf:"shortcut_off"`
-	ShortcutProxies *ebpf.MapSpec `ebpf:"shortcut_proxies"`
-	ShortcutSocks   *ebpf.MapSpec `ebpf:"shortcut_socks"`
+	ShortcutFallbacks *ebpf.MapSpec `ebpf:"shortcut_fallbacks"`
+	ShortcutOff       *ebpf.MapSpec `ebpf:"shortcut_off"`
+	ShortcutProxies   *ebpf.MapSpec `ebpf:"shortcut_proxies"`
+	ShortcutSocks     *ebpf.MapSpec `ebpf:"shortcut_socks"`
 }
 
 // shortcutVariableSpecs contains global variables before they are loaded into the kernel.
@@ -113,13 +115,15 @@ func (o *shortcutObjects) Close() error {
 //
 // It can be passed to loadShortcutObjects or ebpf.CollectionSpec.LoadAndAssign.
 type shortcutMaps struct {
-	ShortcutOff     *ebpf.Map `ebpf:"shortcut_off"`
-	ShortcutProxies *ebpf.Map `ebpf:"shortcut_proxies"`
-	ShortcutSocks   *ebpf.Map `ebpf:"shortcut_socks"`
+	ShortcutFallbacks *ebpf.Map `ebpf:"shortcut_fallbacks"`
+	ShortcutOff       *ebpf.Map `ebpf:"shortcut_off"`
+	ShortcutProxies   *ebpf.Map `ebpf:"shortcut_proxies"`
+	ShortcutSocks     *ebpf.Map `ebpf:"shortcut_socks"`
 }
 
 func (m *shortcutMaps) Close() error {
 	return _ShortcutClose(
+		m.ShortcutFallbacks,
 		m.ShortcutOff,
 		m.ShortcutProxies,
 		m.ShortcutSocks,

@@ -121,6 +121,21 @@ func (p *Programs) Sockets() (int, error) {
 	return n, nil
 }
 
+// Fallbacks returns how many sockets have fallen back to the normal path
+// since [Load]: their first write found no peer in the sockhash (the other
+// end is elsewhere, or had not been added yet).
+func (p *Programs) Fallbacks() (uint64, error) {
+	var perCPU []uint64
+	if err := p.objs.ShortcutFallbacks.Lookup(uint32(0), &perCPU); err != nil {
+		return 0, fmt.Errorf("read shortcut fallbacks: %w", err)
+	}
+	var n uint64
+	for _, v := range perCPU {
+		n += v
+	}
+	return n, nil
+}
+
 // Close detaches the sockops program and releases the programs and maps:
 // connections established from then on take the normal path. Connections
 // already shortcut keep their shortcut until they close; the kernel frees

@@ -76,7 +76,14 @@ func TestShortcut(t *testing.T) {
 			if tc.cgroup == "-" {
 				cg = ""
 			}
+			before, err := p.Fallbacks()
+			if err != nil {
+				t.Fatal(err)
+			}
 			res := steertest.Run(t, cg, steertest.Probe{PodIP: pod, Listen: []string{tc.listen}, Dial: tc.dial, Echo: tc.echo})
+			if after, err := p.Fallbacks(); err != nil || after != before {
+				t.Errorf("fallbacks went from %d to %d (%v): want no socket of this exchange to fall back", before, after, err)
+			}
 			if want := int64(tc.echo.Rounds * tc.echo.Size); res.Err != "" || res.Echoed != want {
 				t.Fatalf("got %+v, want %d bytes echoed", res, want)
 			}
@@ -144,6 +151,9 @@ func TestNoOvertaking(t *testing.T) {
 	}
 	if string(got) != "first,second" {
 		t.Errorf("server read %q, want %q: the later write overtook the earlier one", got, "first,second")
+	}
+	if n, err := p.Fallbacks(); err != nil || n != 1 {
+		t.Errorf("fallbacks: got %d (%v), want 1 (the client)", n, err)
 	}
 
 	// The other direction finds its peer from the start: it is shortcut.

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -51,6 +52,9 @@ type Options struct {
 	// socket to socket. When its programs cannot be loaded (an old kernel),
 	// the agent warns and runs without. Optional.
 	Shortcut bool
+	// Registerer receives the agent's metrics (the socket shortcut's).
+	// Optional.
+	Registerer prometheus.Registerer
 	// Resync is how often cgroups are rescanned. Optional; default 2s.
 	Resync time.Duration
 	// Logger. Optional.
@@ -143,6 +147,13 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		} else {
 			defer func() { err = errors.Join(err, sc.Close()) }()
 			a.log.Info("socket shortcut attached", "cgroup", a.opts.CgroupParent, "proxyIP", a.opts.ProxyIP)
+			if reg := a.opts.Registerer; reg != nil {
+				c := shortcutCollector{sc}
+				if err := reg.Register(c); err != nil {
+					return fmt.Errorf("register socket shortcut metrics: %w", err)
+				}
+				defer reg.Unregister(c)
+			}
 		}
 	}
 
@@ -193,6 +204,34 @@ func (a *Agent) attachShortcut() (*shortcut.Programs, error) {
 		return nil, errors.Join(err, sc.Close())
 	}
 	return sc, nil
+}
+
+var (
+	shortcutSocketsDesc = prometheus.NewDesc("gammaproof_node_shortcut_sockets",
+		"Sockets in the socket shortcut's sockhash now: two per established connection between a pod and the proxy on this node.", nil, nil)
+	shortcutFallbacksDesc = prometheus.NewDesc("gammaproof_node_shortcut_fallbacks_total",
+		"Sockets that took the normal TCP path for good because their first write found no peer in the sockhash (the peer is elsewhere, or was not added yet).", nil, nil)
+)
+
+// shortcutCollector reads the socket shortcut's maps on scrape.
+type shortcutCollector struct{ progs *shortcut.Programs }
+
+func (c shortcutCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- shortcutSocketsDesc
+	ch <- shortcutFallbacksDesc
+}
+
+func (c shortcutCollector) Collect(ch chan<- prometheus.Metric) {
+	if n, err := c.progs.Sockets(); err != nil {
+		ch <- prometheus.NewInvalidMetric(shortcutSocketsDesc, err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(shortcutSocketsDesc, prometheus.GaugeValue, float64(n))
+	}
+	if n, err := c.progs.Fallbacks(); err != nil {
+		ch <- prometheus.NewInvalidMetric(shortcutFallbacksDesc, err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(shortcutFallbacksDesc, prometheus.CounterValue, float64(n))
+	}
 }
 
 // sync makes the maps equal to the desired state.

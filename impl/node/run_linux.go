@@ -21,7 +21,8 @@ type Config struct {
 	// ListenHost is where the proxy's listeners bind. Optional; default
 	// "0.0.0.0".
 	ListenHost string
-	// Registerer receives the proxy's metrics. Optional.
+	// Registerer receives the proxy's metrics, and the agent's unless
+	// Agent.Registerer is set. Optional.
 	Registerer prometheus.Registerer
 	// Agent configures the steering; its Logger is used for the proxy too.
 	Agent Options
@@ -31,6 +32,9 @@ type Config struct {
 // until ctx is done or one of them fails; the programs are detached before
 // it returns.
 func Run(ctx context.Context, cfg Config) error {
+	if cfg.Agent.Registerer == nil {
+		cfg.Agent.Registerer = cfg.Registerer
+	}
 	agent, err := New(cfg.Agent)
 	if err != nil {
 		return err

@@ -13,9 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"k8s.io/client-go/kubernetes"
@@ -118,7 +120,8 @@ func backend(t *testing.T, name string) model.Endpoint {
 // whose only route is to the host) asks http://<VIP>/ and gets the backend
 // its namespace's listener routes to. The socket shortcut is on, as in
 // gamma-node; the proxy is outside the pods' cgroup here, so only the
-// caller's socket enters the sockhash and must still be answered.
+// caller's socket enters the sockhash: it must still be answered, and the
+// shortcut's metrics count its fallback to the normal path.
 func TestRunEndToEnd(t *testing.T) {
 	steertest.RequireRoot(t)
 	c := kubernetes.NewForConfigOrDie(testenv.Start(t))
@@ -165,11 +168,13 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
 	done := make(chan error, 2)
 	go func() { done <- xsrv.Serve(ctx, ln) }()
 	go func() {
 		done <- Run(ctx, Config{
 			ADSAddress: ln.Addr().String(),
+			Registerer: reg,
 			Agent: Options{
 				Client: c, NodeName: node, ProxyIP: hostSide.Addr(), CgroupParent: parent, Shortcut: true,
 				Resync: 200 * time.Millisecond, Logger: log,
@@ -203,5 +208,19 @@ func TestRunEndToEnd(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 		})
+	}
+
+	got := map[string]float64{}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather metrics: %v", err)
+	}
+	for _, f := range families {
+		if m := f.GetMetric(); strings.HasPrefix(f.GetName(), "gammaproof_node_shortcut_") && len(m) == 1 {
+			got[f.GetName()] = m[0].GetGauge().GetValue() + m[0].GetCounter().GetValue()
+		}
+	}
+	if _, ok := got["gammaproof_node_shortcut_sockets"]; !ok || got["gammaproof_node_shortcut_fallbacks_total"] < 1 {
+		t.Errorf("shortcut metrics %v: want the sockets gauge and at least one fallback (the callers' sockets, whose peer is outside the cgroup)", got)
 	}
 }
