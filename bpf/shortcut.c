@@ -11,8 +11,9 @@
 // shortcut_proxies, the node's address) are shortcut: pod-to-pod traffic
 // that does not pass the proxy, and the node's own processes talking to
 // each other, are left alone. A socket whose peer is not in the sockhash
-// (the other end is on another node, or outside the attached cgroup) sends
-// normally.
+// when it first writes (the other end is on another node, outside the
+// attached cgroup, or not established yet) sends normally for the rest of
+// the connection.
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
