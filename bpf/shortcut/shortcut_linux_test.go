@@ -21,20 +21,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func loadPrograms(t *testing.T) *Programs {
-	t.Helper()
-	p, err := Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return p
-}
-
 // TestShortcut exchanges data with an echo server through the loopback of
 // a fresh network namespace and counts lo's packets: a shortcut connection
 // sends only its handshake and teardown as packets, its data goes socket to
@@ -42,7 +28,7 @@ func loadPrograms(t *testing.T) *Programs {
 func TestShortcut(t *testing.T) {
 	steertest.RequireRoot(t)
 	dir := steertest.Cgroup(t, "shortcut", "pod")
-	p := loadPrograms(t)
+	p := steertest.Load(t, Load)
 	if err := p.Attach(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -131,25 +117,18 @@ func minCarried(e steertest.Echo) uint64 {
 // produces.
 func TestNoOvertaking(t *testing.T) {
 	steertest.RequireRoot(t)
-	p := loadPrograms(t)
+	p := steertest.Load(t, Load)
 	client, server := loopbackPair(t)
 
 	insert(t, p, client)
-	if _, err := client.Write([]byte("first,")); err != nil { // The peer is not in the map: normal path.
-		t.Fatal(err)
-	}
+	send(t, client, "first,") // The peer is not in the map: normal path.
 	insert(t, p, server)
-	if _, err := client.Write([]byte("second")); err != nil {
-		t.Fatal(err)
-	}
-	if err := server.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, len("first,second"))
-	if _, err := io.ReadFull(server, got); err != nil {
+	send(t, client, "second")
+	got, err := receive(server, len("first,second"))
+	if err != nil {
 		t.Fatalf("read: %v (got %q)", err, got)
 	}
-	if string(got) != "first,second" {
+	if got != "first,second" {
 		t.Errorf("server read %q, want %q: the later write overtook the earlier one", got, "first,second")
 	}
 	if n, err := p.Fallbacks(); err != nil || n != 1 {
@@ -157,14 +136,8 @@ func TestNoOvertaking(t *testing.T) {
 	}
 
 	// The other direction finds its peer from the start: it is shortcut.
-	if _, err := server.Write([]byte("reply")); err != nil {
-		t.Fatal(err)
-	}
-	if err := client.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	reply := make([]byte, len("reply"))
-	if _, err := io.ReadFull(client, reply); err != nil || string(reply) != "reply" {
+	send(t, server, "reply")
+	if reply, err := receive(client, len("reply")); err != nil || reply != "reply" {
 		t.Errorf("client read %q, %v; want %q", reply, err, "reply")
 	}
 }
@@ -190,20 +163,12 @@ func TestCloseKeepsConnections(t *testing.T) {
 	client, server := loopbackPair(t)
 	insert(t, p, client)
 	insert(t, p, server)
-	if _, err := server.Write([]byte("before,")); err != nil {
-		t.Fatal(err)
-	}
+	send(t, server, "before,")
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := server.Write([]byte("after")); err != nil {
-		t.Fatal(err)
-	}
-	if err := client.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, len("before,after"))
-	if _, err := io.ReadFull(client, got); err != nil || string(got) != "before,after" {
+	send(t, server, "after")
+	if got, err := receive(client, len("before,after")); err != nil || got != "before,after" {
 		t.Errorf("client read %q, %v; want %q", got, err, "before,after")
 	}
 
@@ -221,6 +186,24 @@ func TestCloseKeepsConnections(t *testing.T) {
 			t.Fatalf("sockhash %d still exists 10s after its programs and sockets were closed (%v)", id, err)
 		}
 	}
+}
+
+// send writes msg to c.
+func send(t *testing.T, c net.Conn, msg string) {
+	t.Helper()
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// receive reads n bytes from c, waiting at most 5 s.
+func receive(c net.Conn, n int) (string, error) {
+	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return "", err
+	}
+	b := make([]byte, n)
+	_, err := io.ReadFull(c, b)
+	return string(b), err
 }
 
 // loopbackPair returns both ends of a TCP connection over 127.0.0.1.

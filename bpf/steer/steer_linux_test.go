@@ -28,20 +28,6 @@ func mustID(t testing.TB, path string) uint64 {
 	return id
 }
 
-func loadPrograms(t testing.TB) *Programs {
-	t.Helper()
-	p, err := Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return p
-}
-
 var (
 	vip        = netip.MustParseAddr("198.19.0.10")
 	podIP      = "198.18.0.5"
@@ -53,7 +39,7 @@ var (
 func TestSteering(t *testing.T) {
 	steertest.RequireRoot(t)
 	dir := steertest.Cgroup(t, "steer", "team-a", "team-a/ctr", "team-b")
-	p := loadPrograms(t)
+	p := steertest.Load(t, Load)
 	det, err := p.Attach(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +119,7 @@ func TestSteering(t *testing.T) {
 
 func TestMaps(t *testing.T) {
 	steertest.RequireRoot(t)
-	p := loadPrograms(t)
+	p := steertest.Load(t, Load)
 	want := map[Key]Target{
 		{CallerNamespace: 3, VIP: vip, Port: 8080}:           {IP: netip.MustParseAddr("10.0.0.1"), Port: 15001},
 		{CallerNamespace: AnyNamespace, VIP: vip, Port: 443}: {IP: netip.MustParseAddr("10.0.0.1"), Port: 31999},
@@ -216,7 +202,7 @@ func BenchmarkConnect(b *testing.B) {
 			report(b, podIP+":8080")
 		}
 	})
-	p := loadPrograms(b)
+	p := steertest.Load(b, Load)
 	if _, err := p.Attach(dir); err != nil {
 		b.Fatal(err)
 	}

@@ -123,6 +123,21 @@ func Run(t testing.TB, cgroupDir string, p Probe) Result {
 	return res
 }
 
+// Load calls load and closes what it returned when the test ends.
+func Load[P io.Closer](t testing.TB, load func() (P, error)) P {
+	t.Helper()
+	p, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
 // RequireRoot fails the test unless it runs as root.
 func RequireRoot(t testing.TB) {
 	t.Helper()
