@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gammaproof/gammaproof/suite/sample"
+	"github.com/gammaproof/gammaproof/suite/stats"
 )
 
 // Change is one change to a cluster whose effect on traffic is measured.
@@ -97,6 +98,9 @@ type Throughput struct {
 	P50, P99         float64 // milliseconds
 	// Outcome describes the answers: statuses, backends and errors.
 	Outcome string
+	// Latencies holds each answered request's latency in milliseconds, in
+	// the order the requests were due, if the request recorded them.
+	Latencies []float64
 }
 
 // Load sends req once and reports its throughput and latency; requests that
@@ -106,9 +110,33 @@ func Load(ctx context.Context, s sample.Sampler, req sample.Request) (Throughput
 	if err != nil {
 		return Throughput{}, fmt.Errorf("load %s: %w", req.URL, err)
 	}
-	t := Throughput{Requests: res.Requests, Failed: res.Requests - res.ByStatus["200"], P50: res.Latency.P50, P99: res.Latency.P99, Outcome: describe(res)}
+	t := Throughput{Requests: res.Requests, Failed: res.Requests - res.ByStatus["200"], P50: res.Latency.P50, P99: res.Latency.P99, Outcome: describe(res), Latencies: res.Latencies}
 	if res.DurationMs > 0 {
 		t.RPS = float64(res.Requests) / (res.DurationMs / 1000)
 	}
 	return t, nil
+}
+
+// Verdict says whether a measured difference meets a goal.
+type Verdict string
+
+// Verdicts of [Judge].
+const (
+	GoalMet       Verdict = "met"
+	GoalMissed    Verdict = "missed"
+	GoalUndecided Verdict = "not decided"
+)
+
+// Judge says whether d shows an added latency of at most goal: met when
+// its whole confidence interval lies at or below goal, missed when the
+// whole interval lies above it, and not decided when the interval
+// straddles it (more samples, or a quieter machine, would decide).
+func Judge(d stats.QuantileDiff, goal float64) Verdict {
+	switch {
+	case d.Hi <= goal:
+		return GoalMet
+	case d.Lo > goal:
+		return GoalMissed
+	}
+	return GoalUndecided
 }

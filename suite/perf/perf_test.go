@@ -15,6 +15,7 @@ import (
 	"github.com/gammaproof/gammaproof/suite/sample/client"
 	"github.com/gammaproof/gammaproof/suite/sample/echo"
 	"github.com/gammaproof/gammaproof/suite/sample/echo/echotest"
+	"github.com/gammaproof/gammaproof/suite/stats"
 )
 
 // startEcho serves a real echo backend on loopback and returns its URL.
@@ -111,5 +112,22 @@ func TestLoad(t *testing.T) {
 	}
 	if got.Requests != 20 || got.Failed != 20 || got.RPS <= 0 {
 		t.Errorf("Load of 503s = %+v, want 20 requests, 20 failed, a positive rate", got)
+	}
+}
+
+func TestJudge(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi float64
+		want   Verdict
+	}{
+		{0.1, 0.4, GoalMet},
+		{-0.2, 0.5, GoalMet},
+		{0.3, 0.7, GoalUndecided},
+		{0.5, 0.9, GoalUndecided},
+		{0.6, 2.0, GoalMissed},
+	} {
+		if got := Judge(stats.QuantileDiff{Lo: tc.lo, Hi: tc.hi}, 0.5); got != tc.want {
+			t.Errorf("Judge([%g, %g], goal 0.5) = %q, want %q", tc.lo, tc.hi, got, tc.want)
+		}
 	}
 }

@@ -42,7 +42,9 @@
 // Errors: requests that got no answer are counted by [ErrorKind]
 // ("timeout", "connection refused", "reset", "eof", "unreachable", "dns",
 // "other"), with one example message per kind in errorExamples. Latency
-// covers answered requests only, nearest-rank quantiles in milliseconds.
+// covers answered requests only, nearest-rank quantiles in milliseconds;
+// with "recordLatencies": true the reply's "latencies" lists every answered
+// request's latency in milliseconds, in the order the requests were due.
 // Redirects are answers, never followed.
 //
 // Batches: a suite calls /sample repeatedly with Count set to the batch

@@ -107,6 +107,10 @@ type Request struct {
 	// "namespace", "version", "service", "query:<name>" or "header:<name>"
 	// (a request header as the backend saw it). Optional.
 	RecordEcho []string `json:"recordEcho,omitempty"`
+	// RecordLatencies returns every answered request's latency in
+	// Result.Latencies, for statistics the quantiles in Result.Latency
+	// cannot give (pooling batches, confidence intervals). Optional.
+	RecordLatencies bool `json:"recordLatencies,omitempty"`
 }
 
 // RequestID in Request.URL, a header value or the Host is replaced by an id
@@ -227,6 +231,10 @@ type Result struct {
 	ErrorExamples map[ErrorKind]string `json:"errorExamples,omitempty"`
 	// Latency of answered requests, in milliseconds.
 	Latency Latency `json:"latency"`
+	// Latencies holds each answered request's latency in milliseconds, in
+	// the order the requests were due (with Rate, request i was due i/Rate
+	// seconds after the start). Only with Request.RecordLatencies.
+	Latencies []float64 `json:"latencies,omitempty"`
 	// Headers counts values of Request.RecordHeaders: name -> value -> n.
 	Headers map[string]map[string]int `json:"headers,omitempty"`
 	// Echo counts values of Request.RecordEcho: field -> value -> n.
@@ -252,8 +260,9 @@ func (r Result) Answered() int {
 	return n
 }
 
-// Merge adds the counts of o to r. Latency quantiles cannot be merged
-// exactly: each becomes the larger of the two, an upper bound.
+// Merge adds the counts of o to r and appends its Latencies. Latency
+// quantiles cannot be merged exactly: each becomes the larger of the two,
+// an upper bound.
 func (r *Result) Merge(o Result) {
 	r.Requests += o.Requests
 	r.Unattributed += o.Unattributed
@@ -276,6 +285,7 @@ func (r *Result) Merge(o Result) {
 	r.Latency.P90 = max(r.Latency.P90, o.Latency.P90)
 	r.Latency.P99 = max(r.Latency.P99, o.Latency.P99)
 	r.Latency.Max = max(r.Latency.Max, o.Latency.Max)
+	r.Latencies = append(r.Latencies, o.Latencies...)
 }
 
 func mergeCounts[K comparable](dst, src map[K]int) map[K]int {

@@ -2,6 +2,7 @@ package sample
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,12 +111,12 @@ func TestMerge(t *testing.T) {
 	var total Result
 	total.Merge(Result{
 		Requests: 10, ByBackend: map[string]int{"v1": 9, "v2": 1}, ByStatus: map[string]int{"200": 10},
-		Headers: map[string]map[string]int{"x": {"a": 10}}, Latency: Latency{P50: 1, P99: 5, Max: 6},
+		Headers: map[string]map[string]int{"x": {"a": 10}}, Latency: Latency{P50: 1, P99: 5, Max: 6}, Latencies: []float64{1, 6},
 	})
 	total.Merge(Result{
 		Requests: 5, ByBackend: map[string]int{"v1": 3}, ByStatus: map[string]int{"200": 3},
 		Errors: map[ErrorKind]int{ErrTimeout: 2}, ErrorExamples: map[ErrorKind]string{ErrTimeout: "deadline"},
-		Headers: map[string]map[string]int{"x": {"a": 2, Absent: 1}}, Latency: Latency{P50: 2, P99: 3, Max: 9},
+		Headers: map[string]map[string]int{"x": {"a": 2, Absent: 1}}, Latency: Latency{P50: 2, P99: 3, Max: 9}, Latencies: []float64{9},
 	})
 	if total.Requests != 15 || total.ByBackend["v1"] != 12 || total.ByBackend["v2"] != 1 ||
 		total.Errors[ErrTimeout] != 2 || total.Headers["x"]["a"] != 12 || total.Headers["x"][Absent] != 1 ||
@@ -124,6 +125,9 @@ func TestMerge(t *testing.T) {
 	}
 	if (total.Latency != Latency{P50: 2, P99: 5, Max: 9}) {
 		t.Errorf("merged latency = %+v, want the larger of each", total.Latency)
+	}
+	if !slices.Equal(total.Latencies, []float64{1, 6, 9}) {
+		t.Errorf("merged latencies = %v, want both batches' in order", total.Latencies)
 	}
 }
 

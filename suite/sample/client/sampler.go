@@ -430,6 +430,12 @@ func summarize(req sample.Request, outs []outcome) sample.Result {
 			res.Echo = count(res.Echo, f, v)
 		}
 	}
+	if req.RecordLatencies {
+		res.Latencies = make([]float64, len(lat))
+		for i, d := range lat {
+			res.Latencies[i] = ms(d)
+		}
+	}
 	res.Latency = quantiles(lat)
 	return res
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -328,6 +329,16 @@ func TestLatency(t *testing.T) {
 	}
 	if res.DurationMs < 60 { // 30 requests of 20ms, 10 at a time
 		t.Errorf("durationMs %v, want at least 60", res.DurationMs)
+	}
+	if res.Latencies != nil {
+		t.Errorf("latencies %v without recordLatencies, want none", res.Latencies)
+	}
+	res, err = newSampler(t).Sample(context.Background(), sample.Request{URL: "http://" + v1 + "/?delay=20ms", Count: 30, Concurrency: 10, RecordLatencies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Latencies) != 30 || slices.Min(res.Latencies) < 20 || slices.Max(res.Latencies) != res.Latency.Max {
+		t.Errorf("recorded latencies %v (latency %+v): want 30, each at least 20 ms, the largest the max", res.Latencies, res.Latency)
 	}
 
 	for _, tc := range []struct {
