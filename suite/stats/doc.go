@@ -1,4 +1,5 @@
-// Package stats decides, sequentially and with stated error rates, whether observed traffic splits match expected ones.
+// Package stats decides, sequentially and with stated error rates, whether observed traffic splits match expected ones,
+// and compares latency quantiles with confidence intervals.
 //
 // # The question
 //
@@ -100,4 +101,16 @@
 // so that any number of attempts together keep the false-fail rate ≤ α and
 // the miss rate ≤ β (a retried wrong implementation gets no second chance to
 // slip through, unlike "pass if any of 10 attempts passes").
+//
+// # Latency
+//
+// [CompareQuantile] estimates how much a quantile (the p99, say) of one
+// series of request latencies exceeds another's, with a percentile
+// bootstrap interval. Latencies on a shared machine come in runs: a busy
+// moment slows every request for a while, so they are far from
+// independent, and resampling single values gives intervals much too
+// narrow (in the simulation of TestCompareQuantileBlocks, 36 of 50 95%
+// intervals excluded the true difference 0). A circular block bootstrap
+// resamples runs of consecutive values instead (4 of 50 with blocks as long
+// as the simulated stalls).
 package stats
