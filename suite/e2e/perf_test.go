@@ -249,6 +249,13 @@ func BenchmarkDataPlane(b *testing.B) {
 		{"saturated", sample.Request{Count: 5000, Concurrency: 16, FreshConnections: true}},
 		{"1krps", sample.Request{Count: 3 * rate, Concurrency: 64, Rate: rate, FreshConnections: true, RecordLatencies: true}},
 	}
+	// A first, unmeasured batch to each target: the first requests after
+	// an install pay for cold caches, connection pools and heap growth.
+	for _, t := range targets {
+		if _, err := perf.Load(context.Background(), f.sampler, sample.Request{URL: t.url, Count: 1000, Concurrency: 16}); err != nil {
+			b.Fatalf("warm up %s: %v", t.name, err)
+		}
+	}
 	// Rounds alternate direct and mesh so that a noisy moment on a shared
 	// machine does not favour one.
 	const rounds = 5
