@@ -298,7 +298,7 @@ func BenchmarkDataPlane(b *testing.B) {
 		b.Fatal(err)
 	}
 	const goal = 0.5 // ms of added p99
-	b.Logf("at %d req/s, %d requests each: p50 %v; p99 %v: goal ≤ +%.1f ms %s",
+	b.Logf("at %d req/s, %d requests each, direct vs mesh, ms: %v; %v: goal ≤ +%.1f ms %s",
 		rate, len(latencies["direct"]), p50, p99, goal, perf.Judge(p99, goal))
 	b.ReportMetric(p50.Diff, "added-p50-ms@1k")
 	b.ReportMetric(p99.A, "direct-p99-ms@1k")

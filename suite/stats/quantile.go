@@ -85,7 +85,7 @@ type QuantileDiff struct {
 }
 
 func (d QuantileDiff) String() string {
-	return fmt.Sprintf("q%g: %.4g vs %.4g, difference %+.4g (%.0f%% interval %+.4g to %+.4g)",
+	return fmt.Sprintf("p%g: %.4g vs %.4g, difference %+.4g (%.0f%% interval %+.4g to %+.4g)",
 		100*d.Q, d.A, d.B, d.Diff, 100*d.Confidence, d.Lo, d.Hi)
 }
 

@@ -182,3 +182,10 @@ func BenchmarkCompareQuantile(b *testing.B) {
 		}
 	}
 }
+
+func TestQuantileDiffString(t *testing.T) {
+	d := QuantileDiff{Q: 0.99, A: 2, B: 4.5, Diff: 2.5, Lo: -1, Hi: 3.25, Confidence: 0.95}
+	if got, want := d.String(), "p99: 2 vs 4.5, difference +2.5 (95% interval -1 to +3.25)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
