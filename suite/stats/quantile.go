@@ -84,6 +84,8 @@ type QuantileDiff struct {
 	Confidence float64
 }
 
+// String formats d for a log line: the quantile, both values, the
+// difference and its interval.
 func (d QuantileDiff) String() string {
 	return fmt.Sprintf("p%g: %.4g vs %.4g, difference %+.4g (%.0f%% interval %+.4g to %+.4g)",
 		100*d.Q, d.A, d.B, d.Diff, 100*d.Confidence, d.Lo, d.Hi)
