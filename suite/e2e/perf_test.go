@@ -274,7 +274,8 @@ func BenchmarkDataPlane(b *testing.B) {
 					b.Fatalf("%s %s: %d of %d requests failed: %s", l.name, t.name, res.Failed, res.Requests, res.Outcome)
 				}
 				b.Logf("%-9s %-6s %6.0f req/s  p50 %.2f ms  p99 %.2f ms", l.name, t.name, res.RPS, res.P50, res.P99)
-				runs[l.name+"/"+t.name] = append(runs[l.name+"/"+t.name], res)
+				key := l.name + "/" + t.name
+				runs[key] = append(runs[key], res)
 				latencies[t.name] = append(latencies[t.name], res.Latencies...)
 			}
 		}

@@ -3,7 +3,6 @@ package perf
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -80,7 +79,7 @@ func Summarize(d []time.Duration) Summary {
 	}
 	d = slices.Clone(d)
 	slices.Sort(d)
-	q := func(p float64) time.Duration { return d[max(int(math.Ceil(p*float64(len(d))))-1, 0)] }
+	q := func(p float64) time.Duration { return d[stats.NearestRank(len(d), p)] }
 	return Summary{N: len(d), P50: q(0.50), P99: q(0.99), Max: d[len(d)-1]}
 }
 

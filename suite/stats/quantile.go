@@ -16,11 +16,12 @@ func Quantile(xs []float64, q float64) float64 {
 		return 0
 	}
 	s := slices.Clone(xs)
-	return selectRank(s, rank(len(s), q))
+	return selectRank(s, NearestRank(len(s), q))
 }
 
-// rank is the 0-based nearest-rank index of quantile q among n values.
-func rank(n int, q float64) int {
+// NearestRank is the 0-based index of the q-quantile among n sorted values
+// by the nearest-rank definition (rank ⌈q·n⌉), within [0, n−1].
+func NearestRank(n int, q float64) int {
 	return min(max(int(math.Ceil(q*float64(n)))-1, 0), n-1)
 }
 
@@ -146,5 +147,5 @@ func resampledQuantile(rng *rand.Rand, xs, buf []float64, block int, q float64) 
 		filled += copy(buf[filled:], xs[start:])
 		filled += copy(buf[filled:], xs[:end-n])
 	}
-	return selectRank(buf, rank(n, q))
+	return selectRank(buf, NearestRank(n, q))
 }
