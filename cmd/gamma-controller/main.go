@@ -25,8 +25,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gammaproof/gammaproof/impl/controller"
-	"github.com/gammaproof/gammaproof/impl/model"
 	"github.com/gammaproof/gammaproof/impl/xds"
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
 
 func main() {
@@ -38,7 +38,7 @@ func main() {
 
 type flags struct {
 	kubeconfig     string
-	grantPolicy    string
+	grantPolicy    grantpolicy.Policy
 	xdsAddress     string
 	metricsAddress string
 	healthAddress  string
@@ -48,10 +48,13 @@ type flags struct {
 }
 
 func parseFlags(args []string) (flags, error) {
-	var f flags
+	var (
+		f      flags
+		policy string
+	)
 	fs := flag.NewFlagSet("gamma-controller", flag.ContinueOnError)
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config)")
-	fs.StringVar(&f.grantPolicy, "grant-policy", string(model.GrantPolicySpec), "when cross-namespace references need a ReferenceGrant: spec (GEP-1294: never) or strict (consumer routes and cross-namespace backendRefs)")
+	fs.StringVar(&policy, "grant-policy", string(grantpolicy.Spec), "when cross-namespace references need a ReferenceGrant: spec (GEP-1294: never) or strict (consumer routes and cross-namespace backendRefs)")
 	fs.StringVar(&f.xdsAddress, "xds-address", ":15010", "address of the xDS (ADS gRPC) server for the node proxies")
 	fs.StringVar(&f.metricsAddress, "metrics-address", ":8080", `address of the Prometheus /metrics endpoint ("0" disables it)`)
 	fs.StringVar(&f.healthAddress, "health-address", ":8081", `address of /healthz and /readyz ("0" disables them)`)
@@ -64,7 +67,8 @@ func parseFlags(args []string) (flags, error) {
 	if fs.NArg() > 0 {
 		return f, fmt.Errorf("unexpected arguments %q: gamma-controller takes only flags (-h lists them)", fs.Args())
 	}
-	if _, err := model.ParseGrantPolicy(f.grantPolicy); err != nil {
+	var err error
+	if f.grantPolicy, err = grantpolicy.Parse(policy); err != nil {
 		return f, fmt.Errorf("--grant-policy: %w", err)
 	}
 	if f.leaderElect && f.namespace == "" {
@@ -132,7 +136,7 @@ func serve(ctx context.Context, f flags) error {
 	if err := mgr.Add(everyReplica(func(ctx context.Context) error { return srv.Serve(ctx, lis) })); err != nil {
 		return fmt.Errorf("add xDS server: %w", err)
 	}
-	if err := controller.Setup(mgr, controller.Options{Sink: srv, GrantPolicy: model.GrantPolicy(f.grantPolicy)}); err != nil {
+	if err := controller.Setup(mgr, controller.Options{Sink: srv, GrantPolicy: f.grantPolicy}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

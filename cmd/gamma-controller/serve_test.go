@@ -26,7 +26,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gammaproof/gammaproof/impl/controller"
-	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/internal/controllername"
 	"github.com/gammaproof/gammaproof/internal/testenv"
 )
 
@@ -82,12 +82,12 @@ func TestServe(t *testing.T) {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "r"}, &hr); err != nil {
 			t.Fatal(err)
 		}
-		if len(hr.Status.Parents) == 1 && hr.Status.Parents[0].ControllerName == model.ControllerName &&
+		if len(hr.Status.Parents) == 1 && hr.Status.Parents[0].ControllerName == controllername.Gammaproof &&
 			meta.IsStatusConditionTrue(hr.Status.Parents[0].Conditions, "Accepted") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("route status = %+v, want Accepted by %s", hr.Status.Parents, model.ControllerName)
+			t.Fatalf("route status = %+v, want Accepted by %s", hr.Status.Parents, controllername.Gammaproof)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -30,6 +30,7 @@ import (
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
 
 // MeshSink receives every mesh the controller builds (the xDS server).
@@ -44,7 +45,7 @@ type Options struct {
 	// Sink receives every mesh. Required.
 	Sink MeshSink
 	// GrantPolicy for cross-namespace references. Optional; default spec.
-	GrantPolicy model.GrantPolicy
+	GrantPolicy grantpolicy.Policy
 	// Name of the controller, unique per manager. Optional; default "gamma-mesh".
 	Name string
 }
@@ -75,7 +76,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if opts.Sink == nil {
 		return errors.New("set up mesh controller: Options.Sink is required")
 	}
-	policy, err := model.ParseGrantPolicy(string(opts.GrantPolicy))
+	policy, err := grantpolicy.Parse(string(opts.GrantPolicy))
 	if err != nil {
 		return fmt.Errorf("set up mesh controller: %w", err)
 	}
@@ -127,7 +128,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 type reconciler struct {
 	client  client.Client
 	sink    MeshSink
-	policy  model.GrantPolicy
+	policy  grantpolicy.Policy
 	elected <-chan struct{}
 	metrics *metrics
 }

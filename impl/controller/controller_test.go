@@ -24,6 +24,8 @@ import (
 
 	"github.com/gammaproof/gammaproof/impl/controller"
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/internal/controllername"
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/testenv"
 )
 
@@ -51,7 +53,7 @@ func (s *recordingSink) mesh() *model.Mesh {
 
 // startReplica runs a manager with leader election (Lease in "default"), as
 // one controller replica would.
-func startReplica(t *testing.T, cfg *rest.Config, name string, policy model.GrantPolicy) *recordingSink {
+func startReplica(t *testing.T, cfg *rest.Config, name string, policy grantpolicy.Policy) *recordingSink {
 	t.Helper()
 	scheme, err := controller.NewScheme()
 	if err != nil {
@@ -112,7 +114,7 @@ func ourCondition(ctx context.Context, c client.Client, ns, name, parent, typ st
 		return err.Error()
 	}
 	for _, p := range hr.Status.Parents {
-		if p.ControllerName != model.ControllerName || string(p.ParentRef.Name) != parent {
+		if p.ControllerName != controllername.Gammaproof || string(p.ParentRef.Name) != parent {
 			continue
 		}
 		cond := meta.FindStatusCondition(p.Conditions, typ)
@@ -211,8 +213,8 @@ func TestController(t *testing.T) {
 	}
 
 	// Two replicas: both serve the mesh, one (the leader) writes status.
-	sinkA := startReplica(t, cfg, "replica-a", model.GrantPolicyStrict)
-	sinkB := startReplica(t, cfg, "replica-b", model.GrantPolicyStrict)
+	sinkA := startReplica(t, cfg, "replica-a", grantpolicy.Strict)
+	sinkB := startReplica(t, cfg, "replica-b", grantpolicy.Strict)
 
 	eventually(t, "accepted route", want(ctx, c, "team-a", "ok", "bookstore", "Accepted", "True/Accepted"))
 	eventually(t, "accepted route", want(ctx, c, "team-a", "ok", "bookstore", "ResolvedRefs", "True/ResolvedRefs"))

@@ -9,20 +9,21 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/internal/controllername"
 )
 
 // maxParents is the API's limit on status.parents.
 const maxParents = 32
 
 // mergeParents returns existing with our entries (controllerName
-// model.ControllerName) replaced by want, other controllers' entries kept in
+// controllername.Gammaproof) replaced by want, other controllers' entries kept in
 // place, and whether that differs from existing. A condition whose status
 // did not change keeps its lastTransitionTime; others get now.
 func mergeParents(existing []gwv1.RouteParentStatus, want []model.ParentStatus, now time.Time) ([]gwv1.RouteParentStatus, bool) {
 	ts := metav1.NewTime(now.Truncate(time.Second))
 	var out []gwv1.RouteParentStatus
 	for _, p := range existing {
-		if p.ControllerName != model.ControllerName {
+		if p.ControllerName != controllername.Gammaproof {
 			out = append(out, p)
 		}
 	}
@@ -32,12 +33,12 @@ func mergeParents(existing []gwv1.RouteParentStatus, want []model.ParentStatus, 
 		}
 		var old []metav1.Condition
 		for _, p := range existing {
-			if p.ControllerName == model.ControllerName && equality.Semantic.DeepEqual(p.ParentRef, w.ParentRef) {
+			if p.ControllerName == controllername.Gammaproof && equality.Semantic.DeepEqual(p.ParentRef, w.ParentRef) {
 				old = p.Conditions
 				break
 			}
 		}
-		entry := gwv1.RouteParentStatus{ParentRef: *w.ParentRef.DeepCopy(), ControllerName: model.ControllerName}
+		entry := gwv1.RouteParentStatus{ParentRef: *w.ParentRef.DeepCopy(), ControllerName: controllername.Gammaproof}
 		for _, c := range w.Conditions {
 			c.LastTransitionTime = ts
 			if prev := meta.FindStatusCondition(old, c.Type); prev != nil && prev.Status == c.Status {

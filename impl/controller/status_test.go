@@ -9,6 +9,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/internal/controllername"
 )
 
 func TestMergeParents(t *testing.T) {
@@ -21,7 +22,7 @@ func TestMergeParents(t *testing.T) {
 		return []metav1.Condition{{Type: "Accepted", Status: status, Reason: "Accepted", ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(ts)}}
 	}
 	ours := func(status metav1.ConditionStatus, ts time.Time) gwv1.RouteParentStatus {
-		return gwv1.RouteParentStatus{ParentRef: svc, ControllerName: model.ControllerName, Conditions: accepted(status, ts)}
+		return gwv1.RouteParentStatus{ParentRef: svc, ControllerName: controllername.Gammaproof, Conditions: accepted(status, ts)}
 	}
 	want := func(status metav1.ConditionStatus) []model.ParentStatus {
 		return []model.ParentStatus{{ParentRef: svc, Conditions: accepted(status, time.Time{})}}

@@ -9,11 +9,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gammaproof/gammaproof/internal/controllername"
 )
 
 // Reasons the model uses that the Gateway API does not define as constants.
 const (
-	// ReasonNotAllowedByParent (Accepted=False): under GrantPolicyStrict a
+	// ReasonNotAllowedByParent (Accepted=False): under [grantpolicy.Strict] a
 	// consumer parentRef has no ReferenceGrant in the Service's namespace.
 	ReasonNotAllowedByParent = "NotAllowedByParent"
 	// ReasonConflicted (Accepted=False): GEP-1294 "Route types": a GRPCRoute
@@ -60,7 +62,7 @@ type attachment struct {
 //     infer any functionality from the hostnames field").
 //   - sectionName on a Service parent, headless and ExternalName parents:
 //     Accepted=False, NoMatchingParent, with a message saying why.
-//   - Under GrantPolicyStrict, a consumer parentRef without a ReferenceGrant:
+//   - Under [grantpolicy.Strict], a consumer parentRef without a ReferenceGrant:
 //     Accepted=False reason NotAllowedByParent and ResolvedRefs=False reason
 //     RefNotPermitted; the route is not applied.
 //   - Invalid rules (unknown filter, bad regex, weight outside 0..1000000,
@@ -396,7 +398,7 @@ func (r *routeObj) status() RouteStatus {
 			Type:               string(gwv1.RouteConditionAccepted),
 			Status:             metav1.ConditionTrue,
 			Reason:             string(gwv1.RouteReasonAccepted),
-			Message:            "accepted by " + ControllerName,
+			Message:            "accepted by " + controllername.Gammaproof,
 			ObservedGeneration: r.generation,
 		}
 		resolved := metav1.Condition{

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
 
 func TestBuild(t *testing.T) {
@@ -15,7 +16,7 @@ func TestBuild(t *testing.T) {
 		// GRPCRoute API doc) the case checks.
 		spec   string
 		yaml   string
-		policy model.GrantPolicy
+		policy grantpolicy.Policy
 		check  func(t *testing.T, m *model.Mesh)
 	}{
 		{
@@ -82,7 +83,7 @@ spec:
 					t.Errorf("caller = %q", c.CallerNamespace)
 				}
 				// A rule without backendRefs forwards to the parent Service
-				// (implementation-specific, see DESIGN.md).
+				// (implementation-specific, see docs/architecture.md).
 				if got := routeTable(c); !slices.Equal(got, []string{"HTTPRoute/team-b/consumer/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore~8080=1"}) {
 					t.Errorf("consumer routes = %q", got)
 				}
@@ -268,7 +269,7 @@ spec:
 		{
 			name:   "strict: cross-namespace backendRef needs a ReferenceGrant",
 			spec:   `HTTPBackendRef: "It refers a resource in another namespace when the reference has not been explicitly allowed by a ReferenceGrant (or equivalent concept). In this case, the Reason must be set to RefNotPermitted"`,
-			policy: model.GrantPolicyStrict,
+			policy: grantpolicy.Strict,
 			yaml: `
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -297,7 +298,7 @@ spec:
 		{
 			name:   "strict: a matching ReferenceGrant permits the backendRef",
 			spec:   `ReferenceGrant: "identifies kinds of resources in other namespaces that are trusted to reference the specified kinds of resources in the same namespace as the policy."`,
-			policy: model.GrantPolicyStrict,
+			policy: grantpolicy.Strict,
 			yaml: `
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -343,8 +344,8 @@ spec:
 		},
 		{
 			name:   "strict: consumer parentRef without a grant is not applied",
-			spec:   `GEP-1294: "if a mesh implementation does expose the ability to access a broader scope than would otherwise be reachable, then ReferenceGrant must be used for cross namespaces references." (grant policy strict, DESIGN.md)`,
-			policy: model.GrantPolicyStrict,
+			spec:   `GEP-1294: "if a mesh implementation does expose the ability to access a broader scope than would otherwise be reachable, then ReferenceGrant must be used for cross namespaces references." (grant policy strict, docs/architecture.md)`,
+			policy: grantpolicy.Strict,
 			yaml: `
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -600,16 +601,5 @@ spec:
 			m := model.Build(in)
 			tt.check(t, m)
 		})
-	}
-}
-
-func TestParseGrantPolicy(t *testing.T) {
-	for in, want := range map[string]model.GrantPolicy{"": model.GrantPolicySpec, "spec": model.GrantPolicySpec, "strict": model.GrantPolicyStrict} {
-		if got, err := model.ParseGrantPolicy(in); err != nil || got != want {
-			t.Errorf("ParseGrantPolicy(%q) = %q, %v", in, got, err)
-		}
-	}
-	if _, err := model.ParseGrantPolicy("lax"); err == nil {
-		t.Error("ParseGrantPolicy(lax) succeeded")
 	}
 }

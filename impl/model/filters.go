@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gammaproof/gammaproof/internal/controllername"
 )
 
 // filterRef is a rule's or backendRef's filter, HTTPRoute's or GRPCRoute's:
@@ -73,7 +75,7 @@ func (r *routeObj) ruleFilters(ru *ruleObj, fs []filterRef, idx *index, own func
 			// "Unknown values here must result in the implementation setting
 			// the Accepted Condition for the Route to `status: False`, with a
 			// Reason of `UnsupportedValue`."
-			return &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("filter type %q is not supported by %s", f.typ, ControllerName)}
+			return &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("filter type %q is not supported by %s", f.typ, controllername.Gammaproof)}
 		}
 	}
 	return nil
@@ -100,7 +102,7 @@ func (r *routeObj) backendRef(ref gwv1.BackendRef, fs []filterRef, idx *index, n
 				b.Invalid, b.Cluster = string(gwv1.RouteReasonInvalidKind), ""
 			}
 		default:
-			return Backend{}, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("backendRef filter type %q is not supported by %s%s", f.typ, ControllerName, note)}
+			return Backend{}, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("backendRef filter type %q is not supported by %s%s", f.typ, controllername.Gammaproof, note)}
 		}
 	}
 	return b, nil
@@ -110,5 +112,5 @@ func extensionRefMsg(ref *gwv1.LocalObjectReference) string {
 	if ref == nil {
 		return "ExtensionRef filter without extensionRef; matching requests get 500"
 	}
-	return fmt.Sprintf("ExtensionRef filter %s/%s %q cannot be resolved by %s; matching requests get 500", ref.Group, ref.Kind, ref.Name, ControllerName)
+	return fmt.Sprintf("ExtensionRef filter %s/%s %q cannot be resolved by %s; matching requests get 500", ref.Group, ref.Kind, ref.Name, controllername.Gammaproof)
 }

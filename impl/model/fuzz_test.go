@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
 
 // FuzzBuild checks that Build never panics and is deterministic: the same
@@ -32,7 +33,7 @@ func FuzzBuild(f *testing.F) {
 			return // not Kubernetes objects: nothing to build.
 		}
 		if strict {
-			in.GrantPolicy = model.GrantPolicyStrict
+			in.GrantPolicy = grantpolicy.Strict
 		}
 		m1 := model.Build(in)
 		m2 := model.Build(in)

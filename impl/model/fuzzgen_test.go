@@ -13,6 +13,7 @@ import (
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
 
 // byteSource turns fuzz bytes into choices; it yields zeros when exhausted.
@@ -42,7 +43,7 @@ func genInput(data []byte) model.Input {
 	names := []string{"s0", "s1", "s2", "s3"}
 	var in model.Input
 	if s.pick(2) == 1 {
-		in.GrantPolicy = model.GrantPolicyStrict
+		in.GrantPolicy = grantpolicy.Strict
 	}
 	for _, ns := range nss {
 		for _, n := range names {

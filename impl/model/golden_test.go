@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
@@ -33,7 +34,7 @@ func TestGolden(t *testing.T) {
 			}
 			in := parseInput(t, string(b))
 			if bytes.Contains(b, []byte("# policy: strict")) {
-				in.GrantPolicy = model.GrantPolicyStrict
+				in.GrantPolicy = grantpolicy.Strict
 			}
 			got, err := json.MarshalIndent(model.Build(in), "", "  ")
 			if err != nil {

@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
 
 // index holds lookups over Input.
@@ -14,7 +16,7 @@ type index struct {
 	services map[string]*corev1.Service              // "ns/name"
 	slices   map[string][]*discoveryv1.EndpointSlice // "ns/service"
 	grants   map[string][]*gwv1beta1.ReferenceGrant  // namespace
-	policy   GrantPolicy
+	policy   grantpolicy.Policy
 }
 
 func newIndex(in Input) *index {
@@ -48,7 +50,7 @@ func newIndex(in Input) *index {
 // Service toNS/toName under the grant policy. Same-namespace references
 // never need a grant.
 func (idx *index) granted(kind, fromNS, toNS, toName string) bool {
-	if fromNS == toNS || idx.policy != GrantPolicyStrict {
+	if fromNS == toNS || idx.policy != grantpolicy.Strict {
 		return true
 	}
 	for _, g := range idx.grants[toNS] {

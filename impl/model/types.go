@@ -1,7 +1,6 @@
 package model
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
@@ -10,33 +9,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
-
-// ControllerName is the controllerName written into route status.
-const ControllerName = "gammaproof.io/mesh-controller"
-
-// GrantPolicy says when cross-namespace references need a ReferenceGrant.
-type GrantPolicy string
-
-const (
-	// GrantPolicySpec follows GEP-1294: mesh routes may reference parents and
-	// backends in other namespaces without a ReferenceGrant. The default.
-	GrantPolicySpec GrantPolicy = "spec"
-	// GrantPolicyStrict requires a ReferenceGrant in the target namespace for
-	// a consumer parentRef and for every cross-namespace backendRef.
-	GrantPolicyStrict GrantPolicy = "strict"
-)
-
-// ParseGrantPolicy parses "spec" or "strict"; "" means [GrantPolicySpec].
-func ParseGrantPolicy(s string) (GrantPolicy, error) {
-	switch GrantPolicy(s) {
-	case "", GrantPolicySpec:
-		return GrantPolicySpec, nil
-	case GrantPolicyStrict:
-		return GrantPolicyStrict, nil
-	}
-	return "", fmt.Errorf("parse grant policy %q: want spec or strict", s)
-}
 
 // Input is everything [Build] looks at. Order of the slices does not matter:
 // Build sorts what it needs. Build never modifies Input.
@@ -50,7 +25,7 @@ type Input struct {
 	// DeletionTimestamp still applies (level-based); the field exists so the
 	// model can grow namespace-based rules without an API change.
 	Namespaces  []corev1.Namespace
-	GrantPolicy GrantPolicy // Optional. "" means GrantPolicySpec.
+	GrantPolicy grantpolicy.Policy // Optional. "" means grantpolicy.Spec.
 }
 
 // Mesh is the result of [Build]. Every slice is sorted as documented, so two
