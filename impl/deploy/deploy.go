@@ -16,37 +16,24 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
-)
 
-// Grant policies the controller can run with; see DESIGN.md.
-const (
-	// PolicySpec follows GEP-1294: no ReferenceGrant needed for mesh routes.
-	PolicySpec = "spec"
-	// PolicyStrict needs a ReferenceGrant for consumer routes and
-	// cross-namespace backendRefs.
-	PolicyStrict = "strict"
-)
-
-// Images the manifests reference, as `make images` names them.
-const (
-	ControllerImage = "gammaproof/controller:dev"
-	NodeImage       = "gammaproof/node:dev"
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
 
 // Namespace is where the implementation runs.
 const Namespace = "gammaproof-system"
 
+// files is the kustomize tree: base/ (grant policy spec) and strict/.
+//
 //go:embed base/*.yaml strict/*.yaml
 var files embed.FS
 
-// FS returns the kustomize tree: base/ (grant policy spec) and strict/.
-func FS() fs.FS { return files }
-
-// Manifests returns the install manifests for policy ([PolicySpec], "" for
-// the same, or [PolicyStrict]) as one multi-document YAML stream, rendered
-// like `kubectl kustomize impl/deploy/<dir>`.
+// Manifests returns the install manifests for a grant policy
+// ([grantpolicy.Spec], "" for the same, or [grantpolicy.Strict]; see
+// docs/architecture.md) as one multi-document YAML stream, rendered like
+// `kubectl kustomize impl/deploy/<dir>`: base/ for spec, strict/ for strict.
 func Manifests(policy string) ([]byte, error) {
-	objs, err := Objects(policy)
+	objs, err := objects(policy)
 	if err != nil {
 		return nil, err
 	}
@@ -64,16 +51,16 @@ func Manifests(policy string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Objects is [Manifests] as objects, in apply order (namespace first).
-func Objects(policy string) ([]*unstructured.Unstructured, error) {
+// objects is [Manifests] as objects, in apply order (namespace first).
+func objects(policy string) ([]*unstructured.Unstructured, error) {
 	var dir string
-	switch policy {
-	case "", PolicySpec:
+	switch grantpolicy.Policy(policy) {
+	case "", grantpolicy.Spec:
 		dir = "base"
-	case PolicyStrict:
+	case grantpolicy.Strict:
 		dir = "strict"
 	default:
-		return nil, fmt.Errorf("render manifests: unknown grant policy %q: use %q or %q", policy, PolicySpec, PolicyStrict)
+		return nil, fmt.Errorf("render manifests: unknown grant policy %q: use %q or %q", policy, grantpolicy.Spec, grantpolicy.Strict)
 	}
 	docs, err := render(files, dir, 0)
 	if err != nil {

@@ -23,16 +23,23 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/repo"
 	"github.com/gammaproof/gammaproof/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.yaml")
 
+// The images the manifests must reference, as `make images` names them.
+const (
+	controllerImage = "gammaproof/controller:dev"
+	nodeImage       = "gammaproof/node:dev"
+)
+
 // typed decodes every object of policy strictly into its API type.
 func typed(t *testing.T, policy string) []runtime.Object {
 	t.Helper()
-	objs, err := Objects(policy)
+	objs, err := objects(policy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +79,8 @@ func find[T runtime.Object](t *testing.T, objs []runtime.Object, name string) T 
 func TestManifests(t *testing.T) {
 	for _, tc := range []struct{ policy, wantArg string }{
 		{"", "--grant-policy=spec"},
-		{PolicySpec, "--grant-policy=spec"},
-		{PolicyStrict, "--grant-policy=strict"},
+		{string(grantpolicy.Spec), "--grant-policy=spec"},
+		{string(grantpolicy.Strict), "--grant-policy=strict"},
 	} {
 		t.Run("policy "+tc.policy, func(t *testing.T) {
 			objs := typed(t, tc.policy)
@@ -83,8 +90,8 @@ func TestManifests(t *testing.T) {
 
 			ctrl := find[*appsv1.Deployment](t, objs, "gamma-controller")
 			c := ctrl.Spec.Template.Spec.Containers[0]
-			if c.Image != ControllerImage || c.ImagePullPolicy != corev1.PullIfNotPresent {
-				t.Errorf("controller image %s %s, want %s IfNotPresent", c.Image, c.ImagePullPolicy, ControllerImage)
+			if c.Image != controllerImage || c.ImagePullPolicy != corev1.PullIfNotPresent {
+				t.Errorf("controller image %s %s, want %s IfNotPresent", c.Image, c.ImagePullPolicy, controllerImage)
 			}
 			if n := countPrefix(c.Args, "--grant-policy="); n != 1 || !slices.Contains(c.Args, tc.wantArg) {
 				t.Errorf("controller args %q, want exactly one grant policy, %s", c.Args, tc.wantArg)
@@ -97,8 +104,8 @@ func TestManifests(t *testing.T) {
 			ds := find[*appsv1.DaemonSet](t, objs, "gamma-node")
 			ps := ds.Spec.Template.Spec
 			n := ps.Containers[0]
-			if n.Image != NodeImage || n.ImagePullPolicy != corev1.PullIfNotPresent {
-				t.Errorf("node image %s %s, want %s IfNotPresent", n.Image, n.ImagePullPolicy, NodeImage)
+			if n.Image != nodeImage || n.ImagePullPolicy != corev1.PullIfNotPresent {
+				t.Errorf("node image %s %s, want %s IfNotPresent", n.Image, n.ImagePullPolicy, nodeImage)
 			}
 			if !ps.HostNetwork || ps.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
 				t.Errorf("node: hostNetwork %v dnsPolicy %s, want true ClusterFirstWithHostNet", ps.HostNetwork, ps.DNSPolicy)
@@ -160,7 +167,7 @@ func tolerates(ts []corev1.Toleration, taint corev1.Taint) bool {
 
 // TestRBAC checks each service account may do what its binary needs.
 func TestRBAC(t *testing.T) {
-	objs := typed(t, PolicySpec)
+	objs := typed(t, string(grantpolicy.Spec))
 	type need struct{ group, resource, verb string }
 	tests := []struct {
 		sa    string
@@ -224,7 +231,7 @@ func rulesFor(objs []runtime.Object, sa string) []rbacv1.PolicyRule {
 
 func TestEveryFileIsListed(t *testing.T) {
 	for _, dir := range []string{"base", "strict"} {
-		raw, err := fs.ReadFile(FS(), path.Join(dir, "kustomization.yaml"))
+		raw, err := fs.ReadFile(files, path.Join(dir, "kustomization.yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +243,7 @@ func TestEveryFileIsListed(t *testing.T) {
 		for _, p := range k.Patches {
 			listed = append(listed, p.Path)
 		}
-		entries, err := fs.ReadDir(FS(), dir)
+		entries, err := fs.ReadDir(files, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,7 +301,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestGolden(t *testing.T) {
-	for _, policy := range []string{PolicySpec, PolicyStrict} {
+	for _, policy := range []string{string(grantpolicy.Spec), string(grantpolicy.Strict)} {
 		t.Run(policy, func(t *testing.T) {
 			got, err := Manifests(policy)
 			if err != nil {
@@ -328,7 +335,7 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := Objects(PolicySpec)
+	objs, err := objects(string(grantpolicy.Spec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +344,7 @@ func TestApply(t *testing.T) {
 			t.Fatalf("create %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}
-	strict, err := Objects(PolicyStrict)
+	strict, err := objects(string(grantpolicy.Strict))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +372,7 @@ func TestKubectlKustomizeAgrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for dir, policy := range map[string]string{"base": PolicySpec, "strict": PolicyStrict} {
+	for dir, policy := range map[string]string{"base": string(grantpolicy.Spec), "strict": string(grantpolicy.Strict)} {
 		t.Run(dir, func(t *testing.T) {
 			out, err := exec.CommandContext(t.Context(), kubectl, "kustomize", dir).Output()
 			if err != nil {
@@ -375,7 +382,7 @@ func TestKubectlKustomizeAgrees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ours, err := Objects(policy)
+			ours, err := objects(policy)
 			if err != nil {
 				t.Fatal(err)
 			}
