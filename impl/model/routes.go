@@ -1,56 +1,17 @@
 package model
 
 import (
-	"cmp"
 	"fmt"
-	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// maxWeight is the API's maximum backendRef weight.
-const maxWeight = 1_000_000
-
-// ruleObj is a validated rule of a route.
-type ruleObj struct {
-	index    int
-	name     string
-	matches  []matchObj
-	redirect *Redirect
-	// backends are the resolved backendRefs with weight > 0.
-	backends []Backend
-	// toParent: the rule has no backendRefs and no redirect, so it forwards
-	// to the parent Service port itself (implementation-specific).
-	toParent bool
-	// direct500: every request matching the rule is answered 500 (all
-	// backends invalid or weight 0, or an unresolved ExtensionRef filter).
-	direct500   bool
-	reqH, respH HeaderModifier
-	rewrite     *URLRewrite
-	mirrors     []Mirror
-	timeouts    Timeouts
-	retry       *Retry
-}
-
-// matchObj is a Match plus what precedence needs.
-type matchObj struct {
-	m Match
-	// gRPC precedence: characters in the matching service and method.
-	grpcService, grpcMethod int
-}
-
-// ruleError makes a rule invalid: Accepted=False when every rule is.
-type ruleError struct {
-	reason string
-	msg    string
-}
-
+// collectRoutes validates every route of in that has a Service parentRef.
 func collectRoutes(in Input, idx *index) []*routeObj {
 	var out []*routeObj
 	for i := range in.HTTPRoutes {
@@ -66,12 +27,79 @@ func collectRoutes(in Input, idx *index) []*routeObj {
 	return out
 }
 
+// newRoute validates a route of either kind from its rules; nil when it has
+// no Service parentRef. A route without rules gets one rule matching every
+// request and forwarding to the parent Service.
+func newRoute[R any](kind string, meta *metav1.ObjectMeta, parentRefs []gwv1.ParentReference, rules []R, idx *index,
+	rule func(*routeObj, int, R, *index) (ruleObj, *ruleError)) *routeObj {
+	if !slices.ContainsFunc(parentRefs, isServiceParent) {
+		return nil
+	}
+	r := &routeObj{kind: kind, ns: meta.Namespace, name: meta.Name, generation: meta.Generation, created: meta.CreationTimestamp,
+		rules: make([]ruleObj, 0, max(1, len(rules)))}
+	var errs map[int]ruleError // made on the first invalid rule.
+	for i, rl := range rules {
+		ru, err := rule(r, i, rl, idx)
+		if err != nil {
+			if errs == nil {
+				errs = map[int]ruleError{}
+			}
+			errs[i] = *err
+			continue
+		}
+		r.rules = append(r.rules, ru)
+	}
+	if len(rules) == 0 {
+		r.rules = append(r.rules, ruleObj{matches: []matchObj{{m: Match{PathType: PathPrefix, PathValue: "/"}}}, toParent: true})
+	}
+	r.finishRules(len(rules), errs)
+	r.resolveParents(parentRefs, idx)
+	return r
+}
+
+// routeObj is an HTTPRoute or GRPCRoute after validation.
+type routeObj struct {
+	kind, ns, name string
+	generation     int64
+	created        metav1.Time
+	rules          []ruleObj
+	parents        []parentObj
+	// acceptProblems make every Service parent Accepted=False (all rules invalid).
+	acceptReason, acceptMsg string
+	// dropped lists rules dropped as invalid while others remain (PartiallyInvalid).
+	dropped []string
+	// refProblems are unresolved references (ResolvedRefs=False).
+	refReason string
+	refMsgs   []string
+	// conflicted lists listeners where a GRPCRoute displaced this HTTPRoute.
+	conflicted map[groupKey]bool
+}
+
+func (r *routeObj) addRefProblem(reason, msg string) {
+	if r.refReason == "" {
+		r.refReason = reason
+	}
+	r.refMsgs = append(r.refMsgs, msg)
+}
+
+// parentObj is one distinct Service parentRef of a route.
+type parentObj struct {
+	ref      gwv1.ParentReference
+	svc      ServiceRef
+	ports    []int32 // the Service ports the route attaches to.
+	accepted bool
+	reason   string // Accepted=False reason.
+	msg      string
+	// refNotPermitted: the parentRef itself is not permitted (strict).
+	refNotPermitted bool
+}
+
 // isServiceParent reports whether a parentRef is ours: group "" and kind Service.
 func isServiceParent(p gwv1.ParentReference) bool {
 	return p.Group != nil && *p.Group == "" && p.Kind != nil && *p.Kind == kindService
 }
 
-// parents resolves a route's Service parentRefs (GEP-1294).
+// resolveParents resolves a route's Service parentRefs (GEP-1294).
 func (r *routeObj) resolveParents(refs []gwv1.ParentReference, idx *index) {
 	var seen []string // routes have few parentRefs (the API allows 32).
 	dedup := len(refs) > 1
@@ -170,177 +198,11 @@ func (r *routeObj) finishRules(total int, errs map[int]ruleError) {
 	r.dropped = msgs
 }
 
-// resolveBackend checks one backend reference. It records reference
-// problems on the route and returns the Backend (Invalid set when unusable).
-func (r *routeObj) resolveBackend(ref gwv1.BackendObjectReference, idx *index) Backend {
-	ns := r.ns
-	if ref.Namespace != nil && *ref.Namespace != "" {
-		ns = string(*ref.Namespace)
+// deref returns *p, or the zero value when p is nil.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
 	}
-	b := Backend{Service: ServiceRef{ns, string(ref.Name)}, Port: deref(ref.Port)}
-	group, kind := deref(ref.Group), kindService
-	if ref.Kind != nil {
-		kind = string(*ref.Kind)
-	}
-	fail := func(reason gwv1.RouteConditionReason, msg string) Backend {
-		b.Invalid = string(reason)
-		r.addRefProblem(string(reason), msg)
-		return b
-	}
-	if group != "" || kind != kindService {
-		return fail(gwv1.RouteReasonInvalidKind, fmt.Sprintf("backendRef %s/%s: group %q kind %q is not supported; only core Services are", ns, ref.Name, group, kind))
-	}
-	// Check the grant before existence, so that a missing grant does not
-	// reveal whether a Service exists in another namespace.
-	if !idx.granted(r.kind, r.ns, ns, string(ref.Name)) {
-		return fail(gwv1.RouteReasonRefNotPermitted, fmt.Sprintf("backendRef to Service %s/%s is not permitted: grant policy strict needs a ReferenceGrant in namespace %s from %s in %s", ns, ref.Name, ns, r.kind, r.ns))
-	}
-	svc := idx.service(b.Service)
-	if svc == nil {
-		return fail(gwv1.RouteReasonBackendNotFound, "backendRef Service "+b.Service.String()+" not found")
-	}
-	if svc.Spec.Type == corev1.ServiceTypeExternalName {
-		// GEP-1294: ExternalName Services "SHOULD NOT be allowed as parentRefs or backendRefs".
-		return fail(gwv1.RouteReasonInvalidKind, "backendRef Service "+b.Service.String()+" is of type ExternalName, which is not supported as a mesh backend")
-	}
-	if ref.Port == nil {
-		return fail(gwv1.RouteReasonBackendNotFound, "backendRef Service "+b.Service.String()+" has no port; port is required for Service backends")
-	}
-	if !slices.ContainsFunc(svc.Spec.Ports, func(sp corev1.ServicePort) bool { return sp.Port == *ref.Port && protocolOK(sp.Protocol) }) {
-		return fail(gwv1.RouteReasonBackendNotFound, fmt.Sprintf("backendRef Service %s has no TCP port %d", b.Service, *ref.Port))
-	}
-	b.Cluster = ClusterName(b.Service, *ref.Port)
-	return b
-}
-
-// weight validates a backendRef weight (default 1).
-func weight(w *int32) (uint32, *ruleError) {
-	if w == nil {
-		return 1, nil
-	}
-	if *w < 0 || *w > maxWeight {
-		return 0, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("weight %d is outside 0..%d", *w, maxWeight)}
-	}
-	return uint32(*w), nil
-}
-
-// finishBackends drops weight-0 backends, merges duplicates and decides
-// whether the rule answers 500 for everything.
-func (ru *ruleObj) finishBackends(hadRefs bool) *ruleError {
-	if !hadRefs {
-		ru.toParent = ru.redirect == nil
-		return nil
-	}
-	// Merged in place: merged never gets ahead of the backend being read.
-	merged := ru.backends[:0]
-	for _, b := range ru.backends {
-		if b.Weight == 0 {
-			continue // "If weight is set to 0, no traffic should be forwarded for this entry."
-		}
-		i := slices.IndexFunc(merged, func(m Backend) bool { return sameBackend(m, b) })
-		if i < 0 {
-			merged = append(merged, b)
-			continue
-		}
-		merged[i].Weight += b.Weight
-	}
-	if len(merged) == 0 {
-		merged = nil
-	}
-	var total uint64
-	valid := false
-	for _, b := range merged {
-		total += uint64(b.Weight)
-		valid = valid || b.Invalid == ""
-	}
-	if total > math.MaxUint32 {
-		return &ruleError{string(gwv1.RouteReasonUnsupportedValue), "the sum of backend weights exceeds 4294967295"}
-	}
-	ru.backends = merged
-	if ru.redirect != nil {
-		ru.backends = nil
-		return nil
-	}
-	// "If *all* entries in BackendRefs are invalid ... *all* traffic which
-	// matches this rule MUST receive a 500 status code."
-	if !valid {
-		ru.direct500 = true
-	}
-	return nil
-}
-
-func sameBackend(a, b Backend) bool {
-	return a.Cluster == b.Cluster && a.Service == b.Service && a.Port == b.Port && a.Invalid == b.Invalid &&
-		equalModifier(a.RequestHeaders, b.RequestHeaders) && equalModifier(a.ResponseHeaders, b.ResponseHeaders)
-}
-
-func equalModifier(a, b HeaderModifier) bool {
-	return slices.Equal(a.Set, b.Set) && slices.Equal(a.Add, b.Add) && slices.Equal(a.Remove, b.Remove)
-}
-
-func headerModifier(f *gwv1.HTTPHeaderFilter) HeaderModifier {
-	var m HeaderModifier
-	if f == nil {
-		return m
-	}
-	for _, h := range f.Set {
-		m.Set = append(m.Set, Header{string(h.Name), h.Value})
-	}
-	for _, h := range f.Add {
-		m.Add = append(m.Add, Header{string(h.Name), h.Value})
-	}
-	for _, n := range f.Remove {
-		m.Remove = append(m.Remove, strings.ToLower(n))
-	}
-	return m
-}
-
-// parseDuration parses a Gateway API duration (GEP-2257).
-func parseDuration(field string, d *gwv1.Duration) (time.Duration, *ruleError) {
-	if d == nil {
-		return 0, nil
-	}
-	v, err := time.ParseDuration(string(*d))
-	if err != nil || v < 0 {
-		return 0, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("%s %q is not a valid duration", field, *d)}
-	}
-	return v, nil
-}
-
-func checkRegex(what, re string) *ruleError {
-	if _, err := regexp.Compile(re); err != nil {
-		return &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("%s regular expression %q: %v", what, re, err)}
-	}
-	return nil
-}
-
-// stringMatches dedups by name (first wins, as the spec requires) and sorts.
-func stringMatches(kind string, in []StringMatch, fold bool) ([]StringMatch, *ruleError) {
-	var out []StringMatch
-	for _, s := range in {
-		if fold {
-			s.Name = strings.ToLower(s.Name)
-		}
-		// "If multiple entries specify equivalent ... names, only the first
-		// entry with an equivalent name MUST be considered for a match."
-		if slices.ContainsFunc(out, func(o StringMatch) bool { return o.Name == s.Name }) {
-			continue
-		}
-		if s.Regex {
-			if e := checkRegex(kind+" "+s.Name, s.Value); e != nil {
-				return nil, e
-			}
-		}
-		out = append(out, s)
-	}
-	slices.SortFunc(out, func(a, b StringMatch) int { return cmp.Compare(a.Name, b.Name) })
-	return out, nil
-}
-
-// normalizePrefix drops a trailing "/" (the spec ignores it) except for "/".
-func normalizePrefix(v string) string {
-	for len(v) > 1 && strings.HasSuffix(v, "/") {
-		v = strings.TrimSuffix(v, "/")
-	}
-	return v
+	return *p
 }
