@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/gammaproof/gammaproof/suite/env/local/node"
+	"github.com/gammaproof/gammaproof/localcluster/node"
 )
 
 const usage = `usage: gamma-localnode run --kubeconfig FILE --state-dir DIR [flags]

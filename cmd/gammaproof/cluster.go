@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gammaproof/gammaproof/suite/env/local/cluster"
+	"github.com/gammaproof/gammaproof/localcluster/cluster"
 )
 
 const clusterUsage = `usage: gammaproof cluster <up|down|status> [--state-dir DIR]

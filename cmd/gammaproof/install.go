@@ -16,7 +16,7 @@ import (
 	"github.com/gammaproof/gammaproof/impl/deploy"
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
 	"github.com/gammaproof/gammaproof/internal/repo"
-	"github.com/gammaproof/gammaproof/suite/env/local/cluster"
+	"github.com/gammaproof/gammaproof/localcluster/cluster"
 	"github.com/gammaproof/gammaproof/suite/image"
 )
 

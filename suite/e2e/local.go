@@ -7,8 +7,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/support"
 
+	"github.com/gammaproof/gammaproof/localcluster/cluster"
 	"github.com/gammaproof/gammaproof/suite/env/local"
-	"github.com/gammaproof/gammaproof/suite/env/local/cluster"
 )
 
 var listAll = metav1.ListOptions{}

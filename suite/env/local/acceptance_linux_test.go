@@ -23,7 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/gammaproof/gammaproof/internal/repo"
-	"github.com/gammaproof/gammaproof/suite/env/local/cluster"
+	"github.com/gammaproof/gammaproof/localcluster/cluster"
 )
 
 var (

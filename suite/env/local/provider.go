@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/e2e-framework/support"
 
 	"github.com/gammaproof/gammaproof/internal/repo"
-	"github.com/gammaproof/gammaproof/suite/env/local/cluster"
-	"github.com/gammaproof/gammaproof/suite/env/local/node"
+	"github.com/gammaproof/gammaproof/localcluster/cluster"
+	"github.com/gammaproof/gammaproof/localcluster/node"
 )
 
 // Cluster is the local cluster as an e2e-framework provider. Create starts

@@ -7,7 +7,7 @@ import (
 
 	"sigs.k8s.io/e2e-framework/support"
 
-	"github.com/gammaproof/gammaproof/suite/env/local/cluster"
+	"github.com/gammaproof/gammaproof/localcluster/cluster"
 )
 
 func TestProviderOptions(t *testing.T) {
