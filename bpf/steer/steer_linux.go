@@ -1,14 +1,11 @@
 package steer
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -16,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gammaproof/gammaproof/bpf/bpfload"
+	"github.com/gammaproof/gammaproof/internal/cgroup2"
 )
 
 // Programs are the loaded steering programs and their maps. Methods are safe
@@ -256,61 +254,6 @@ func CgroupID(path string) (uint64, error) {
 	return st.Ino, nil
 }
 
-// CgroupV2Root returns the mount point of the cgroup v2 hierarchy from
-// /proc/mounts (/sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on
-// hybrid ones). When several are mounted, the last is returned: in a
-// container a host cgroup2 bind-mounted over /sys/fs/cgroup comes last.
-func CgroupV2Root() (string, error) {
-	f, err := os.Open("/proc/mounts")
-	if err != nil {
-		return "", fmt.Errorf("find cgroup v2 mount: %w", err)
-	}
-	defer f.Close()
-	return parseCgroup2Mount(f)
-}
-
-func parseCgroup2Mount(r io.Reader) (string, error) {
-	s := bufio.NewScanner(r)
-	found := ""
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) >= 3 && fields[2] == "cgroup2" {
-			found = unescapeMount(fields[1]) // The last one wins: it mounts over earlier ones.
-		}
-	}
-	if err := s.Err(); err != nil {
-		return "", fmt.Errorf("find cgroup v2 mount: %w", err)
-	}
-	if found != "" {
-		return found, nil
-	}
-	return "", errors.New("find cgroup v2 mount: no cgroup2 filesystem in /proc/mounts: mount one (mount -t cgroup2 none /sys/fs/cgroup/unified)")
-}
-
-// unescapeMount undoes the octal escapes of /proc/mounts (\040 for space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v byte
-			ok := true
-			for _, c := range s[i+1 : i+4] {
-				if c < '0' || c > '7' {
-					ok = false
-					break
-				}
-				v = v*8 + byte(c-'0')
-			}
-			if ok {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+// CgroupV2Root returns the mount point of the cgroup v2 hierarchy; it is
+// [cgroup2.Mount], kept for the callers that know it by this name.
+func CgroupV2Root() (string, error) { return cgroup2.Mount() }

@@ -162,27 +162,6 @@ func TestMaps(t *testing.T) {
 	}
 }
 
-func TestParseCgroup2Mount(t *testing.T) {
-	tests := []struct {
-		name, mounts, want string
-		wantErr            bool
-	}{
-		{"hybrid", "tmpfs /sys/fs/cgroup tmpfs rw 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n", "/sys/fs/cgroup/unified", false},
-		{"unified", "cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0\n", "/sys/fs/cgroup", false},
-		{"last mount wins", "cgroup2 /sys/fs/cgroup cgroup2 ro 0 0\ncgroup2 /host/cgroup cgroup2 rw 0 0\n", "/host/cgroup", false},
-		{"escaped", `cgroup2 /mnt/my\040cg cgroup2 rw 0 0`, "/mnt/my cg", false},
-		{"none", "cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\n", "", true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseCgroup2Mount(strings.NewReader(tc.mounts))
-			if (err != nil) != tc.wantErr || got != tc.want {
-				t.Fatalf("got %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
-			}
-		})
-	}
-}
-
 // BenchmarkConnect measures a loopback connect() from a process in a pod-like
 // cgroup: without the programs, with them but not steered (pod IP), and
 // steered (VIP rewritten to the listener).

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -609,4 +610,24 @@ func mountsUnder(dir string) ([]string, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) < len(out[j]) })
 	return out, nil
+}
+
+// unescapeMount undoes the octal escapes of /proc/mounts (\040 for a space) in
+// a mount point of /proc/self/mountinfo.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

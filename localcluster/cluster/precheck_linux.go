@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
+
+	"github.com/gammaproof/gammaproof/internal/cgroup2"
 )
 
 // ErrNotRoot is returned when the cluster is started without root.
@@ -19,7 +21,7 @@ func checkHost(binDir string, components []string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("%w: run it as root (sudo)", ErrNotRoot)
 	}
-	if _, err := Cgroup2Mount(); err != nil {
+	if _, err := cgroup2.Mount(); err != nil {
 		return err
 	}
 	if _, err := exec.LookPath("nft"); err != nil {

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -10,31 +9,12 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gammaproof/gammaproof/internal/cgroup2"
 )
 
 // DefaultCgroupParent is where pod cgroups live below the cgroup v2 mount.
 const DefaultCgroupParent = "gammaproof/pods"
-
-// cgroup2Mount finds the cgroup v2 mount point in /proc/mounts (on hybrid
-// hosts it is /sys/fs/cgroup/unified, on unified hosts /sys/fs/cgroup).
-func cgroup2Mount() (string, error) {
-	f, err := os.Open("/proc/mounts")
-	if err != nil {
-		return "", fmt.Errorf("read /proc/mounts: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 3 && fields[2] == "cgroup2" {
-			return fields[1], nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("read /proc/mounts: %w", err)
-	}
-	return "", errors.New("no cgroup v2 mount in /proc/mounts: mount one (`mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 none /sys/fs/cgroup/unified`) or boot with systemd.unified_cgroup_hierarchy=1")
-}
 
 // CgroupParent returns the directory under which every pod cgroup
 // pod<uid> lives: <cgroup2 mount>/<rel> (rel defaults to
@@ -43,7 +23,7 @@ func CgroupParent(rel string) (string, error) {
 	if rel == "" {
 		rel = DefaultCgroupParent
 	}
-	m, err := cgroup2Mount()
+	m, err := cgroup2.Mount()
 	if err != nil {
 		return "", err
 	}

@@ -16,13 +16,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/gammaproof/gammaproof/internal/cgroup2"
 )
 
 // childEnv carries a probe spec to the re-executed test binary.
@@ -151,7 +152,7 @@ func RequireRoot(t testing.TB) {
 // test ends. It returns the top directory.
 func Cgroup(t testing.TB, prefix string, children ...string) string {
 	t.Helper()
-	root, err := cgroup2Root()
+	root, err := cgroup2.Mount()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,28 +182,6 @@ func Cgroup(t testing.TB, prefix string, children ...string) string {
 		}
 	})
 	return dir
-}
-
-func cgroup2Root() (string, error) {
-	f, err := os.Open("/proc/mounts")
-	if err != nil {
-		return "", fmt.Errorf("find cgroup v2 mount: %w", err)
-	}
-	defer f.Close()
-	found := ""
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if fields := strings.Fields(s.Text()); len(fields) >= 3 && fields[2] == "cgroup2" {
-			found = fields[1]
-		}
-	}
-	if err := s.Err(); err != nil {
-		return "", fmt.Errorf("find cgroup v2 mount: %w", err)
-	}
-	if found == "" {
-		return "", errors.New("find cgroup v2 mount: none in /proc/mounts: mount one (mount -t cgroup2 none /sys/fs/cgroup/unified)")
-	}
-	return found, nil
 }
 
 func runProbe(spec string) (Result, error) {
