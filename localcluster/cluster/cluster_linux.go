@@ -137,49 +137,43 @@ func (c *Cluster) prepare() error {
 // startAll starts the components in order and waits for each to be ready.
 // It returns every process it started, also on error.
 func (c *Cluster) startAll(ctx context.Context, t0 time.Time) ([]*proc, error) {
-	l := c.layout
-	var procs []*proc
-	start := func(name string) (*proc, error) {
-		bin, err := binaryFor(c.opts.BinDir, name)
-		if err != nil {
-			return nil, err
-		}
-		args, err := Args(l, c.opts.BinDir, name)
-		if err != nil {
-			return nil, err
-		}
-		p, err := startDetached(l, name, bin, args)
-		if p != nil {
-			procs = append(procs, p)
-		}
-		return p, err
-	}
-	report := func(p *proc, state string) {
-		c.progressf("  %-24s %s (pid %d) at %.1fs", p.name, state, p.pid, time.Since(t0).Seconds())
-	}
-	ready := func(p *proc) { report(p, "ready") }
+	s := &startup{c: c, t0: t0}
+	err := s.run(ctx)
+	return s.procs, err
+}
 
-	etcd, err := start(Etcd)
+// startup is one run of [Cluster.startAll]: the processes started so far
+// and when Up began, for the progress lines.
+type startup struct {
+	c     *Cluster
+	t0    time.Time
+	procs []*proc
+}
+
+// run starts etcd, then the API server, then everything else, and waits
+// until all of it is ready.
+func (s *startup) run(ctx context.Context) error {
+	etcd, err := s.start(Etcd)
 	if err != nil {
-		return procs, err
+		return err
 	}
 	if err := waitFor(ctx, etcdTimeout, etcd, httpOK(plainHTTP, "http://127.0.0.1:2379/health")); err != nil {
-		return procs, err
+		return err
 	}
-	ready(etcd)
+	s.report(etcd, "ready")
 
-	api, err := start(APIServer)
+	api, err := s.start(APIServer)
 	if err != nil {
-		return procs, err
+		return err
 	}
-	cfg, err := c.RestConfig()
+	cfg, err := s.c.RestConfig()
 	if err != nil {
-		return procs, err
+		return err
 	}
 	cfg.Timeout = 5 * time.Second
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return procs, fmt.Errorf("create client: %w", err)
+		return fmt.Errorf("create client: %w", err)
 	}
 	// Creating the CRDs is the slowest step (the API server compiles their
 	// CEL rules), so it starts as soon as the API server answers, while
@@ -192,28 +186,71 @@ func (c *Cluster) startAll(ctx context.Context, t0 time.Time) ([]*proc, error) {
 	// The other components start as soon as the API server is live: each
 	// retries until it is ready, and starting them early overlaps their
 	// start with the API server's post-start hooks and the CRDs.
-	if err := waitFor(ctx, apiServerTimeout, api, func(ctx context.Context) error {
-		_, err := cs.Discovery().RESTClient().Get().AbsPath("/livez").DoRaw(ctx)
+	if err := waitFor(ctx, apiServerTimeout, api, apiHealth(cs, "/livez")); err != nil {
 		return err
-	}); err != nil {
-		return procs, err
 	}
-	report(api, "serving")
+	s.report(api, "serving")
+	started, err := s.startRest()
+	if err != nil {
+		return err
+	}
+	if err := s.waitRest(ctx, cs, started, crdDone); err != nil {
+		return err
+	}
+	// The rest started once the API server was live; by now it should be
+	// ready too (all its post-start hooks done), and Up promises that.
+	if err := waitFor(ctx, apiServerTimeout, api, apiHealth(cs, "/readyz")); err != nil {
+		return err
+	}
+	s.report(api, "ready")
+	return nil
+}
 
-	// Everything else starts at once; each has its own readiness check.
+// start starts component name from the bin dir and records its process.
+func (s *startup) start(name string) (*proc, error) {
+	l := s.c.layout
+	bin, err := binaryFor(s.c.opts.BinDir, name)
+	if err != nil {
+		return nil, err
+	}
+	args, err := Args(l, s.c.opts.BinDir, name)
+	if err != nil {
+		return nil, err
+	}
+	p, err := startDetached(l, name, bin, args)
+	if p != nil {
+		s.procs = append(s.procs, p)
+	}
+	return p, err
+}
+
+// report prints a progress line: component p reached state.
+func (s *startup) report(p *proc, state string) {
+	s.c.progressf("  %-24s %s (pid %d) at %.1fs", p.name, state, p.pid, time.Since(s.t0).Seconds())
+}
+
+// startRest starts every component after etcd and the API server at once.
+func (s *startup) startRest() (map[string]*proc, error) {
+	started := map[string]*proc{}
+	for _, name := range s.c.components()[2:] {
+		p, err := s.start(name)
+		if err != nil {
+			return nil, err
+		}
+		started[name] = p
+	}
+	return started, nil
+}
+
+// waitRest waits, all at once, until each started component passes its own
+// readiness check, the CRDs are installed (crdDone) and the controller
+// manager has made the default ServiceAccount. It returns every failure.
+func (s *startup) waitRest(ctx context.Context, cs kubernetes.Interface, started map[string]*proc, crdDone <-chan error) error {
 	checks := map[string]func(context.Context) error{
 		ControllerManager: httpOK(loopbackTLS, "https://127.0.0.1:10257/healthz"),
 		Scheduler:         httpOK(loopbackTLS, "https://127.0.0.1:10259/healthz"),
 		LocalNode:         func(ctx context.Context) error { return nodeReady(ctx, cs) },
 		Proxy:             httpOK(plainHTTP, "http://127.0.0.1:10256/healthz"),
-	}
-	started := map[string]*proc{}
-	for _, name := range c.components()[2:] {
-		p, err := start(name)
-		if err != nil {
-			return procs, err
-		}
-		started[name] = p
 	}
 	var (
 		wg   sync.WaitGroup
@@ -231,7 +268,7 @@ func (c *Cluster) startAll(ctx context.Context, t0 time.Time) ([]*proc, error) {
 				fail(err)
 				return
 			}
-			ready(p)
+			s.report(p, "ready")
 		})
 	}
 	wg.Go(func() {
@@ -239,7 +276,7 @@ func (c *Cluster) startAll(ctx context.Context, t0 time.Time) ([]*proc, error) {
 			fail(err)
 			return
 		}
-		c.progressf("  %-24s installed at %.1fs", "Gateway API CRDs", time.Since(t0).Seconds())
+		s.c.progressf("  %-24s installed at %.1fs", "Gateway API CRDs", time.Since(s.t0).Seconds())
 	})
 	wg.Go(func() {
 		if err := waitFor(ctx, restTimeout, started[ControllerManager], func(ctx context.Context) error {
@@ -250,19 +287,15 @@ func (c *Cluster) startAll(ctx context.Context, t0 time.Time) ([]*proc, error) {
 		}
 	})
 	wg.Wait()
-	if len(errs) > 0 {
-		return procs, errors.Join(errs...)
-	}
-	// The rest started once the API server was live; by now it should be
-	// ready too (all its post-start hooks done), and Up promises that.
-	if err := waitFor(ctx, apiServerTimeout, api, func(ctx context.Context) error {
-		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	return errors.Join(errs...)
+}
+
+// apiHealth checks the API server's health endpoint path (/livez, /readyz).
+func apiHealth(cs kubernetes.Interface, path string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := cs.Discovery().RESTClient().Get().AbsPath(path).DoRaw(ctx)
 		return err
-	}); err != nil {
-		return procs, err
 	}
-	ready(api)
-	return procs, nil
 }
 
 // waitFor polls check until it succeeds, p exits, or timeout passes.

@@ -230,14 +230,69 @@ func (c *container) shouldRestart(code int) bool {
 // the hostname and execs the command found in the image PATH; the pid
 // stays the same through every exec.
 func (c *container) start(ctx context.Context) (*instance, error) {
-	p := c.pr.p
-	img, err := p.images.Resolve(c.spec.Image)
+	l, err := c.prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.pr.mu.Lock()
+	c.n++
+	n := c.n
+	c.img, c.env = l.img, l.env
+	c.pr.mu.Unlock()
+	logf, err := c.openLog(n)
+	if err != nil {
+		return nil, err
+	}
+	cmd := c.pr.p.processCmd(l.hostNetwork, c.pr.nsName, nil, l.init.args())
+	cmd.Env = l.env
+	flags := uintptr(unix.CLONE_NEWNS)
+	if !l.hostNetwork {
+		flags |= unix.CLONE_NEWUTS
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: flags, UseCgroupFD: true, CgroupFD: int(l.cgFD.Fd())}
+	inst := &instance{n: n, exited: make(chan struct{}), out: &fanout{}, id: fmt.Sprintf("gammaproof://%s/%s/%d", c.pr.uid, c.spec.Name, n)}
+	out, childEnds, err := c.connectStdio(cmd, inst)
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	err = cmd.Start()
+	for _, f := range childEnds {
+		f.Close()
+	}
+	if err != nil {
+		out.Close()
+		logf.Close()
+		return nil, fmt.Errorf("start container process: %w", err)
+	}
+	inst.pid = cmd.Process.Pid
+	inst.startedAt = time.Now()
+	inst.watch(cmd, logf, out)
+	c.markRunning(inst)
+	c.pr.log().Info("container started", "container", c.spec.Name, "pid", inst.pid, "argv", l.init.argv)
+	return inst, nil
+}
+
+// launch is what one run of a container needs, gathered before its process
+// starts.
+type launch struct {
+	hostNetwork bool
+	cgFD        *os.File // the pod cgroup, for clone3
+	img         Image
+	env         []string
+	init        initSpec // container-init's mounts, workdir, hostname and argv
+}
+
+// prepare resolves the image, builds the environment, the command line and
+// the mounts. Its errors are *waitingError with the reason to show.
+func (c *container) prepare(ctx context.Context) (launch, error) {
+	img, err := c.pr.p.images.Resolve(c.spec.Image)
 	if err != nil {
 		reason := ReasonImageNotResolvable
 		if errors.Is(err, ErrImageBinaryMissing) {
 			reason = ReasonImageBinaryMissing
 		}
-		return nil, &waitingError{reason: reason, err: err}
+		return launch{}, &waitingError{reason: reason, err: err}
 	}
 	c.pr.mu.Lock()
 	pod := c.pr.pod.DeepCopy()
@@ -246,12 +301,37 @@ func (c *container) start(ctx context.Context) (*instance, error) {
 	cgFD := c.pr.cgFD
 	c.pr.mu.Unlock()
 	if cgFD == nil {
-		return nil, &waitingError{reason: ReasonCreateConfigError, err: errors.New("pod cgroup is gone")}
+		return launch{}, &waitingError{reason: ReasonCreateConfigError, err: errors.New("pod cgroup is gone")}
 	}
 	env, err := c.environment(ctx, pod, img)
 	if err != nil {
-		return nil, &waitingError{reason: ReasonCreateConfigError, err: err}
+		return launch{}, &waitingError{reason: ReasonCreateConfigError, err: err}
 	}
+	argv, err := c.commandLine(img, env)
+	if err != nil {
+		return launch{}, err
+	}
+	mounts, err := c.mounts(pod, vols)
+	if err != nil {
+		return launch{}, &waitingError{reason: ReasonCreateConfigError, err: err}
+	}
+	l := launch{
+		hostNetwork: pod.Spec.HostNetwork,
+		cgFD:        cgFD,
+		img:         img,
+		env:         env,
+		init:        initSpec{mounts: mounts, workdir: c.spec.WorkingDir, argv: argv},
+	}
+	if !pod.Spec.HostNetwork {
+		l.init.hostname = podHostname(pod)
+	}
+	return l, nil
+}
+
+// commandLine returns the container's argv: command and args (or the
+// image's defaults) with $(VAR) expanded from env, and the command found in
+// the image PATH. Its errors are *waitingError.
+func (c *container) commandLine(img Image, env []string) ([]string, error) {
 	envMap := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -264,22 +344,16 @@ func (c *container) start(ctx context.Context) (*instance, error) {
 	for i := range argv {
 		argv[i] = expand(argv[i], envMap)
 	}
+	var err error
 	if argv[0], err = img.Command(argv[0]); err != nil {
 		return nil, &waitingError{reason: ReasonRunContainerError, err: err}
 	}
-	mounts, err := c.mounts(pod, vols)
-	if err != nil {
-		return nil, &waitingError{reason: ReasonCreateConfigError, err: err}
-	}
-	spec := initSpec{mounts: mounts, workdir: c.spec.WorkingDir, argv: argv}
-	if !pod.Spec.HostNetwork {
-		spec.hostname = podHostname(pod)
-	}
-	c.pr.mu.Lock()
-	c.n++
-	n := c.n
-	c.img, c.env = img, env
-	c.pr.mu.Unlock()
+	return argv, nil
+}
+
+// openLog opens the log of run n for appending and removes the log of the
+// run keepLogInstances before it.
+func (c *container) openLog(n int) (*os.File, error) {
 	logPath := c.logPath(n)
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
@@ -289,63 +363,48 @@ func (c *container) start(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open container log: %w", err)
 	}
-	cmd := c.pr.p.processCmd(pod.Spec.HostNetwork, c.pr.nsName, nil, spec.args())
-	cmd.Env = env
-	flags := uintptr(unix.CLONE_NEWNS)
-	if !pod.Spec.HostNetwork {
-		flags |= unix.CLONE_NEWUTS
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: flags, UseCgroupFD: true, CgroupFD: int(cgFD.Fd())}
-	inst := &instance{n: n, exited: make(chan struct{}), out: &fanout{}, id: fmt.Sprintf("gammaproof://%s/%s/%d", c.pr.uid, c.spec.Name, n)}
-	var out *os.File         // what the copier reads
-	var childEnds []*os.File // closed in the parent after start
+	return logf, nil
+}
+
+// connectStdio gives cmd a terminal (spec.TTY) or an output pipe and, with
+// spec.Stdin, an input pipe, and records the parent's ends in inst. It
+// returns the file the output is read from and the child's ends, which the
+// caller closes once the process has started.
+func (c *container) connectStdio(cmd *exec.Cmd, inst *instance) (out *os.File, childEnds []*os.File, err error) {
 	if c.spec.TTY {
 		master, slave, err := openPTY()
 		if err != nil {
-			logf.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
-		inst.pty, out = master, master
-		inst.stdin = master
-		childEnds = append(childEnds, slave)
-	} else {
-		r, w, err := os.Pipe()
-		if err != nil {
-			logf.Close()
-			return nil, fmt.Errorf("create output pipe: %w", err)
-		}
-		cmd.Stdout, cmd.Stderr = w, w
-		out = r
-		childEnds = append(childEnds, w)
-		cmd.SysProcAttr.Setpgid = true
-		if c.spec.Stdin {
-			sr, sw, err := os.Pipe()
-			if err != nil {
-				logf.Close()
-				r.Close()
-				w.Close()
-				return nil, fmt.Errorf("create stdin pipe: %w", err)
-			}
-			cmd.Stdin = sr
-			inst.stdin = sw
-			childEnds = append(childEnds, sr)
-		}
+		inst.pty, inst.stdin = master, master
+		return master, []*os.File{slave}, nil
 	}
-	if err := cmd.Start(); err != nil {
-		for _, f := range childEnds {
-			f.Close()
-		}
-		out.Close()
-		logf.Close()
-		return nil, fmt.Errorf("start container process: %w", err)
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("create output pipe: %w", err)
 	}
-	for _, f := range childEnds {
-		f.Close()
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr.Setpgid = true
+	if !c.spec.Stdin {
+		return r, []*os.File{w}, nil
 	}
-	inst.pid = cmd.Process.Pid
-	inst.startedAt = time.Now()
+	sr, sw, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, nil, fmt.Errorf("create stdin pipe: %w", err)
+	}
+	cmd.Stdin = sr
+	inst.stdin = sw
+	return r, []*os.File{w, sr}, nil
+}
+
+// watch copies the started process's output from out to its log and to
+// inst.out until the process is gone, and records its exit code and closes
+// inst.exited when it exits.
+func (inst *instance) watch(cmd *exec.Cmd, logf, out *os.File) {
 	go func() {
 		_, _ = io.Copy(io.MultiWriter(logf, inst.out), out) // ends at EOF/EIO when the process is gone
 		_ = logf.Close()
@@ -364,14 +423,18 @@ func (c *container) start(ctx context.Context) (*instance, error) {
 		}
 		close(inst.exited)
 	}()
+}
+
+// markRunning makes inst the current run and the container Running; it is
+// started and ready at once unless a startup or readiness probe says so
+// later (an init container is never ready).
+func (c *container) markRunning(inst *instance) {
 	c.pr.mu.Lock()
+	defer c.pr.mu.Unlock()
 	c.cur = inst
 	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(inst.startedAt)}}
 	c.started = c.spec.StartupProbe == nil
 	c.ready = c.spec.ReadinessProbe == nil && c.started && !c.init
-	c.pr.mu.Unlock()
-	c.pr.log().Info("container started", "container", c.spec.Name, "pid", inst.pid, "argv", argv)
-	return inst, nil
 }
 
 func exitCode(cmd *exec.Cmd, err error) int {

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -417,5 +416,3 @@ func (pr *podRuntime) containerByName(name string) (*container, error) {
 }
 
 var errNotRunning = errors.New("container is not running")
-
-func itoa(i int) string { return strconv.Itoa(i) }
