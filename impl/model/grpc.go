@@ -17,37 +17,21 @@ func grpcRoute(gr *gwv1.GRPCRoute, idx *index) *routeObj {
 	return newRoute(kindGRPCRoute, &gr.ObjectMeta, gr.Spec.ParentRefs, gr.Spec.Rules, idx, (*routeObj).grpcRule)
 }
 
+// grpcRule validates one GRPCRoute rule: only its matches are gRPC's own.
 func (r *routeObj) grpcRule(i int, rule gwv1.GRPCRouteRule, idx *index) (ruleObj, *ruleError) {
-	ru := ruleObj{index: i, name: string(deref(rule.Name))}
-	if n := len(rule.BackendRefs); n > 0 {
-		ru.backends = make([]Backend, 0, n)
-	}
-	matches := rule.Matches
-	if len(matches) == 0 {
-		matches = []gwv1.GRPCRouteMatch{{}}
-	}
-	ru.matches = make([]matchObj, 0, len(matches))
-	for _, m := range matches {
-		mo, err := grpcMatch(m)
-		if err != nil {
-			return ru, err
-		}
-		ru.matches = append(ru.matches, mo)
-	}
-	if err := r.ruleFilters(&ru, grpcFilters(rule.Filters), idx, nil); err != nil {
-		return ru, err
-	}
-	for _, br := range rule.BackendRefs {
-		b, err := r.backendRef(br.BackendRef, grpcFilters(br.Filters), idx, "")
-		if err != nil {
-			return ru, err
-		}
-		ru.backends = append(ru.backends, b)
-	}
-	if err := ru.finishBackends(len(rule.BackendRefs) > 0); err != nil {
-		return ru, err
-	}
-	return ru, nil
+	var ru ruleObj
+	err := buildRule(r, &ru, ruleSpec[gwv1.GRPCRouteMatch, gwv1.GRPCBackendRef]{
+		index:       i,
+		name:        rule.Name,
+		matches:     rule.Matches,
+		filters:     grpcFilters(rule.Filters),
+		backendRefs: rule.BackendRefs,
+		match:       grpcMatch,
+		backend: func(br gwv1.GRPCBackendRef) (gwv1.BackendRef, []filterRef) {
+			return br.BackendRef, grpcFilters(br.Filters)
+		},
+	}, ruleHooks{}, idx)
+	return ru, err
 }
 
 const anySegment = "[^/]+"

@@ -15,73 +15,71 @@ func httpRoute(hr *gwv1.HTTPRoute, idx *index) *routeObj {
 	return newRoute(kindHTTPRoute, &hr.ObjectMeta, hr.Spec.ParentRefs, hr.Spec.Rules, idx, (*routeObj).httpRule)
 }
 
+// httpRule validates one HTTPRoute rule. Its own parts: path, method and
+// query matches, the RequestRedirect and URLRewrite filters, timeouts and
+// retry.
 func (r *routeObj) httpRule(i int, rule gwv1.HTTPRouteRule, idx *index) (ruleObj, *ruleError) {
-	ru := ruleObj{index: i, name: string(deref(rule.Name))}
-	if n := len(rule.BackendRefs); n > 0 {
-		ru.backends = make([]Backend, 0, n)
-	}
-	matches := rule.Matches
-	if len(matches) == 0 {
+	var ru ruleObj
+	err := buildRule(r, &ru, ruleSpec[gwv1.HTTPRouteMatch, gwv1.HTTPBackendRef]{
+		index: i,
+		name:  rule.Name,
 		// "If no matches are specified, the default is a prefix path match on
 		// "/", which has the effect of matching every HTTP request."
-		matches = []gwv1.HTTPRouteMatch{{}}
-	}
-	ru.matches = make([]matchObj, 0, len(matches))
-	for _, m := range matches {
-		mo, err := httpMatch(m)
-		if err != nil {
-			return ru, err
-		}
-		ru.matches = append(ru.matches, mo)
-	}
-	err := r.ruleFilters(&ru, httpFilters(rule.Filters), idx, func(f filterRef) (bool, *ruleError) {
-		switch f.http.Type {
-		case gwv1.HTTPRouteFilterRequestRedirect:
-			rd, err := redirect(f.http.RequestRedirect, ru.matches)
-			ru.redirect = rd
-			return true, err
-		case gwv1.HTTPRouteFilterURLRewrite:
-			rw, err := rewrite(f.http.URLRewrite, ru.matches)
-			ru.rewrite = rw
-			return true, err
-		}
+		matches:     rule.Matches,
+		filters:     httpFilters(rule.Filters),
+		backendRefs: rule.BackendRefs,
+		match:       httpMatch,
+		backend: func(br gwv1.HTTPBackendRef) (gwv1.BackendRef, []filterRef) {
+			return br.BackendRef, httpFilters(br.Filters)
+		},
+		backendFilterNote: " (only RequestHeaderModifier and ResponseHeaderModifier)",
+	}, ruleHooks{
+		ownFilter: func(f filterRef) (bool, *ruleError) { return httpFilter(&ru, f) },
+		finish:    func() *ruleError { return httpRuleFields(&ru, &rule) },
+	}, idx)
+	return ru, err
+}
+
+// httpFilter applies the filters only HTTPRoute has: RequestRedirect and
+// URLRewrite.
+func httpFilter(ru *ruleObj, f filterRef) (bool, *ruleError) {
+	var err *ruleError
+	switch f.http.Type {
+	case gwv1.HTTPRouteFilterRequestRedirect:
+		ru.redirect, err = redirect(f.http.RequestRedirect, ru.matches)
+	case gwv1.HTTPRouteFilterURLRewrite:
+		ru.rewrite, err = rewrite(f.http.URLRewrite, ru.matches)
+	default:
 		return false, nil
-	})
-	if err != nil {
-		return ru, err
 	}
+	return true, err
+}
+
+// httpRuleFields checks the filters together and sets timeouts and retry.
+func httpRuleFields(ru *ruleObj, rule *gwv1.HTTPRouteRule) *ruleError {
 	if ru.redirect != nil && ru.rewrite != nil {
 		// "URLRewrite and RequestRedirect filters ... may not be combined."
-		return ru, &ruleError{string(gwv1.RouteReasonIncompatibleFilters), "RequestRedirect and URLRewrite cannot be combined"}
+		return &ruleError{string(gwv1.RouteReasonIncompatibleFilters), "RequestRedirect and URLRewrite cannot be combined"}
 	}
+	var err *ruleError
 	if ru.timeouts.Request, err = parseDuration("timeouts.request", ruleTimeout(rule.Timeouts, true)); err != nil {
-		return ru, err
+		return err
 	}
 	if ru.timeouts.BackendRequest, err = parseDuration("timeouts.backendRequest", ruleTimeout(rule.Timeouts, false)); err != nil {
-		return ru, err
+		return err
 	}
 	if t := ru.timeouts; t.Request > 0 && t.BackendRequest > t.Request {
 		// "the value of BackendRequest must be no more than the value of the Request timeout"
-		return ru, &ruleError{string(gwv1.RouteReasonUnsupportedValue), "timeouts.backendRequest is longer than timeouts.request"}
+		return &ruleError{string(gwv1.RouteReasonUnsupportedValue), "timeouts.backendRequest is longer than timeouts.request"}
 	}
 	if rule.Retry != nil {
 		rt, err := retry(rule.Retry)
 		if err != nil {
-			return ru, err
+			return err
 		}
 		ru.retry = rt
 	}
-	for _, br := range rule.BackendRefs {
-		b, err := r.backendRef(br.BackendRef, httpFilters(br.Filters), idx, " (only RequestHeaderModifier and ResponseHeaderModifier)")
-		if err != nil {
-			return ru, err
-		}
-		ru.backends = append(ru.backends, b)
-	}
-	if err := ru.finishBackends(len(rule.BackendRefs) > 0); err != nil {
-		return ru, err
-	}
-	return ru, nil
+	return nil
 }
 
 func ruleTimeout(t *gwv1.HTTPRouteTimeouts, request bool) *gwv1.Duration {

@@ -50,6 +50,78 @@ type ruleError struct {
 	msg    string
 }
 
+// ruleSpec is one HTTPRoute or GRPCRoute rule as [buildRule], the
+// validation both kinds share, sees it: M is the kind's match type, B its
+// backendRef type.
+type ruleSpec[M, B any] struct {
+	index int
+	name  *gwv1.SectionName
+	// matches of the rule; none means one zero M, which matches every
+	// request.
+	matches     []M
+	filters     []filterRef
+	backendRefs []B
+
+	// match lowers one match to HTTP.
+	match func(M) (matchObj, *ruleError)
+	// backend returns a backendRef's reference and filters.
+	backend func(B) (gwv1.BackendRef, []filterRef)
+	// backendFilterNote ends the message for an unsupported backendRef
+	// filter type.
+	backendFilterNote string
+}
+
+// ruleHooks are the steps only one kind of rule has, as closures over the
+// rule being built. They are kept apart from [ruleSpec], whose contents
+// reach the heap, so that they and the rule they change stay on the stack.
+type ruleHooks struct {
+	// ownFilter handles the filter types only this kind has and reports
+	// whether f was one; nil when there are none.
+	ownFilter func(f filterRef) (bool, *ruleError)
+	// finish checks and sets the kind's own rule fields once the filters
+	// are applied; nil when there are none.
+	finish func() *ruleError
+}
+
+// buildRule validates a rule into ru: its matches, its filters, the kind's
+// own fields, its backendRefs, in that order; the first problem makes the
+// rule invalid.
+func buildRule[M, B any](r *routeObj, ru *ruleObj, spec ruleSpec[M, B], hooks ruleHooks, idx *index) *ruleError {
+	*ru = ruleObj{index: spec.index, name: string(deref(spec.name))}
+	if n := len(spec.backendRefs); n > 0 {
+		ru.backends = make([]Backend, 0, n)
+	}
+	matches := spec.matches
+	if len(matches) == 0 {
+		matches = make([]M, 1)
+	}
+	ru.matches = make([]matchObj, 0, len(matches))
+	for _, m := range matches {
+		mo, err := spec.match(m)
+		if err != nil {
+			return err
+		}
+		ru.matches = append(ru.matches, mo)
+	}
+	if err := r.ruleFilters(ru, spec.filters, idx, hooks.ownFilter); err != nil {
+		return err
+	}
+	if hooks.finish != nil {
+		if err := hooks.finish(); err != nil {
+			return err
+		}
+	}
+	for _, br := range spec.backendRefs {
+		ref, fs := spec.backend(br)
+		b, err := r.backendRef(ref, fs, idx, spec.backendFilterNote)
+		if err != nil {
+			return err
+		}
+		ru.backends = append(ru.backends, b)
+	}
+	return ru.finishBackends(len(spec.backendRefs) > 0)
+}
+
 // resolveBackend checks one backend reference. It records reference
 // problems on the route and returns the Backend (Invalid set when unusable).
 func (r *routeObj) resolveBackend(ref gwv1.BackendObjectReference, idx *index) Backend {
