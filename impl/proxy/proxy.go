@@ -18,6 +18,7 @@ import (
 	"github.com/gammaproof/gammaproof/impl/proxy/adsclient"
 	"github.com/gammaproof/gammaproof/impl/proxy/config"
 	"github.com/gammaproof/gammaproof/impl/proxy/dataplane"
+	"github.com/gammaproof/gammaproof/impl/xdscontract"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -208,7 +209,7 @@ func (h *handler) Apply(typeURL, version string, resources []*anypb.Any) error {
 		}
 		p.report(true)
 	default:
-		return fmt.Errorf("resource type %q: %w", typeURL, config.ErrUnsupported)
+		return fmt.Errorf("resource type %q: %w", typeURL, xdscontract.ErrUnsupported)
 	}
 	p.log.Info("applied xds update", "type", typeURL, "version", version, "resources", len(resources))
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gammaproof/gammaproof/impl/proxy/config"
+	"github.com/gammaproof/gammaproof/impl/xdscontract"
 )
 
 // TestClusterWarming: a request to a cluster whose endpoints have not
@@ -26,8 +27,8 @@ func TestClusterWarming(t *testing.T) {
 			t.Errorf("close: %v", err)
 		}
 	})
-	s.SetRoutes([]*config.RouteTable{{Name: "r", VirtualHosts: []*config.VirtualHost{{Domains: []string{"*"}, Routes: []*config.Route{
-		{Name: "to-new", Forward: &config.Forward{Backends: []config.Backend{{Cluster: "new", Weight: 1}}, TotalWeight: 1, NotFoundStatus: 500}},
+	s.SetRoutes([]*config.RouteTable{{Name: "r", VirtualHosts: []*config.VirtualHost{{Domains: []string{"*"}, Routes: []*xdscontract.Route{
+		{Name: "to-new", Forward: &xdscontract.Forward{Backends: []xdscontract.Backend{{Cluster: "new", Weight: 1}}, TotalWeight: 1, NotFoundStatus: 500}},
 	}}}}})
 	if err := s.SetListeners([]*config.Listener{{Name: "l", Host: "0.0.0.0", RouteName: "r"}}); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gammaproof/gammaproof/impl/proxy/config"
+	"github.com/gammaproof/gammaproof/impl/xdscontract"
 )
 
 // Forwarding keeps httputil.ReverseProxy's semantics (hop-by-hop headers,
@@ -24,8 +24,8 @@ import (
 // exchange is one forwarded request: the route's choice and what the
 // attempts and the 1xx relay need, in one allocation.
 type exchange struct {
-	route   *config.Route
-	backend *config.Backend
+	route   *xdscontract.Route
+	backend *xdscontract.Backend
 	up      *upstream
 	w       http.ResponseWriter
 	// url is the outbound request's URL; attempts set its Host.
@@ -47,7 +47,7 @@ type outcome struct {
 
 // forward proxies r per route.Forward and records the chosen cluster and
 // the status in o.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, route *config.Route, snap *snapshot, o *outcome) {
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, route *xdscontract.Route, snap *snapshot, o *outcome) {
 	f := route.Forward
 	b := f.Pick(rand.Uint64N(f.TotalWeight))
 	o.cluster = b.Cluster

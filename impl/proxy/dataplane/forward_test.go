@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gammaproof/gammaproof/impl/proxy/config"
+	"github.com/gammaproof/gammaproof/impl/xdscontract"
 )
 
 // TestForwardHTTPSemantics checks what the proxy does to requests and
@@ -54,8 +55,8 @@ func TestForwardHTTPSemantics(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close(context.Background()) })
-	s.SetRoutes([]*config.RouteTable{{Name: "r", VirtualHosts: []*config.VirtualHost{{Domains: []string{"*"}, Routes: []*config.Route{
-		{Name: "all", Forward: &config.Forward{Backends: []config.Backend{{Cluster: "up", Weight: 1}}, TotalWeight: 1, NotFoundStatus: 500, Timeout: 5 * time.Second}},
+	s.SetRoutes([]*config.RouteTable{{Name: "r", VirtualHosts: []*config.VirtualHost{{Domains: []string{"*"}, Routes: []*xdscontract.Route{
+		{Name: "all", Forward: &xdscontract.Forward{Backends: []xdscontract.Backend{{Cluster: "up", Weight: 1}}, TotalWeight: 1, NotFoundStatus: 500, Timeout: 5 * time.Second}},
 	}}}}})
 	if err := s.SetListeners([]*config.Listener{{Name: "l", Host: "0.0.0.0", RouteName: "r"}}); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gammaproof/gammaproof/impl/proxy/config"
+	"github.com/gammaproof/gammaproof/impl/xdscontract"
 )
 
 // localReply writes a response the proxy generates itself and returns its
@@ -62,7 +62,7 @@ func (s *Server) handler(l *listener) http.Handler {
 // mirror sends fire-and-forget copies of r to the route's mirror clusters.
 // Bodies up to 1 MiB with a known length are mirrored; r.Body is replaced
 // by a buffered copy.
-func (s *Server) mirror(r *http.Request, route *config.Route, b *config.Backend, snap *snapshot) {
+func (s *Server) mirror(r *http.Request, route *xdscontract.Route, b *xdscontract.Backend, snap *snapshot) {
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		if r.ContentLength < 0 || r.ContentLength > maxReplayBody {
@@ -80,10 +80,10 @@ func (s *Server) mirror(r *http.Request, route *config.Route, b *config.Backend,
 	path := route.Forward.RewritePath(&route.Match, r.URL.EscapedPath())
 	timeout := route.Forward.Timeout
 	if timeout <= 0 {
-		timeout = config.DefaultRouteTimeout
+		timeout = xdscontract.DefaultRouteTimeout
 	}
 	for _, m := range route.Forward.Mirrors {
-		if m.Fraction < 1 && rand.Float64() >= m.Fraction {
+		if f := m.Fraction(); f < 1 && rand.Float64() >= f {
 			continue
 		}
 		up := snap.upstreams[m.Cluster]

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/gammaproof/gammaproof/impl/proxy/config"
+	"github.com/gammaproof/gammaproof/impl/xdscontract"
 )
 
-type retryPolicy = config.Retry
+type retryPolicy = xdscontract.Retry
 
 func retriableErrorFor(r *retryPolicy, err error) bool {
 	if r == nil {
@@ -15,12 +15,12 @@ func retriableErrorFor(r *retryPolicy, err error) bool {
 	}
 	var ce *connectError
 	if errors.As(err, &ce) {
-		return r.On&(config.RetryConnectFailure|config.Retry5xx|config.RetryGatewayError|config.RetryReset) != 0
+		return r.On&(xdscontract.RetryConnectFailure|xdscontract.Retry5xx|xdscontract.RetryGatewayError|xdscontract.RetryReset|xdscontract.RetryRefusedStream) != 0
 	}
 	if errors.Is(err, errPerTryTimeout) {
-		return r.On&(config.Retry5xx|config.RetryGatewayError) != 0
+		return r.On&(xdscontract.Retry5xx|xdscontract.RetryGatewayError) != 0
 	}
-	return r.On&(config.RetryReset|config.Retry5xx|config.RetryGatewayError) != 0
+	return r.On&(xdscontract.RetryReset|xdscontract.RetryRefusedStream|xdscontract.Retry5xx|xdscontract.RetryGatewayError) != 0
 }
 
 func retriableStatusFor(r *retryPolicy, code int) bool {
@@ -28,11 +28,11 @@ func retriableStatusFor(r *retryPolicy, code int) bool {
 		return false
 	}
 	switch {
-	case r.On&config.Retry5xx != 0 && code >= 500:
+	case r.On&xdscontract.Retry5xx != 0 && code >= 500:
 		return true
-	case r.On&config.RetryGatewayError != 0 && (code == 502 || code == 503 || code == 504):
+	case r.On&xdscontract.RetryGatewayError != 0 && (code == 502 || code == 503 || code == 504):
 		return true
-	case r.On&config.RetryStatusCodes != 0 && slices.Contains(r.StatusCodes, code):
+	case r.On&xdscontract.RetryStatusCodes != 0 && slices.Contains(r.StatusCodes, code):
 		return true
 	}
 	return false

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gammaproof/gammaproof/impl/proxy/config"
+	"github.com/gammaproof/gammaproof/impl/xdscontract"
 )
 
 // upstream is one cluster's endpoints and connection pool.
@@ -284,10 +285,11 @@ func (ex *exchange) roundTrip(out *http.Request, body *replayBody) (*http.Respon
 	}
 }
 
-func backoff(ctx context.Context, r *config.Retry, attempt int) {
-	maxWait := r.BackoffBase << min(attempt, 10)
-	if maxWait > r.BackoffMax || maxWait <= 0 {
-		maxWait = r.BackoffMax
+func backoff(ctx context.Context, r *xdscontract.Retry, attempt int) {
+	base, most := r.Backoff()
+	maxWait := base << min(attempt, 10)
+	if maxWait > most || maxWait <= 0 {
+		maxWait = most
 	}
 	if maxWait <= 0 {
 		return

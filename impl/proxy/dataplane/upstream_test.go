@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gammaproof/gammaproof/impl/proxy/config"
+	"github.com/gammaproof/gammaproof/impl/xdscontract"
 )
 
 func TestReplayBody(t *testing.T) {
@@ -47,16 +47,16 @@ func TestReplayBody(t *testing.T) {
 }
 
 func TestRetriable(t *testing.T) {
-	policy := &config.Retry{On: config.RetryGatewayError | config.RetryStatusCodes, StatusCodes: []int{409}}
+	policy := &xdscontract.Retry{On: xdscontract.RetryGatewayError | xdscontract.RetryStatusCodes, StatusCodes: []int{409}}
 	for code, want := range map[int]bool{500: false, 502: true, 503: true, 504: true, 409: true, 200: false} {
 		if got := retriableStatusFor(policy, code); got != want {
 			t.Errorf("gateway-error,retriable-status-codes[409]: retry %d = %v, want %v", code, got, want)
 		}
 	}
-	if !retriableErrorFor(&config.Retry{On: config.RetryConnectFailure}, &connectError{err: io.EOF}) {
+	if !retriableErrorFor(&xdscontract.Retry{On: xdscontract.RetryConnectFailure}, &connectError{err: io.EOF}) {
 		t.Error("connect-failure does not retry a connect error")
 	}
-	if retriableErrorFor(&config.Retry{On: config.RetryConnectFailure}, io.ErrUnexpectedEOF) {
+	if retriableErrorFor(&xdscontract.Retry{On: xdscontract.RetryConnectFailure}, io.ErrUnexpectedEOF) {
 		t.Error("connect-failure retries a reset")
 	}
 	if retriableErrorFor(nil, &connectError{err: io.EOF}) {

@@ -19,6 +19,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/gammaproof/gammaproof/impl/xdscontract"
 )
 
 func mustAny(t *testing.T, m proto.Message) *anypb.Any {
@@ -38,7 +40,7 @@ func goodHCM() *hcmv3.HttpConnectionManager {
 	return &hcmv3.HttpConnectionManager{
 		StatPrefix:     "l",
 		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{ConfigSource: ads(), RouteConfigName: "l"}},
-		HttpFilters:    []*hcmv3.HttpFilter{{Name: RouterName, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAnyNoT(&routerv3.Router{})}}},
+		HttpFilters:    []*hcmv3.HttpFilter{{Name: xdscontract.RouterName, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAnyNoT(&routerv3.Router{})}}},
 	}
 }
 
@@ -57,8 +59,8 @@ func goodListener(t *testing.T, hcm *hcmv3.HttpConnectionManager) *listenerv3.Li
 		Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
 			Address: "0.0.0.0", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 15001}}}},
 		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
-			Name: HTTPConnectionManagerName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, hcm)}}}}},
-		Metadata: &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{SteeringMetadataKey: md}},
+			Name: xdscontract.HTTPConnectionManagerName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, hcm)}}}}},
+		Metadata: &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{xdscontract.SteeringMetadataKey: md}},
 	}
 }
 
@@ -103,10 +105,10 @@ func TestParseListener(t *testing.T) {
 			h.GetRds().ConfigSource = &corev3.ConfigSource{ConfigSourceSpecifier: &corev3.ConfigSource_Path{Path: "/x"}}
 		}, want: "rds.config_source.path"},
 		{name: "bad vip", lis: func(l *listenerv3.Listener) {
-			l.Metadata.FilterMetadata[SteeringMetadataKey].Fields["vips"] = structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{structpb.NewStringValue("nope")}})
+			l.Metadata.FilterMetadata[xdscontract.SteeringMetadataKey].Fields["vips"] = structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{structpb.NewStringValue("nope")}})
 		}, want: "vips[0]"},
 		{name: "unknown steering key", lis: func(l *listenerv3.Listener) {
-			l.Metadata.FilterMetadata[SteeringMetadataKey].Fields["extra"] = structpb.NewBoolValue(true)
+			l.Metadata.FilterMetadata[xdscontract.SteeringMetadataKey].Fields["extra"] = structpb.NewBoolValue(true)
 		}, want: "extra"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,10 +197,10 @@ func TestParseRouteAction(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := rt.VirtualHosts[0].Routes[0].Forward
-	if f.TotalWeight != 100 || f.NotFoundStatus != 500 || f.Timeout != DefaultRouteTimeout {
+	if f.TotalWeight != 100 || f.NotFoundStatus != 500 || f.Timeout != xdscontract.DefaultRouteTimeout {
 		t.Errorf("forward = %+v", f)
 	}
-	if r := f.Retry; r.On != Retry5xx|RetryConnectFailure || r.NumRetries != 3 || r.PerTry != time.Second {
+	if r := f.Retry; r.On != xdscontract.Retry5xx|xdscontract.RetryConnectFailure || r.NumRetries != 3 || r.PerTry != time.Second {
 		t.Errorf("retry = %+v", r)
 	}
 	if got := f.RewritePath(&rt.VirtualHosts[0].Routes[0].Match, "/a/x/y"); got != "/b/x/y$" {
@@ -237,8 +239,8 @@ func TestParseClusterAndEndpoints(t *testing.T) {
 			c := proto.Clone(c).(*clusterv3.Cluster)
 			tc.mutate(c)
 			_, err := ParseCluster(c)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrUnsupported) {
-				t.Fatalf("error = %v, want ErrUnsupported naming %q", err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, xdscontract.ErrUnsupported) {
+				t.Fatalf("error = %v, want xdscontract.ErrUnsupported naming %q", err, tc.want)
 			}
 		})
 	}

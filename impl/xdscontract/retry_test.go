@@ -1,28 +1,28 @@
-package config
+package xdscontract
 
 import (
 	"net/http/httptest"
 	"testing"
 
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // TestRetryOnlySafeMethods checks retriable_request_headers: a policy that
 // names GET and HEAD applies to them and not to POST.
 func TestRetryOnlySafeMethods(t *testing.T) {
-	rp := &routev3.RetryPolicy{
+	rp := &route.RetryPolicy{
 		RetryOn:    "connect-failure,reset",
 		NumRetries: wrapperspb.UInt32(2),
-		RetriableRequestHeaders: []*routev3.HeaderMatcher{{
+		RetriableRequestHeaders: []*route.HeaderMatcher{{
 			Name: ":method",
-			HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
-				MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "GET|HEAD"}},
+			HeaderMatchSpecifier: &route.HeaderMatcher_StringMatch{StringMatch: &matcher.StringMatcher{
+				MatchPattern: &matcher.StringMatcher_SafeRegex{SafeRegex: &matcher.RegexMatcher{Regex: "GET|HEAD"}},
 			}},
 		}},
 	}
-	r, err := parseRetry(rp, "route")
+	r, err := DecodeRetry(rp, "route")
 	if err != nil {
 		t.Fatal(err)
 	}
