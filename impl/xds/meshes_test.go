@@ -116,7 +116,7 @@ func meshRedirect() *model.Mesh {
 	redir.Redirect = &model.Redirect{Scheme: ptr("https"), Hostname: ptr("books.example"), Port: ptr(int32(8443)),
 		Path: &model.PathModifier{Type: model.ReplacePrefixMatch, Value: "/new"}, StatusCode: 301}
 	full := rt("HTTPRoute", "default", "moves", 1, model.Match{PathType: model.PathExact, PathValue: "/gone"})
-	full.Redirect = &model.Redirect{Path: &model.PathModifier{Type: model.ReplaceFullPath, Value: "/here"}}
+	full.Redirect = &model.Redirect{Path: &model.PathModifier{Type: model.ReplaceFullPath, Value: "/here"}, StatusCode: 302}
 	rwPrefix := rt("HTTPRoute", "default", "moves", 2, model.Match{PathType: model.PathPrefix, PathValue: "/v1"})
 	rwPrefix.Rewrite = &model.URLRewrite{Hostname: ptr("bookstore-v1.default"), Path: &model.PathModifier{Type: model.ReplacePrefixMatch, Value: "/api"}}
 	rwPrefix.Backends = []model.Backend{backend("default", "bookstore-v1", 8080, 1)}
@@ -133,13 +133,13 @@ func meshRedirect() *model.Mesh {
 }
 
 // meshInvalid: a rule with one invalid backend (its share gets 500) and a
-// weight-0 backend (never chosen), and a rule whose backends are all invalid.
+// weight-0 backend (never chosen: the model drops it, so only its cluster
+// is left), and a rule whose backends are all invalid.
 func meshInvalid() *model.Mesh {
 	part := rt("HTTPRoute", "default", "partly-invalid", 0, model.Match{PathType: model.PathPrefix, PathValue: "/part"})
 	part.Backends = []model.Backend{
 		backend("default", "bookstore-v1", 8080, 50),
 		{Service: svc("other", "forbidden"), Port: 8080, Weight: 50, Invalid: "RefNotPermitted"},
-		backend("default", "bookstore-v2", 8080, 0),
 	}
 	all := rt("HTTPRoute", "default", "all-invalid", 0, prefixAll)
 	all.DirectResponse500 = true

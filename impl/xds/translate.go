@@ -3,7 +3,6 @@ package xds
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"math"
@@ -14,15 +13,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/impl/xdscontract"
 )
 
 // Snapshot is the result of [Translate].
@@ -231,16 +229,16 @@ func canonicalIP(s string, addr netip.Addr) string {
 // listener translates one listener into its Listener and
 // RouteConfiguration.
 func (t *translator) listener(l *model.Listener, port uint32) (types.Resource, types.Resource, error) {
-	vips := make([]string, 0, len(l.VIPs))
+	vips := make([]netip.Addr, 0, len(l.VIPs))
 	for _, v := range l.VIPs {
 		addr, err := netip.ParseAddr(v)
 		if err != nil {
 			t.warnf("listener %s: VIP %q left out: not an IP address", l.Name, v)
 			continue
 		}
-		vips = append(vips, canonicalIP(v, addr))
+		vips = append(vips, addr)
 	}
-	ln, err := makeListener(l.Name, port, Steering{
+	ln, err := makeListener(l.Name, port, xdscontract.Steering{
 		VIPs:            vips,
 		ServicePort:     uint32(l.Port),
 		CallerNamespace: l.CallerNamespace,
@@ -288,9 +286,6 @@ func digests(res [2]types.Resource) ([2][sha256.Size]byte, error) {
 	return out, nil
 }
 
-// maxRetries caps a rule's retry attempts.
-const maxRetries = 1000
-
 // translator carries what route translation needs across listeners.
 type translator struct {
 	clusters map[string]bool // cluster names in the snapshot.
@@ -302,112 +297,142 @@ func (t *translator) warnf(format string, args ...any) {
 }
 
 // route translates one route; nil when its match cannot be expressed.
+// Rules the model checks (weights, retry values, regular expressions,
+// ReplacePrefixMatch only after PathPrefix, every forward with backends)
+// are not checked again here: the model is the one layer that checks
+// them, and TestModelHandsTranslation holds it to that.
 func (t *translator) route(l *model.Listener, r *model.Route) *route.Route {
 	match, err := routeMatch(r.Match)
 	if err != nil {
 		t.warnf("listener %s: route %s left out: %v", l.Name, r.Name, err)
 		return nil
 	}
-	out, err := t.routeAction(l, r, match)
+	var out *route.Route
+	cr, err := t.contractRoute(l, r, match)
 	if err == nil {
+		out, err = xdscontract.EncodeRoute(cr)
+	}
+	if err == nil {
+		if cr.Forward != nil && cr.Forward.Retry == nil {
+			out.GetRoute().RetryPolicy = defaultRetryPolicy
+		}
 		err = out.ValidateAll()
 	}
 	if err != nil {
-		if merr := match.ValidateAll(); merr != nil {
+		em := xdscontract.EncodeMatch(&match)
+		if merr := em.ValidateAll(); merr != nil {
 			t.warnf("listener %s: route %s left out: %v", l.Name, r.Name, merr)
 			return nil
 		}
 		t.warnf("listener %s: route %s answers 500: %v", l.Name, r.Name, err)
-		out = &route.Route{Name: r.Name, Match: match, Action: directResponse(500)}
+		out = &route.Route{Name: r.Name, Match: em, Action: &route.Route_DirectResponse{
+			DirectResponse: xdscontract.EncodeDirect(&xdscontract.Direct{Status: 500}),
+		}}
 	}
 	return out
 }
 
-// routeMatch lowers a model match to Envoy's.
-func routeMatch(m model.Match) (*route.RouteMatch, error) {
-	out := &route.RouteMatch{}
+// routeMatch lowers a model match to the contract's.
+func routeMatch(m model.Match) (xdscontract.Match, error) {
+	var out xdscontract.Match
 	switch m.PathType {
 	case model.PathExact:
-		pathExact(out, m.PathValue)
+		out.PathKind, out.Path = xdscontract.PathExact, m.PathValue
 	case model.PathPrefix, "":
-		pathPrefix(out, m.PathValue)
-	case model.PathRegex:
-		if err := checkRegex(m.PathValue); err != nil {
-			return nil, fmt.Errorf("path: %w", err)
+		// Gateway API's PathPrefix matches by path elements: "/foo"
+		// matches "/foo", "/foo/" and "/foo/x" but not "/foobar". A
+		// trailing "/" is ignored; "/" (or "") matches everything.
+		p := strings.TrimRight(m.PathValue, "/")
+		if p == "" {
+			out.PathKind, out.Path = xdscontract.PathPrefix, "/"
+		} else {
+			out.PathKind, out.Path = xdscontract.PathSeparatedPrefix, p
 		}
-		pathRegex(out, m.PathValue)
+	case model.PathRegex:
+		out.PathKind, out.Path = xdscontract.PathRegex, m.PathValue
 	default:
-		return nil, fmt.Errorf("path match type %q is not Exact, PathPrefix or RegularExpression", m.PathType)
+		return out, fmt.Errorf("path match type %q is not Exact, PathPrefix or RegularExpression", m.PathType)
+	}
+	n := len(m.Headers)
+	if m.Method != "" {
+		n++
+	}
+	if n > 0 {
+		out.Headers = make([]xdscontract.HeaderMatch, 0, n)
 	}
 	for _, h := range m.Headers {
-		if h.Regex {
-			if err := checkRegex(h.Value); err != nil {
-				return nil, fmt.Errorf("header %q: %w", h.Name, err)
-			}
-		}
-		out.Headers = append(out.Headers, headerMatcher(strings.ToLower(h.Name), h.Value, h.Regex))
+		out.Headers = append(out.Headers, xdscontract.HeaderMatch{Name: h.Name, String: stringMatch(h)})
 	}
 	if m.Method != "" {
-		out.Headers = append(out.Headers, headerMatcher(":method", m.Method, false))
+		out.Headers = append(out.Headers, xdscontract.HeaderMatch{Name: ":method", String: &xdscontract.StringMatch{Value: m.Method}})
 	}
-	for _, q := range m.QueryParams {
-		if q.Regex {
-			if err := checkRegex(q.Value); err != nil {
-				return nil, fmt.Errorf("query parameter %q: %w", q.Name, err)
-			}
+	if len(m.QueryParams) > 0 {
+		out.Query = make([]xdscontract.QueryMatch, len(m.QueryParams))
+		for i, q := range m.QueryParams {
+			out.Query[i] = xdscontract.QueryMatch{Name: q.Name, String: stringMatch(q)}
 		}
-		out.QueryParameters = append(out.QueryParameters, queryMatcher(q.Name, q.Value, q.Regex))
 	}
 	return out, nil
 }
 
-// checkRegex rejects what RE2 (Envoy's and Go's regex engine) cannot
-// compile.
-func checkRegex(re string) error {
-	if re == "" {
-		return errors.New("empty regular expression")
+// stringMatch matches a whole value exactly or by an RE2 expression.
+func stringMatch(s model.StringMatch) *xdscontract.StringMatch {
+	if s.Regex {
+		return &xdscontract.StringMatch{Kind: xdscontract.StringRegex, Value: s.Value}
 	}
-	if _, err := regexp.Compile(re); err != nil {
-		return fmt.Errorf("compile regular expression: %w", err)
-	}
-	return nil
+	return &xdscontract.StringMatch{Kind: xdscontract.StringExact, Value: s.Value}
 }
 
-// routeAction builds the route for r around match.
-func (t *translator) routeAction(l *model.Listener, r *model.Route, match *route.RouteMatch) (*route.Route, error) {
-	out := &route.Route{
-		Name:                    r.Name,
-		Match:                   match,
-		RequestHeadersToAdd:     headerValues(pairs(r.RequestHeaders.Set), pairs(r.RequestHeaders.Add)),
-		RequestHeadersToRemove:  r.RequestHeaders.Remove,
-		ResponseHeadersToAdd:    headerValues(pairs(r.ResponseHeaders.Set), pairs(r.ResponseHeaders.Add)),
-		ResponseHeadersToRemove: r.ResponseHeaders.Remove,
+// retryOnConnectionErrors is what Gateway API says every retry stanza
+// retries on: "connection errors (disconnect, reset, timeout, TCP failure)".
+const retryOnConnectionErrors = xdscontract.RetryConnectFailure | xdscontract.RetryRefusedStream | xdscontract.RetryReset
+
+// defaultConnectRetries is how often a route without a retry stanza
+// retries a connection that failed before any response. The spec leaves
+// retries without a stanza to the implementation; gammaproof, like Istio,
+// retries connection failures, and only for requests without side effects
+// (GET, HEAD, OPTIONS), so a backend restarting between connections (the
+// seed's netcat loop) does not surface as errors.
+const defaultConnectRetries = 5
+
+// defaultRetryPolicy retries connection failures and resets of safe
+// requests. Every route without a retry stanza shares it: read only.
+var defaultRetryPolicy = xdscontract.EncodeRetry(&xdscontract.Retry{
+	On:         xdscontract.RetryConnectFailure | xdscontract.RetryReset,
+	NumRetries: defaultConnectRetries,
+	OnlyIf: []xdscontract.HeaderMatch{{
+		Name:   ":method",
+		String: &xdscontract.StringMatch{Kind: xdscontract.StringRegex, Value: "GET|HEAD|OPTIONS"},
+	}},
+})
+
+// contractRoute lowers r, matching match, to the contract's route. A route
+// without a retry stanza or backend request timeout gets no Retry: the
+// caller attaches [defaultRetryPolicy].
+func (t *translator) contractRoute(l *model.Listener, r *model.Route, match xdscontract.Match) (*xdscontract.Route, error) {
+	out := &xdscontract.Route{
+		Name:            r.Name,
+		Match:           match,
+		RequestHeaders:  headerMods(r.RequestHeaders),
+		ResponseHeaders: headerMods(r.ResponseHeaders),
 	}
 	if r.Redirect != nil {
-		ra, err := redirectAction(r.Redirect, r.Match)
+		rd, err := redirect(r.Redirect, r.Match)
 		if err != nil {
 			return nil, err
 		}
-		out.Action = &route.Route_Redirect{Redirect: ra}
+		out.Redirect = rd
 		return out, nil
 	}
 	if r.DirectResponse500 {
-		out.Action = directResponse(500)
+		out.Direct = &xdscontract.Direct{Status: 500}
 		return out, nil
 	}
 
-	var entries []weightedCluster
-	if len(r.Backends) == 0 {
-		// A rule without backendRefs forwards to the parent Service itself
-		// (implementation-specific, see DESIGN.md).
-		if l.ParentCluster == "" {
-			return nil, errors.New("rule has no backends and the listener has no parent cluster")
-		}
-		entries = []weightedCluster{{Name: l.ParentCluster, Weight: 1}}
-	}
-	var total uint64
-	for _, b := range r.Backends {
-		total += uint64(b.Weight)
+	f := &xdscontract.Forward{
+		Backends:       make([]xdscontract.Backend, len(r.Backends)),
+		NotFoundStatus: 500,
+		Timeout:        r.Timeouts.Request,
 	}
 	for i, b := range r.Backends {
 		name := b.Cluster
@@ -416,135 +441,133 @@ func (t *translator) routeAction(l *model.Listener, r *model.Route, match *route
 			if reason == "" {
 				reason = "BackendNotFound"
 			}
+			// No such cluster is in the snapshot: this share gets the
+			// cluster-not-found status, 500.
 			name = InvalidClusterName(reason, i)
 		}
-		w := b.Weight
-		if total > math.MaxUint32 && w > 0 {
-			// Envoy needs the sum of weights to fit in 32 bits; scaling keeps
-			// the proportions, and halving leaves room for the weights the
-			// max(1, ...) rounds up.
-			w = uint32(max(1, uint64(w)*math.MaxUint32/total/2))
+		f.Backends[i] = xdscontract.Backend{
+			Cluster:         name,
+			Weight:          b.Weight,
+			RequestHeaders:  headerMods(b.RequestHeaders),
+			ResponseHeaders: headerMods(b.ResponseHeaders),
 		}
-		entries = append(entries, weightedCluster{
-			Name:                   name,
-			Weight:                 w,
-			RequestHeadersToAdd:    headerValues(pairs(b.RequestHeaders.Set), pairs(b.RequestHeaders.Add)),
-			RequestHeadersToRemove: b.RequestHeaders.Remove,
-			ResponseHeadersToAdd:   headerValues(pairs(b.ResponseHeaders.Set), pairs(b.ResponseHeaders.Add)),
-			ResponseHeadersToRemv:  b.ResponseHeaders.Remove,
-		})
-	}
-	if !slices.ContainsFunc(entries, func(e weightedCluster) bool { return e.Weight > 0 }) {
-		// Every backend has weight 0: the spec says such requests get 500.
-		out.Action = directResponse(500)
-		return out, nil
-	}
-	action := &route.RouteAction{
-		ClusterSpecifier:            weightedClusters(entries),
-		ClusterNotFoundResponseCode: route.RouteAction_INTERNAL_SERVER_ERROR,
-		// Always set: Envoy's default is 15s; 0 disables the timeout.
-		Timeout: durationpb.New(max(0, r.Timeouts.Request)),
 	}
 	if r.Retry != nil || r.Timeouts.BackendRequest > 0 {
-		var retries uint32
-		var codes []uint32
-		var backoff time.Duration
-		if r.Retry != nil {
-			// Clamped: an absurd attempt count must not become a retry storm.
-			retries = uint32(max(0, min(r.Retry.Attempts, maxRetries)))
-			for _, c := range r.Retry.Codes {
-				if c < 100 || c > 599 {
-					return nil, fmt.Errorf("retry status code %d is not in 100-599", c)
-				}
-				codes = append(codes, uint32(c))
+		f.Retry = &xdscontract.Retry{PerTry: r.Timeouts.BackendRequest}
+		if rs := r.Retry; rs != nil {
+			f.Retry.On = retryOnConnectionErrors
+			f.Retry.NumRetries = uint32(rs.Attempts)
+			if len(rs.Codes) > 0 {
+				f.Retry.On |= xdscontract.RetryStatusCodes
+				f.Retry.StatusCodes = rs.Codes
 			}
-			backoff = r.Retry.Backoff
+			f.Retry.BackoffBase = rs.Backoff
 		}
-		action.RetryPolicy = retryPolicy(retries, codes, r.Timeouts.BackendRequest, backoff)
-	} else {
-		action.RetryPolicy = defaultRetryPolicy
 	}
 	for _, mr := range r.Mirrors {
-		if mr.Numerator <= 0 || mr.Denominator <= 0 {
+		if mr.Numerator == 0 {
 			continue // mirrors nothing.
 		}
 		if !t.clusters[mr.Cluster] {
 			t.warnf("listener %s: route %s: mirror to %q left out: no such cluster", l.Name, r.Name, mr.Cluster)
 			continue
 		}
-		action.RequestMirrorPolicies = append(action.RequestMirrorPolicies,
-			mirrorPolicy(mr.Cluster, int64(mr.Numerator), int64(mr.Denominator)))
+		perMillion := uint32(1_000_000)
+		if mr.Numerator < mr.Denominator {
+			perMillion = uint32(int64(mr.Numerator) * 1_000_000 / int64(mr.Denominator))
+		}
+		f.Mirrors = append(f.Mirrors, xdscontract.Mirror{Cluster: mr.Cluster, PerMillion: perMillion})
 	}
 	if rw := r.Rewrite; rw != nil {
 		if rw.Hostname != nil {
-			action.HostRewriteSpecifier = &route.RouteAction_HostRewriteLiteral{HostRewriteLiteral: *rw.Hostname}
+			f.HostRewrite = *rw.Hostname
 		}
 		if rw.Path != nil {
+			var err error
 			switch rw.Path.Type {
 			case model.ReplaceFullPath:
-				fullPathRewrite(action, rw.Path.Value)
+				f.RegexRewrite, err = fullPathRewrite(rw.Path.Value)
 			case model.ReplacePrefixMatch:
-				if r.Match.PathType != model.PathPrefix && r.Match.PathType != "" {
-					return nil, fmt.Errorf("ReplacePrefixMatch needs a PathPrefix match, not %s", r.Match.PathType)
-				}
-				prefixRewrite(action, r.Match.PathValue, rw.Path.Value)
+				f.PrefixRewrite, f.RegexRewrite, err = prefixRewrite(r.Match.PathValue, rw.Path.Value)
 			default:
-				return nil, fmt.Errorf("path rewrite type %q is not ReplaceFullPath or ReplacePrefixMatch", rw.Path.Type)
+				err = fmt.Errorf("path rewrite type %q is not ReplaceFullPath or ReplacePrefixMatch", rw.Path.Type)
+			}
+			if err != nil {
+				return nil, err
 			}
 		}
 	}
-	out.Action = &route.Route_Route{Route: action}
+	out.Forward = f
 	return out, nil
 }
 
-// redirectAction lowers a RequestRedirect filter.
-func redirectAction(rd *model.Redirect, m model.Match) (*route.RedirectAction, error) {
-	code, err := redirectCode(rd.StatusCode)
-	if err != nil {
-		return nil, err
-	}
-	ra := &route.RedirectAction{ResponseCode: code}
+// redirect lowers a RequestRedirect filter of a route matching m.
+func redirect(rd *model.Redirect, m model.Match) (*xdscontract.Redirect, error) {
+	out := &xdscontract.Redirect{Status: rd.StatusCode}
 	if rd.Scheme != nil {
-		ra.SchemeRewriteSpecifier = &route.RedirectAction_SchemeRedirect{SchemeRedirect: *rd.Scheme}
+		out.Scheme = *rd.Scheme
 	}
 	if rd.Hostname != nil {
-		ra.HostRedirect = *rd.Hostname
+		out.Host = *rd.Hostname
 	}
 	if rd.Port != nil {
 		if *rd.Port <= 0 || *rd.Port > math.MaxUint16 {
 			return nil, fmt.Errorf("redirect port %d out of range 1-65535", *rd.Port)
 		}
-		ra.PortRedirect = uint32(*rd.Port)
+		out.Port = uint32(*rd.Port)
 	}
 	if rd.Path != nil {
+		var err error
 		switch rd.Path.Type {
 		case model.ReplaceFullPath:
-			ra.PathRewriteSpecifier = &route.RedirectAction_PathRedirect{PathRedirect: rd.Path.Value}
+			out.Path = rd.Path.Value
 		case model.ReplacePrefixMatch:
-			if m.PathType != model.PathPrefix && m.PathType != "" {
-				return nil, fmt.Errorf("ReplacePrefixMatch needs a PathPrefix match, not %s", m.PathType)
-			}
-			var a route.RouteAction
-			prefixRewrite(&a, m.PathValue, rd.Path.Value)
-			if a.RegexRewrite != nil {
-				ra.PathRewriteSpecifier = &route.RedirectAction_RegexRewrite{RegexRewrite: a.RegexRewrite}
-			} else {
-				ra.PathRewriteSpecifier = &route.RedirectAction_PrefixRewrite{PrefixRewrite: a.PrefixRewrite}
-			}
+			out.PrefixRewrite, out.RegexRewrite, err = prefixRewrite(m.PathValue, rd.Path.Value)
 		default:
-			return nil, fmt.Errorf("redirect path type %q is not ReplaceFullPath or ReplacePrefixMatch", rd.Path.Type)
+			err = fmt.Errorf("redirect path type %q is not ReplaceFullPath or ReplacePrefixMatch", rd.Path.Type)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	return ra, nil
+	return out, nil
 }
 
-func pairs(hs []model.Header) [][2]string {
-	if len(hs) == 0 {
-		return nil
+// prefixRewrite lowers a Gateway API ReplacePrefixMatch: the matched path
+// prefix (whole path elements) becomes replacement. Envoy's plain
+// prefix_rewrite is exact for that only when the prefix is not "/" and the
+// replacement does not end in "/" ("/foo/x" with "/" would become "//x");
+// the other cases use a regex that also eats the "/" after the prefix.
+func prefixRewrite(prefix, replacement string) (string, *xdscontract.RegexRewrite, error) {
+	prefix = strings.TrimRight(prefix, "/")
+	if prefix != "" && !strings.HasSuffix(replacement, "/") {
+		return replacement, nil, nil
 	}
-	out := make([][2]string, len(hs))
-	for i, h := range hs {
-		out[i] = [2]string{h.Name, h.Value}
+	if !strings.HasSuffix(replacement, "/") {
+		replacement += "/"
+	}
+	rr, err := xdscontract.NewRegexRewrite("^"+regexp.QuoteMeta(prefix)+"/*", replacement)
+	return "", rr, err
+}
+
+// fullPathRewrite lowers a Gateway API ReplaceFullPath.
+func fullPathRewrite(path string) (*xdscontract.RegexRewrite, error) {
+	return xdscontract.NewRegexRewrite("^/.*$", path)
+}
+
+// headerMods lowers a Gateway API header modifier: "set" overwrites, "add"
+// appends, set first.
+func headerMods(m model.HeaderModifier) xdscontract.HeaderMods {
+	out := xdscontract.HeaderMods{Remove: m.Remove}
+	if len(m.Set)+len(m.Add) == 0 {
+		return out
+	}
+	out.Add = make([]xdscontract.HeaderValue, 0, len(m.Set)+len(m.Add))
+	for _, h := range m.Set {
+		out.Add = append(out.Add, xdscontract.HeaderValue{Key: h.Name, Value: h.Value, Action: xdscontract.OverwriteOrAdd})
+	}
+	for _, h := range m.Add {
+		out.Add = append(out.Add, xdscontract.HeaderValue{Key: h.Name, Value: h.Value, Action: xdscontract.AppendOrAdd})
 	}
 	return out
 }
