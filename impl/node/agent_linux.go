@@ -141,52 +141,84 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	a.log.Info("steering programs attached", "cgroup", a.opts.CgroupParent, "proxyIP", a.opts.ProxyIP)
 	defer a.log.Info("steering programs detached", "cgroup", a.opts.CgroupParent)
 	if a.opts.Shortcut {
-		sc, scErr := a.attachShortcut()
-		if scErr != nil {
-			a.log.Warn("socket shortcut off: connections to the proxy take the normal TCP path (pass --socket-shortcut=false to not try)", "err", scErr)
-		} else {
-			defer func() { err = errors.Join(err, sc.Close()) }()
-			a.log.Info("socket shortcut attached", "cgroup", a.opts.CgroupParent, "proxyIP", a.opts.ProxyIP)
-			if reg := a.opts.Registerer; reg != nil {
-				c := shortcutCollector{sc}
-				if err := reg.Register(c); err != nil {
-					return fmt.Errorf("register socket shortcut metrics: %w", err)
-				}
-				defer reg.Unregister(c)
-			}
+		stop, err := a.startShortcut()
+		if err != nil {
+			return err
 		}
+		defer func() { err = errors.Join(err, stop()) }()
 	}
+	pods, stop, err := a.watchPods(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	a.syncLoop(ctx, progs, pods)
+	return nil
+}
 
+// startShortcut attaches the socket shortcut and registers its metrics;
+// stop unregisters and detaches it. When the shortcut's programs cannot be
+// attached the agent runs without: startShortcut warns and stop does
+// nothing. The error is for metrics that cannot be registered.
+func (a *Agent) startShortcut() (stop func() error, err error) {
+	sc, err := a.attachShortcut()
+	if err != nil {
+		a.log.Warn("socket shortcut off: connections to the proxy take the normal TCP path (pass --socket-shortcut=false to not try)", "err", err)
+		return func() error { return nil }, nil
+	}
+	a.log.Info("socket shortcut attached", "cgroup", a.opts.CgroupParent, "proxyIP", a.opts.ProxyIP)
+	reg := a.opts.Registerer
+	if reg == nil {
+		return sc.Close, nil
+	}
+	c := shortcutCollector{sc}
+	if err := reg.Register(c); err != nil {
+		return nil, errors.Join(fmt.Errorf("register socket shortcut metrics: %w", err), sc.Close())
+	}
+	return func() error {
+		reg.Unregister(c)
+		return sc.Close()
+	}, nil
+}
+
+// watchPods starts an informer on the Pods bound to this node, which kicks
+// a sync on every change, and waits for its cache; stop shuts it down.
+func (a *Agent) watchPods(ctx context.Context) (pods corelisters.PodLister, stop func(), err error) {
 	factory := informers.NewSharedInformerFactoryWithOptions(a.opts.Client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", a.opts.NodeName).String()
 		}))
-	pods := factory.Core().V1().Pods()
+	informer := factory.Core().V1().Pods()
 	kick := func(any) { a.trigger() }
-	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	if _, err := informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    kick,
 		UpdateFunc: func(_, _ any) { a.trigger() },
 		DeleteFunc: kick,
 	}); err != nil {
-		return fmt.Errorf("watch pods: %w", err)
+		return nil, nil, fmt.Errorf("watch pods: %w", err)
 	}
 	factory.Start(ctx.Done())
-	defer factory.Shutdown()
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok && ctx.Err() == nil {
-			return fmt.Errorf("sync %v informer: cache did not sync", typ)
+			factory.Shutdown()
+			return nil, nil, fmt.Errorf("sync %v informer: cache did not sync", typ)
 		}
 	}
+	return informer.Lister(), factory.Shutdown, nil
+}
 
+// syncLoop syncs the maps m now, then after every kick and every Resync,
+// until ctx is done.
+func (a *Agent) syncLoop(ctx context.Context, m steeringMaps, pods corelisters.PodLister) {
 	ticker := time.NewTicker(a.opts.Resync)
 	defer ticker.Stop()
 	for {
-		if err := a.sync(progs, pods.Lister()); err != nil {
+		if err := a.sync(m, pods); err != nil {
 			a.log.Error("sync steering maps", "err", err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-a.kick:
 		case <-ticker.C:
 		}

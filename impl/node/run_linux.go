@@ -32,12 +32,22 @@ type Config struct {
 // until ctx is done or one of them fails; the programs are detached before
 // it returns.
 func Run(ctx context.Context, cfg Config) error {
-	if cfg.Agent.Registerer == nil {
-		cfg.Agent.Registerer = cfg.Registerer
-	}
+	cfg = cfg.withDefaults()
 	agent, err := New(cfg.Agent)
 	if err != nil {
 		return err
+	}
+	p, err := newProxy(cfg, agent)
+	if err != nil {
+		return err
+	}
+	return runBoth(ctx, p, agent)
+}
+
+// withDefaults fills the optional fields of cfg.
+func (cfg Config) withDefaults() Config {
+	if cfg.Agent.Registerer == nil {
+		cfg.Agent.Registerer = cfg.Registerer
 	}
 	if cfg.NodeID == "" {
 		cfg.NodeID = cfg.Agent.NodeName
@@ -45,11 +55,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.ListenHost == "" {
 		cfg.ListenHost = "0.0.0.0"
 	}
+	return cfg
+}
+
+// newProxy creates the node proxy; every listener set it gets over xDS is
+// handed to agent to steer to.
+func newProxy(cfg Config, agent *Agent) (*proxy.Proxy, error) {
 	log := cfg.Agent.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	p, err := proxy.New(proxy.Options{
+	return proxy.New(proxy.Options{
 		ADSAddress:  cfg.ADSAddress,
 		NodeID:      cfg.NodeID,
 		ListenHost:  cfg.ListenHost,
@@ -57,10 +73,11 @@ func Run(ctx context.Context, cfg Config) error {
 		Registerer:  cfg.Registerer,
 		OnListeners: func(ls []proxy.ListenerInfo) { agent.SetListeners(FromProxy(ls)) },
 	})
-	if err != nil {
-		return err
-	}
+}
 
+// runBoth runs the proxy and the agent until ctx is done or one of them
+// stops, then stops the other and waits for it.
+func runBoth(ctx context.Context, p *proxy.Proxy, agent *Agent) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
