@@ -56,15 +56,9 @@ func run() error {
 		return fmt.Errorf("parse --proxy-ip %q: give this node's IPv4 address (or set HOST_IP): %w", *proxyIP, err)
 	}
 
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = *kubeconfig
-	restCfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	client, err := kubeClient(*kubeconfig)
 	if err != nil {
-		return fmt.Errorf("load kubeconfig: %w", err)
-	}
-	client, err := kubernetes.NewForConfig(restCfg)
-	if err != nil {
-		return fmt.Errorf("create Kubernetes client: %w", err)
+		return err
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -77,17 +71,11 @@ func run() error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if *metricsAddr != "" {
-		ln, err := net.Listen("tcp", *metricsAddr)
+		stopMetrics, err := serveMetrics(*metricsAddr, reg)
 		if err != nil {
-			return fmt.Errorf("listen for metrics: %w", err)
+			return err
 		}
-		srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				slog.Error("serve metrics", "err", err)
-			}
-		}()
-		defer srv.Close()
+		defer stopMetrics()
 	}
 
 	slog.Info("starting node agent", "node", *nodeName, "xds", *xds, "proxyIP", ip, "cgroupParent", parent)
@@ -99,4 +87,35 @@ func run() error {
 			Client: client, NodeName: *nodeName, ProxyIP: ip, CgroupParent: parent, Shortcut: *socketShortcut, Logger: slog.Default(),
 		},
 	})
+}
+
+// kubeClient connects to the API server: kubeconfig if set, else
+// $KUBECONFIG, ~/.kube/config or the in-cluster config.
+func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	restCfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return nil, fmt.Errorf("create Kubernetes client: %w", err)
+	}
+	return client, nil
+}
+
+// serveMetrics serves reg's metrics on addr until stop is called.
+func serveMetrics(addr string, reg *prometheus.Registry) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for metrics: %w", err)
+	}
+	srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("serve metrics", "err", err)
+		}
+	}()
+	return func() { srv.Close() }, nil
 }
