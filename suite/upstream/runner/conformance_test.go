@@ -1,0 +1,85 @@
+//go:build upstream && conformance
+
+package runner
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	confv1 "sigs.k8s.io/gateway-api/conformance/apis/v1"
+)
+
+// verdictsPath is where TestConformance writes the per-test verdicts (JSON,
+// short name → PASS/FAIL/SKIP); the other flags are upstream's own.
+var verdictsPath = flag.String("upstream-verdicts", "", "where to write upstream's per-test verdicts as JSON")
+
+// TestConformance runs upstream's mesh conformance suite against the cluster
+// with upstream's own flags:
+//
+//	go test -tags conformance -count=1 -timeout 30m ./suite/upstream/runner -run TestConformance -args \
+//	  --kubeconfig=$KUBECONFIG --supported-features=MeshConsumerRoute,... \
+//	  --organization=gammaproof --project=gammaproof --url=... --version=... --contact=... \
+//	  --report-output=reports/latest/upstream-report.yaml --upstream-verdicts=reports/latest/upstream-verdicts.json
+//
+// It fails when any upstream test fails.
+func TestConformance(t *testing.T) {
+	o := Options{
+		Kubeconfig:        lookup("kubeconfig"),
+		SupportedFeatures: list(lookup("supported-features")),
+		ExemptFeatures:    list(lookup("exempt-features")),
+		Profiles:          list(lookup("conformance-profiles")),
+		Implementation: confv1.Implementation{
+			Organization: lookup("organization"),
+			Project:      lookup("project"),
+			URL:          lookup("url"),
+			Version:      lookup("version"),
+			Contact:      list(lookup("contact")),
+		},
+		Mode:              lookup("mode"),
+		ReportPath:        lookup("report-output"),
+		SkipTests:         list(lookup("skip-tests")),
+		RunTest:           lookup("run-test"),
+		AllowCRDsMismatch: lookup("allow-crds-mismatch") == "true",
+		KeepResources:     lookup("cleanup-base-resources") == "false",
+		Debug:             lookup("debug") == "true",
+	}
+	res, err := Run(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *verdictsPath != "" {
+		data, err := json.MarshalIndent(res.Tests, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(*verdictsPath, append(data, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, v := range res.Tests {
+		if v != "SKIP" {
+			t.Logf("upstream %s: %s", name, v)
+		}
+	}
+}
+
+// lookup returns a flag's value, "" if no package defines it.
+func lookup(name string) string {
+	if f := flag.Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
+func list(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
