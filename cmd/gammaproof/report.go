@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/gammaproof/gammaproof/suite/report"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 const reportUsage = `usage: gammaproof report [--results reports/latest/results.json] [--out dir]
@@ -56,7 +57,7 @@ func reportCmd(ctx context.Context, args []string) error {
 	t := r.Totals()
 	fmt.Printf("%s %s: %d scenarios, %d passed, %d failed, %d inconclusive, %d errors, %d skipped\n",
 		r.Run.Implementation.Name, r.Run.Implementation.Version, len(r.Scenarios),
-		t[report.VerdictPass], t[report.VerdictFail], t[report.VerdictInconclusive], t[report.VerdictError], t[report.VerdictSkip])
+		t[verdict.Pass], t[verdict.Fail], t[verdict.Inconclusive], t[verdict.Error], t[verdict.Skip])
 	for _, p := range written {
 		fmt.Println("wrote", p)
 	}

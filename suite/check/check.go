@@ -12,14 +12,7 @@ import (
 	"github.com/gammaproof/gammaproof/suite/sample"
 	"github.com/gammaproof/gammaproof/suite/scenario"
 	"github.com/gammaproof/gammaproof/suite/stats"
-)
-
-// Verdicts of a check.
-const (
-	Pass         = "PASS"
-	Fail         = "FAIL"
-	Inconclusive = "INCONCLUSIVE"
-	Error        = "ERROR"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 // Options tune how a check is decided.
@@ -39,7 +32,7 @@ type Options struct {
 
 // Outcome is what a check concluded and the evidence for it.
 type Outcome struct {
-	Verdict string `json:"verdict"`
+	Verdict verdict.Verdict `json:"verdict"`
 	// Reason says in one line why the verdict is what it is.
 	Reason string `json:"reason"`
 	// Requests is how many requests all attempts used.
@@ -72,7 +65,7 @@ func Run(ctx context.Context, s sample.Sampler, c scenario.Check, opts Options) 
 		}
 		out = attempt(ctx, s, c, params, opts)
 		requests += out.Requests
-		if out.Verdict != Fail || time.Now().After(deadline) || ctx.Err() != nil {
+		if out.Verdict != verdict.Fail || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
 		select {
@@ -116,15 +109,15 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 		return res, nil
 	}
 	out := Outcome{}
-	finish := func(verdict, reason string) Outcome {
-		out.Verdict, out.Reason, out.Observed, out.Requests = verdict, reason, merged, merged.Requests
+	finish := func(v verdict.Verdict, reason string) Outcome {
+		out.Verdict, out.Reason, out.Observed, out.Requests = v, reason, merged, merged.Requests
 		return out
 	}
 
 	// Shares first: they decide how many requests are needed.
 	backends, shares := positiveShares(e.Split)
 	if len(backends) > 1 {
-		ev, verdict, why, err := sequential(backends, shares, p, opts, draw, func(res sample.Result) ([]int, string) {
+		ev, v, why, err := sequential(backends, shares, p, opts, draw, func(res sample.Result) ([]int, string) {
 			if why := unexpected(res, backends, e); why != "" {
 				return nil, why
 			}
@@ -136,15 +129,15 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 		})
 		out.Split = ev
 		if err != nil {
-			return finish(Error, err.Error())
+			return finish(verdict.Error, err.Error())
 		}
-		if verdict != Pass {
-			return finish(verdict, orElse(why, fmt.Sprintf("split %s: observed %s", describeShares(backends, shares), describeObserved(*ev))))
+		if v != verdict.Pass {
+			return finish(v, orElse(why, fmt.Sprintf("split %s: observed %s", describeShares(backends, shares), describeObserved(*ev))))
 		}
 	}
 	codes, codeShares := positiveShares(e.StatusShare)
 	if len(codes) > 1 {
-		ev, verdict, why, err := sequential(codes, codeShares, p, opts, draw, func(res sample.Result) ([]int, string) {
+		ev, v, why, err := sequential(codes, codeShares, p, opts, draw, func(res sample.Result) ([]int, string) {
 			counts := make([]int, len(codes))
 			other := 0
 			for code, n := range res.ByStatus {
@@ -161,10 +154,10 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 		})
 		out.StatusShare = ev
 		if err != nil {
-			return finish(Error, err.Error())
+			return finish(verdict.Error, err.Error())
 		}
-		if verdict != Pass {
-			return finish(verdict, orElse(why, fmt.Sprintf("status shares %s: observed %s", describeShares(codes, codeShares), describeObserved(*ev))))
+		if v != verdict.Pass {
+			return finish(v, orElse(why, fmt.Sprintf("status shares %s: observed %s", describeShares(codes, codeShares), describeObserved(*ev))))
 		}
 	}
 
@@ -177,42 +170,42 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 	for merged.Requests < need {
 		res, err := draw(min(need-merged.Requests, batch(opts)))
 		if err != nil {
-			return finish(Error, err.Error())
+			return finish(verdict.Error, err.Error())
 		}
 		if why := exactViolation(res, e, backends); why != "" {
-			return finish(Fail, why)
+			return finish(verdict.Fail, why)
 		}
 	}
 	if why := exactViolation(merged, e, backends); why != "" {
-		return finish(Fail, why)
+		return finish(verdict.Fail, why)
 	}
-	return finish(Pass, fmt.Sprintf("%d requests met every expectation", merged.Requests))
+	return finish(verdict.Pass, fmt.Sprintf("%d requests met every expectation", merged.Requests))
 }
 
 // sequential runs a sequential test of names' shares over batches from
 // draw. count turns a batch into counts per name, or says why the batch
 // cannot be explained by the shares at all (then the verdict is FAIL with
 // that reason). The evidence is returned whenever the test was created.
-func sequential(names []string, shares []float64, p stats.Params, opts Options, draw func(int) (sample.Result, error), count func(sample.Result) ([]int, string)) (*stats.Evidence, string, string, error) {
+func sequential(names []string, shares []float64, p stats.Params, opts Options, draw func(int) (sample.Result, error), count func(sample.Result) ([]int, string)) (*stats.Evidence, verdict.Verdict, string, error) {
 	test, err := stats.NewSplit(names, shares, p)
 	if err != nil {
-		return nil, Error, "", err
+		return nil, verdict.Error, "", err
 	}
 	evidence := func() *stats.Evidence { ev := test.Evidence(); return &ev }
 	for test.Decision() == stats.Continue {
 		res, err := draw(min(test.Next(), batch(opts)))
 		if err != nil {
-			return evidence(), Error, "", err
+			return evidence(), verdict.Error, "", err
 		}
 		counts, why := count(res)
 		if why != "" {
-			return evidence(), Fail, why, nil
+			return evidence(), verdict.Fail, why, nil
 		}
 		if _, err := test.Observe(counts); err != nil {
-			return evidence(), Error, "", err
+			return evidence(), verdict.Error, "", err
 		}
 	}
-	return evidence(), string(test.Decision()), "", nil
+	return evidence(), test.Decision(), "", nil
 }
 
 func orElse(a, b string) string {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gammaproof/gammaproof/suite/sample"
 	"github.com/gammaproof/gammaproof/suite/scenario"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 // simulated is a Sampler standing in for a mesh in these unit tests: it
@@ -88,23 +89,23 @@ func TestRun(t *testing.T) {
 		sampler *simulated
 		check   scenario.Check
 		conv    time.Duration
-		want    string
+		want    verdict.Verdict
 		reason  string
 	}{
-		{"correct 70/30 passes", sim(1, v12, 0.7, 0.3), check(scenario.Expect{Split: map[string]float64{"v1": 0.7, "v2": 0.3}}), 0, Pass, ""},
-		{"62/38 fails a 70/30 route", sim(2, v12, 0.62, 0.38), check(scenario.Expect{Split: map[string]float64{"v1": 0.7, "v2": 0.3}}), 0, Fail, "split"},
-		{"82/18 fails a 90/10 route", sim(3, v12, 0.82, 0.18), check(scenario.Expect{Split: map[string]float64{"v1": 0.9, "v2": 0.1}}), 0, Fail, "split"},
-		{"single backend exact", sim(4, v12, 1, 0), check(scenario.Expect{Split: map[string]float64{"v1": 1}}), 0, Pass, ""},
-		{"single backend violated", sim(5, v12, 0.99, 0.01), check(scenario.Expect{Split: map[string]float64{"v1": 1}}), 0, Fail, "v2"},
-		{"weight zero violated", sim(6, v12, 0.94, 0.06), check(scenario.Expect{Zero: []string{"v2"}}), 0, Fail, "weight 0"},
-		{"status exact", &simulated{rng: rand.New(rand.NewPCG(7, 1)), backends: v12, shares: []float64{1, 0}, status: 503}, check(scenario.Expect{Status: 500}), 0, Fail, "want status 500"},
-		{"header present", &simulated{rng: rand.New(rand.NewPCG(8, 1)), backends: v12, shares: []float64{1, 0}, headers: map[string]string{"x-route": "yes"}}, check(scenario.Expect{ResponseHeaders: map[string]*string{"x-route": &x}}), 0, Pass, ""},
-		{"header should be absent", &simulated{rng: rand.New(rand.NewPCG(9, 1)), backends: v12, shares: []float64{1, 0}, headers: map[string]string{"x-route": "yes"}}, check(scenario.Expect{ResponseHeaders: map[string]*string{"x-route": nil}}), 0, Fail, "absent"},
-		{"unexpected backend in split", sim(10, []string{"v1", "v2", "v3"}, 0.5, 0.4, 0.1), check(scenario.Expect{Split: map[string]float64{"v1": 0.5, "v2": 0.5}}), 0, Fail, "v3"},
+		{"correct 70/30 passes", sim(1, v12, 0.7, 0.3), check(scenario.Expect{Split: map[string]float64{"v1": 0.7, "v2": 0.3}}), 0, verdict.Pass, ""},
+		{"62/38 fails a 70/30 route", sim(2, v12, 0.62, 0.38), check(scenario.Expect{Split: map[string]float64{"v1": 0.7, "v2": 0.3}}), 0, verdict.Fail, "split"},
+		{"82/18 fails a 90/10 route", sim(3, v12, 0.82, 0.18), check(scenario.Expect{Split: map[string]float64{"v1": 0.9, "v2": 0.1}}), 0, verdict.Fail, "split"},
+		{"single backend exact", sim(4, v12, 1, 0), check(scenario.Expect{Split: map[string]float64{"v1": 1}}), 0, verdict.Pass, ""},
+		{"single backend violated", sim(5, v12, 0.99, 0.01), check(scenario.Expect{Split: map[string]float64{"v1": 1}}), 0, verdict.Fail, "v2"},
+		{"weight zero violated", sim(6, v12, 0.94, 0.06), check(scenario.Expect{Zero: []string{"v2"}}), 0, verdict.Fail, "weight 0"},
+		{"status exact", &simulated{rng: rand.New(rand.NewPCG(7, 1)), backends: v12, shares: []float64{1, 0}, status: 503}, check(scenario.Expect{Status: 500}), 0, verdict.Fail, "want status 500"},
+		{"header present", &simulated{rng: rand.New(rand.NewPCG(8, 1)), backends: v12, shares: []float64{1, 0}, headers: map[string]string{"x-route": "yes"}}, check(scenario.Expect{ResponseHeaders: map[string]*string{"x-route": &x}}), 0, verdict.Pass, ""},
+		{"header should be absent", &simulated{rng: rand.New(rand.NewPCG(9, 1)), backends: v12, shares: []float64{1, 0}, headers: map[string]string{"x-route": "yes"}}, check(scenario.Expect{ResponseHeaders: map[string]*string{"x-route": nil}}), 0, verdict.Fail, "absent"},
+		{"unexpected backend in split", sim(10, []string{"v1", "v2", "v3"}, 0.5, 0.4, 0.1), check(scenario.Expect{Split: map[string]float64{"v1": 0.5, "v2": 0.5}}), 0, verdict.Fail, "v3"},
 		{
 			"converges after retries",
 			&simulated{rng: rand.New(rand.NewPCG(11, 1)), backends: v12, shares: []float64{0.5, 0.5}, switchAfter: 400, after: []float64{0.9, 0.1}},
-			check(scenario.Expect{Split: map[string]float64{"v1": 0.9, "v2": 0.1}}), 30 * time.Second, Pass, "",
+			check(scenario.Expect{Split: map[string]float64{"v1": 0.9, "v2": 0.1}}), 30 * time.Second, verdict.Pass, "",
 		},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gammaproof/gammaproof/suite/report"
 	"github.com/gammaproof/gammaproof/suite/scenario"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 // Report turns a check's outcome into its entry in results.json.
@@ -23,7 +24,7 @@ func Report(step string, c scenario.Check, out Outcome) report.Check {
 	rc.Step = step
 	rc.Client = c.From.Namespace + "/" + c.From.Pod
 	rc.URL = c.Request.URL
-	rc.Verdict = report.Verdict(out.Verdict)
+	rc.Verdict = out.Verdict
 	rc.Requests = out.Requests
 	rc.Attempts = out.Attempts
 	rc.ConvergenceSeconds = out.Seconds
@@ -37,7 +38,7 @@ func Report(step string, c scenario.Check, out Outcome) report.Check {
 			rc.Errors[string(k)] = v
 		}
 	}
-	if out.Verdict != Pass {
+	if out.Verdict != verdict.Pass {
 		rc.Error = out.Reason
 	}
 	return rc

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
 	"github.com/gammaproof/gammaproof/suite/perf"
 	"github.com/gammaproof/gammaproof/suite/sample"
@@ -195,7 +196,7 @@ func BenchmarkRouteConvergence(b *testing.B) {
 // answers into 500s, and re-creating it to turn them back, 20 times per
 // b.N.
 func BenchmarkGrantRevocation(b *testing.B) {
-	if suite.opts.GrantPolicy != "strict" {
+	if grantpolicy.Policy(suite.opts.GrantPolicy) != grantpolicy.Strict {
 		b.Skipf("SKIP: grant revocation needs the strict grant policy; this run uses %q (make bench passes --grant-policy=strict)", suite.opts.GrantPolicy)
 	}
 	f := newPerfFixture(b, "gp-perf-grant")
@@ -326,7 +327,7 @@ func median(runs []perf.Throughput, field func(perf.Throughput) float64) float64
 // their last configuration), and once the controller is back a route
 // change converges again.
 func TestControllerRestartUnderLoad(t *testing.T) {
-	if suite.opts.Implementation != "gammaproof" {
+	if suite.opts.Implementation != ImplGammaproof {
 		t.Skipf("SKIP: kills gammaproof's controller; this run tests --implementation=%s", suite.opts.Implementation)
 	}
 	f := newPerfFixture(t, "gp-perf-restart")

@@ -14,12 +14,14 @@ import (
 
 	"github.com/gammaproof/gammaproof/internal/repo"
 	"github.com/gammaproof/gammaproof/suite/check"
+	"github.com/gammaproof/gammaproof/suite/profile"
 	"github.com/gammaproof/gammaproof/suite/report"
 	"github.com/gammaproof/gammaproof/suite/sample/client"
 	"github.com/gammaproof/gammaproof/suite/sample/echo"
 	"github.com/gammaproof/gammaproof/suite/sample/echo/echotest"
 	"github.com/gammaproof/gammaproof/suite/scenario"
 	"github.com/gammaproof/gammaproof/suite/stats"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 // weightedProxy is a deliberately simple data plane: it sends each
@@ -99,14 +101,14 @@ func TestSkewedDataPlaneFails(t *testing.T) {
 			out := check.Run(context.Background(), sampler, c, check.Options{Params: stats.Params{}, Concurrency: 8})
 			srv.Close()
 
-			want := check.Pass
+			want := verdict.Pass
 			if skew > 0 {
-				want = check.Fail
+				want = verdict.Fail
 			}
 			if out.Verdict != want {
 				t.Errorf("%s with skew %.2f (true split %.2f/%.2f): verdict %s (%s), want %s", wc.scenario, skew, shares[0], shares[1], out.Verdict, out.Reason, want)
 			}
-			results = append(results, report.Scenario{Name: wc.scenario, Profile: report.ProfileMeshHTTP, Verdict: report.Verdict(out.Verdict),
+			results = append(results, report.Scenario{Name: wc.scenario, Profile: profile.MeshHTTP, Verdict: out.Verdict,
 				Checks: []report.Check{check.Report("weight", c, out)}})
 			t.Logf("skew %.2f %s: %s after %d requests: %s", skew, wc.scenario, out.Verdict, out.Requests, out.Reason)
 		}
@@ -128,7 +130,7 @@ func TestSkewedDataPlaneFails(t *testing.T) {
 		}
 		for _, s := range back.Scenarios {
 			c := s.Checks[0]
-			if s.Verdict != report.VerdictFail || len(c.Categories) != 2 || c.Categories[0].Interval == nil || len(c.Evidence) == 0 || c.Requests == 0 {
+			if s.Verdict != verdict.Fail || len(c.Categories) != 2 || c.Categories[0].Interval == nil || len(c.Evidence) == 0 || c.Requests == 0 {
 				t.Errorf("%s: results.json lacks the evidence: %+v", s.Name, c)
 			}
 			if !strings.Contains(c.Error, "after") {

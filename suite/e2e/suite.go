@@ -20,7 +20,9 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 	"sigs.k8s.io/e2e-framework/support"
 
+	"github.com/gammaproof/gammaproof/internal/controllername"
 	"github.com/gammaproof/gammaproof/internal/crds"
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
 	"github.com/gammaproof/gammaproof/internal/repo"
 	"github.com/gammaproof/gammaproof/suite/check"
@@ -29,10 +31,16 @@ import (
 	"github.com/gammaproof/gammaproof/suite/runner"
 	"github.com/gammaproof/gammaproof/suite/scenario"
 	"github.com/gammaproof/gammaproof/suite/stats"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
-// ControllerName is the controllerName gammaproof writes in route status.
-const ControllerName = "gammaproof.io/mesh-controller"
+// Implementations under test (--implementation).
+const (
+	// ImplGammaproof is ours, installed by the suite.
+	ImplGammaproof = "gammaproof"
+	// ImplExisting is the cluster's own mesh, whatever it is.
+	ImplExisting = "existing"
+)
 
 // Options are the suite's flags, beside e2e-framework's own (--labels,
 // --feature, --kubeconfig, …).
@@ -56,9 +64,9 @@ type Options struct {
 // RegisterFlags defines the suite's flags on fs.
 func RegisterFlags(fs *flag.FlagSet) *Options {
 	o := &Options{}
-	fs.StringVar(&o.Env, "env", "local", "cluster: local (no Docker), kind (Docker or Podman) or existing (--kubeconfig)")
-	fs.StringVar(&o.Implementation, "implementation", "gammaproof", "implementation under test: gammaproof (installed by the suite) or existing (the cluster's own mesh)")
-	fs.StringVar(&o.GrantPolicy, "grant-policy", "spec", "ReferenceGrant policy: spec or strict (for --implementation=existing: the policy it follows, or \"\" if unknown)")
+	fs.StringVar(&o.Env, "env", report.EnvLocal, "cluster: local (no Docker), kind (Docker or Podman) or existing (--kubeconfig)")
+	fs.StringVar(&o.Implementation, "implementation", ImplGammaproof, "implementation under test: gammaproof (installed by the suite) or existing (the cluster's own mesh)")
+	fs.StringVar(&o.GrantPolicy, "grant-policy", string(grantpolicy.Spec), "ReferenceGrant policy: spec or strict (for --implementation=existing: the policy it follows, or \"\" if unknown)")
 	fs.StringVar(&o.SupportedFeatures, "supported-features", "", "comma-separated features the implementation supports; scenarios needing others are skipped (default: all)")
 	fs.StringVar(&o.ExemptFeatures, "exempt-features", "", "comma-separated features to skip")
 	fs.Float64Var(&o.Alpha, "alpha", stats.DefaultAlpha, "false-fail rate: the chance to fail a correct implementation")
@@ -76,14 +84,16 @@ func RegisterFlags(fs *flag.FlagSet) *Options {
 
 // Validate checks the options and says what to change.
 func (o Options) Validate() error {
-	if !slices.Contains([]string{"local", "kind", "existing"}, o.Env) {
-		return fmt.Errorf("--env=%q: use local, kind or existing", o.Env)
+	if !slices.Contains([]string{report.EnvLocal, report.EnvKind, report.EnvExisting}, o.Env) {
+		return fmt.Errorf("--env=%q: use %s, %s or %s", o.Env, report.EnvLocal, report.EnvKind, report.EnvExisting)
 	}
-	if !slices.Contains([]string{"gammaproof", "existing"}, o.Implementation) {
-		return fmt.Errorf("--implementation=%q: use gammaproof or existing", o.Implementation)
+	if !slices.Contains([]string{ImplGammaproof, ImplExisting}, o.Implementation) {
+		return fmt.Errorf("--implementation=%q: use %s or %s", o.Implementation, ImplGammaproof, ImplExisting)
 	}
-	if o.Implementation == "gammaproof" && o.GrantPolicy != "spec" && o.GrantPolicy != "strict" {
-		return fmt.Errorf("--grant-policy=%q: use spec or strict", o.GrantPolicy)
+	// gammaproof runs with a policy; an existing implementation's may be
+	// unknown ("").
+	if !grantpolicy.ValidOrEmpty(o.GrantPolicy) || o.Implementation == ImplGammaproof && o.GrantPolicy == "" {
+		return fmt.Errorf("--grant-policy=%q: use %s or %s", o.GrantPolicy, grantpolicy.Spec, grantpolicy.Strict)
 	}
 	if o.Concurrency < 0 {
 		return fmt.Errorf("--scenario-concurrency=%d: use 0 (all at once) or more", o.Concurrency)
@@ -164,7 +174,7 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 	if err := installCRDs(ctx, applier); err != nil {
 		return ctx, err
 	}
-	if s.opts.Implementation == "gammaproof" {
+	if s.opts.Implementation == ImplGammaproof {
 		if err := s.installGammaproof(ctx, kubeconfig); err != nil {
 			return ctx, err
 		}
@@ -187,8 +197,8 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 		Progress:    s.out,
 		Concurrency: s.opts.Concurrency,
 	}
-	if s.opts.Implementation == "gammaproof" {
-		s.runner.ControllerName = ControllerName
+	if s.opts.Implementation == ImplGammaproof {
+		s.runner.ControllerName = controllername.Gammaproof
 	}
 	s.ready = time.Now()
 	fmt.Fprintf(s.out, "e2e: cluster ready in %.1fs; %d scenarios loaded\n", s.ready.Sub(s.start).Seconds(), len(s.scenarios))
@@ -199,7 +209,7 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 // and returns its kubeconfig.
 func (s *Suite) cluster(ctx context.Context, cfg *envconf.Config) (string, error) {
 	switch s.opts.Env {
-	case "existing":
+	case report.EnvExisting:
 		kc := cfg.KubeconfigFile()
 		if kc == "" {
 			kc = os.Getenv("KUBECONFIG")
@@ -208,7 +218,7 @@ func (s *Suite) cluster(ctx context.Context, cfg *envconf.Config) (string, error
 			return "", fmt.Errorf("--env=existing needs --kubeconfig or $KUBECONFIG")
 		}
 		return kc, nil
-	case "kind":
+	case report.EnvKind:
 		p := kind.New()
 		s.provider = p
 		kc, err := p.Create(ctx, s.opts.KindConfig)
@@ -266,7 +276,7 @@ func (s *Suite) installGammaproof(ctx context.Context, kubeconfig string) error 
 	if err != nil {
 		return err
 	}
-	if s.opts.Env == "kind" {
+	if s.opts.Env == report.EnvKind {
 		dir := filepath.Join(repo.BinDir(), "images")
 		if out, err := exec.CommandContext(ctx, gp, "images", "--out", dir).CombinedOutput(); err != nil {
 			return fmt.Errorf("build images: %w: %s", err, out)
@@ -319,7 +329,7 @@ func (s *Suite) Finish(ctx context.Context, cfg *envconf.Config) (context.Contex
 		}
 		t := res.Totals()
 		fmt.Fprintf(s.out, "e2e: %d passed, %d failed, %d inconclusive, %d errors, %d skipped; scenarios took %.1fs after the cluster was ready, the run %.1fs\n",
-			t[report.VerdictPass], t[report.VerdictFail], t[report.VerdictInconclusive], t[report.VerdictError], t[report.VerdictSkip],
+			t[verdict.Pass], t[verdict.Fail], t[verdict.Inconclusive], t[verdict.Error], t[verdict.Skip],
 			s.scenariosTook.Seconds(), time.Since(s.start).Seconds())
 		for _, p := range paths {
 			fmt.Fprintln(s.out, "e2e: wrote", p)
@@ -355,15 +365,14 @@ func (s *Suite) results(ctx context.Context) *report.Results {
 			End:                 time.Now().UTC().Truncate(time.Second),
 			SupportedFeatures:   splitList(s.opts.SupportedFeatures),
 			UnsupportedFeatures: splitList(s.opts.ExemptFeatures),
+			GrantPolicy:         s.opts.GrantPolicy,
 		},
 		Scenarios: s.runner.Results(),
 	}
-	if s.opts.Implementation == "gammaproof" {
+	if s.opts.Implementation == ImplGammaproof {
 		r.Run.Implementation = Gammaproof()
-		r.Run.GrantPolicy = s.opts.GrantPolicy
 	} else {
-		r.Run.Implementation = report.Implementation{Name: "existing", Organization: "unknown", Project: "unknown", URL: "unknown", Version: "unknown"}
-		r.Run.GrantPolicy = s.opts.GrantPolicy
+		r.Run.Implementation = report.Implementation{Name: ImplExisting, Organization: "unknown", Project: "unknown", URL: "unknown", Version: "unknown"}
 	}
 	if cs, err := kubernetes.NewForConfig(s.rest); err == nil {
 		if v, err := cs.Discovery().ServerVersion(); err == nil {

@@ -9,6 +9,9 @@ import (
 	confv1 "sigs.k8s.io/gateway-api/conformance/apis/v1"
 	"sigs.k8s.io/gateway-api/pkg/features"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gammaproof/gammaproof/suite/profile"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 // profileExtended lists each upstream profile's extended features (its core
@@ -67,8 +70,8 @@ func Conformance(r *Results) *confv1.ConformanceReport {
 	if rep.Implementation.Contact == nil {
 		rep.Implementation.Contact = []string{}
 	}
-	for _, profile := range []string{ProfileMeshHTTP, ProfileMeshGRPC} {
-		if pr, ok := profileReport(r, profile); ok {
+	for _, name := range profile.Upstream {
+		if pr, ok := profileReport(r, name); ok {
 			rep.ProfileReports = append(rep.ProfileReports, pr)
 		}
 	}
@@ -78,17 +81,17 @@ func Conformance(r *Results) *confv1.ConformanceReport {
 // upstreamOutcome is one upstream test's outcome in a profile.
 type upstreamOutcome struct {
 	core    bool
-	verdict Verdict
+	verdict verdict.Verdict
 }
 
-func profileReport(r *Results, profile string) (confv1.ProfileReport, bool) {
+func profileReport(r *Results, name string) (confv1.ProfileReport, bool) {
 	tests := map[string]upstreamOutcome{}
 	for _, s := range r.Scenarios {
-		if s.Profile != profile || s.UpstreamTest == "" {
+		if s.Profile != name || s.UpstreamTest == "" {
 			continue
 		}
 		o, seen := tests[s.UpstreamTest]
-		if !seen || worse(s.Verdict, o.verdict) {
+		if !seen || s.Verdict.Worse(o.verdict) {
 			o.verdict = s.Verdict
 		}
 		o.core = o.core || s.Core
@@ -97,7 +100,7 @@ func profileReport(r *Results, profile string) (confv1.ProfileReport, bool) {
 	if len(tests) == 0 {
 		return confv1.ProfileReport{}, false
 	}
-	pr := confv1.ProfileReport{Name: profile}
+	pr := confv1.ProfileReport{Name: name}
 	var ext *confv1.ExtendedStatus
 	names := make([]string, 0, len(tests))
 	for n := range tests {
@@ -114,9 +117,9 @@ func profileReport(r *Results, profile string) (confv1.ProfileReport, bool) {
 			st = &ext.Status
 		}
 		switch o.verdict {
-		case VerdictPass:
+		case verdict.Pass:
 			st.Passed++
-		case VerdictSkip:
+		case verdict.Skip:
 			st.Skipped++
 			st.SkippedTests = append(st.SkippedTests, n)
 		default:
@@ -146,23 +149,6 @@ func profileReport(r *Results, profile string) (confv1.ProfileReport, bool) {
 	}
 	pr.Summary = summary + "."
 	return pr, true
-}
-
-// worse reports whether verdict a is worse than b for a merged outcome.
-func worse(a, b Verdict) bool { return rank(a) > rank(b) }
-
-func rank(v Verdict) int {
-	switch v {
-	case VerdictPass:
-		return 0
-	case VerdictSkip:
-		return 1
-	case VerdictInconclusive:
-		return 2
-	case VerdictFail:
-		return 3
-	}
-	return 4 // ERROR
 }
 
 // result is upstream's rule: any failure fails, any skip is partial.

@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gammaproof/gammaproof/suite/profile"
 	"github.com/gammaproof/gammaproof/suite/stats"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 // sampled runs a real sequential test on a deterministic simulated data
@@ -44,7 +46,7 @@ func accepted(kind, ns, name, parent string) RouteStatus {
 		}}
 }
 
-func exact(name, desc, expected, observed string, v Verdict, requests int) Check {
+func exact(name, desc, expected, observed string, v verdict.Verdict, requests int) Check {
 	return Check{Name: name, Description: desc, Kind: CheckExact, Expected: expected, Observed: observed,
 		Verdict: v, Requests: requests, Attempts: 1, ConvergenceSeconds: 0.4,
 		Client: "gammaproof-client/client-0", URL: "http://echo.gammaproof-mesh:80/"}
@@ -92,48 +94,48 @@ func fixture(t *testing.T, failing bool) *Results {
 
 	r.Scenarios = []Scenario{
 		{Name: "seed-bookstore", Description: "The seed walkthrough: bookstore v1/v2 behind one Service, then a 90/10 HTTPRoute.",
-			Profile: ProfileGammaproof, Verdict: worst(before.Verdict, after.Verdict), DurationSeconds: 9.8,
+			Profile: profile.Gammaproof, Verdict: worst(before.Verdict, after.Verdict), DurationSeconds: 9.8,
 			Checks: []Check{before, after}, RouteStatus: []RouteStatus{accepted("HTTPRoute", "bookstore", "bookstore-split", "bookstore/bookstore")}},
 		{Name: "mesh-basic", Description: "A request through the mesh reaches the Service.", UpstreamTest: "MeshBasic",
-			Profile: ProfileMeshHTTP, Core: true, Features: []string{"Mesh"}, Verdict: VerdictPass, DurationSeconds: 1.2,
-			Checks: []Check{exact("status-200", "Every response is 200 from echo.", "status 200", "status 200 ×20", VerdictPass, 20)}},
+			Profile: profile.MeshHTTP, Core: true, Features: []string{"Mesh"}, Verdict: verdict.Pass, DurationSeconds: 1.2,
+			Checks: []Check{exact("status-200", "Every response is 200 from echo.", "status 200", "status 200 ×20", verdict.Pass, 20)}},
 		{Name: "httproute-weight", Description: "A 70/30 weighted HTTPRoute.", UpstreamTest: "MeshHTTPRouteWeight",
-			Profile: ProfileMeshHTTP, Core: true, Features: []string{"Mesh", "HTTPRoute"}, Verdict: weight.Verdict, DurationSeconds: 4.1,
+			Profile: profile.MeshHTTP, Core: true, Features: []string{"Mesh", "HTTPRoute"}, Verdict: weight.Verdict, DurationSeconds: 4.1,
 			Checks: []Check{weight}, RouteStatus: []RouteStatus{accepted("HTTPRoute", "gammaproof-mesh", "mesh-weighted", "gammaproof-mesh/echo:80")}},
 		{Name: "httproute-matching", Description: "Path and header matching; /v2example must not match /v2.", UpstreamTest: "MeshHTTPRouteMatching",
-			Profile: ProfileMeshHTTP, Core: true, Features: []string{"Mesh", "HTTPRoute"}, Verdict: VerdictPass, DurationSeconds: 2.0,
-			Checks: []Check{exact("path-v2example", "/v2example goes to v1.", "backend v1", "backend v1 ×20", VerdictPass, 20)}},
+			Profile: profile.MeshHTTP, Core: true, Features: []string{"Mesh", "HTTPRoute"}, Verdict: verdict.Pass, DurationSeconds: 2.0,
+			Checks: []Check{exact("path-v2example", "/v2example goes to v1.", "backend v1", "backend v1 ×20", verdict.Pass, 20)}},
 		{Name: "consumer-route", Description: "team-b's consumer route applies to team-b only; team-c is untouched.", UpstreamTest: "MeshConsumerRoute",
-			Profile: ProfileMeshHTTP, Features: []string{"Mesh", "HTTPRoute", "MeshConsumerRoute"}, Verdict: VerdictPass, DurationSeconds: 3.3,
-			Checks:      []Check{exact("team-b-header", "team-b sees the consumer route's header.", "header x-consumer: team-b", "header x-consumer: team-b ×20", VerdictPass, 20)},
+			Profile: profile.MeshHTTP, Features: []string{"Mesh", "HTTPRoute", "MeshConsumerRoute"}, Verdict: verdict.Pass, DurationSeconds: 3.3,
+			Checks:      []Check{exact("team-b-header", "team-b sees the consumer route's header.", "header x-consumer: team-b", "header x-consumer: team-b ×20", verdict.Pass, 20)},
 			RouteStatus: []RouteStatus{accepted("HTTPRoute", "team-b", "consumer", "team-a/echo")}},
-		{Name: "query-param-matching", UpstreamTest: "MeshHTTPRouteQueryParamMatching", Profile: ProfileMeshHTTP,
-			Features: []string{"Mesh", "HTTPRoute", "MeshHTTPRouteQueryParamMatching"}, Verdict: VerdictPass, DurationSeconds: 1.9,
-			Checks: []Check{exact("animal-whale", "?animal=whale goes to v1.", "backend v1", "backend v1 ×20", VerdictPass, 20)}},
+		{Name: "query-param-matching", UpstreamTest: "MeshHTTPRouteQueryParamMatching", Profile: profile.MeshHTTP,
+			Features: []string{"Mesh", "HTTPRoute", "MeshHTTPRouteQueryParamMatching"}, Verdict: verdict.Pass, DurationSeconds: 1.9,
+			Checks: []Check{exact("animal-whale", "?animal=whale goes to v1.", "backend v1", "backend v1 ×20", verdict.Pass, 20)}},
 		{Name: "grpcroute-weight", Description: "A 70/30 weighted GRPCRoute.", UpstreamTest: "MeshGRPCRouteWeight",
-			Profile: ProfileMeshGRPC, Core: true, Features: []string{"Mesh", "GRPCRoute"}, Verdict: grpc.Verdict, DurationSeconds: 3.0,
+			Profile: profile.MeshGRPC, Core: true, Features: []string{"Mesh", "GRPCRoute"}, Verdict: grpc.Verdict, DurationSeconds: 3.0,
 			Checks: []Check{grpc}},
-		{Name: "weight-zero", Profile: ProfileGammaproof, Verdict: zero.Verdict, DurationSeconds: 1.1, Checks: []Check{zero}},
-		{Name: "backends-partly-invalid", Profile: ProfileGammaproof, Verdict: partial.Verdict, DurationSeconds: 2.2, Checks: []Check{partial},
+		{Name: "weight-zero", Profile: profile.Gammaproof, Verdict: zero.Verdict, DurationSeconds: 1.1, Checks: []Check{zero}},
+		{Name: "backends-partly-invalid", Profile: profile.Gammaproof, Verdict: partial.Verdict, DurationSeconds: 2.2, Checks: []Check{partial},
 			RouteStatus: []RouteStatus{{Kind: "HTTPRoute", Namespace: "gammaproof-mesh", Name: "half-invalid", Parent: "gammaproof-mesh/echo",
 				Conditions: []Condition{{Type: "Accepted", Status: "True", Reason: "Accepted", ObservedGeneration: 1},
 					{Type: "ResolvedRefs", Status: "False", Reason: "BackendNotFound", Message: "backend gammaproof-mesh/missing not found", ObservedGeneration: 1}}}}},
-		{Name: "timeouts", Description: "A 100 ms request timeout answers 504 to a 1 s backend.", Profile: ProfileGammaproof, Verdict: VerdictPass, DurationSeconds: 1.5,
-			Checks: []Check{exact("timeout-504", "", "status 504 within 100–300 ms", "504 ×20, p99 112 ms", VerdictPass, 20)}},
+		{Name: "timeouts", Description: "A 100 ms request timeout answers 504 to a 1 s backend.", Profile: profile.Gammaproof, Verdict: verdict.Pass, DurationSeconds: 1.5,
+			Checks: []Check{exact("timeout-504", "", "status 504 within 100–300 ms", "504 ×20, p99 112 ms", verdict.Pass, 20)}},
 	}
 	if failing {
 		r.Run.Implementation.Version = "v0.1.0-skewed"
 		s := &r.Scenarios[5]
-		s.Verdict, s.Error, s.Checks = VerdictSkip, "feature MeshHTTPRouteQueryParamMatching is exempt (--exempt-features)", nil
+		s.Verdict, s.Error, s.Checks = verdict.Skip, "feature MeshHTTPRouteQueryParamMatching is exempt (--exempt-features)", nil
 		r.Scenarios = append(r.Scenarios,
-			Scenario{Name: "retries", Description: "Two retries hide a 50% failing backend.", Profile: ProfileGammaproof,
-				Verdict: VerdictInconclusive, DurationSeconds: 30,
-				Checks: []Check{{Name: "retried-200", Kind: CheckStatusShare, Verdict: VerdictInconclusive, Requests: 20000, Attempts: 3,
+			Scenario{Name: "retries", Description: "Two retries hide a 50% failing backend.", Profile: profile.Gammaproof,
+				Verdict: verdict.Inconclusive, DurationSeconds: 30,
+				Checks: []Check{{Name: "retried-200", Kind: CheckStatusShare, Verdict: verdict.Inconclusive, Requests: 20000, Attempts: 3,
 					ConvergenceSeconds: 28, Alpha: 1.25e-7, Beta: 1.25e-4, IntervalLevel: 0.9995,
 					Categories: []Category{{Name: "200", Expected: 0.875, Count: 17100, Interval: &Interval{Lo: 0.845, Hi: 0.864}},
 						{Name: "503", Expected: 0.125, Count: 2900, Interval: &Interval{Lo: 0.136, Hi: 0.155}}},
 					Error: "request budget spent before a decision"}}},
-			Scenario{Name: "no-endpoints", Profile: ProfileGammaproof, Verdict: VerdictError, DurationSeconds: 60,
+			Scenario{Name: "no-endpoints", Profile: profile.Gammaproof, Verdict: verdict.Error, DurationSeconds: 60,
 				Error: "wait for pods gammaproof-mesh/app=client: context deadline exceeded after 60s"})
 	}
 	for i := range r.Scenarios {
@@ -144,10 +146,10 @@ func fixture(t *testing.T, failing bool) *Results {
 	return r
 }
 
-func worst(vs ...Verdict) Verdict {
-	w := VerdictPass
+func worst(vs ...verdict.Verdict) verdict.Verdict {
+	w := verdict.Pass
 	for _, v := range vs {
-		if worse(v, w) {
+		if v.Worse(w) {
 			w = v
 		}
 	}

@@ -9,13 +9,17 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/gammaproof/gammaproof/suite/profile"
+	"github.com/gammaproof/gammaproof/suite/stats"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 //go:embed report.html.tmpl
 var htmlTemplate string
 
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"lower": func(v Verdict) string { return strings.ToLower(string(v)) },
+	"lower": func(v verdict.Verdict) string { return strings.ToLower(string(v)) },
 	"f2":    func(v float64) string { return fmt.Sprintf("%.2f", v) },
 }).Parse(htmlTemplate))
 
@@ -35,7 +39,7 @@ type view struct {
 	GatewayAPI, GrantPolicy, Mode    string
 	Alpha, Beta, Delta, Budget       string
 	Start, Duration                  string
-	Verdict                          Verdict
+	Verdict                          verdict.Verdict
 	Headline                         string
 	Totals                           []total
 	Profiles                         []profileView
@@ -44,7 +48,7 @@ type view struct {
 }
 
 type total struct {
-	Verdict Verdict
+	Verdict verdict.Verdict
 	Count   int
 }
 
@@ -58,7 +62,7 @@ type profileView struct {
 type scenarioView struct {
 	ID, Name, Description, Upstream, Profile, Level string
 	Features                                        []string
-	Verdict                                         Verdict
+	Verdict                                         verdict.Verdict
 	Duration, Requests, Error                       string
 	Walkthrough                                     bool
 	Steps                                           []stepView
@@ -73,7 +77,7 @@ type stepView struct {
 
 type checkView struct {
 	Name, Description, Client, URL, Kind string
-	Verdict                              Verdict
+	Verdict                              verdict.Verdict
 	Rows                                 []barRow
 	Expected, Observed, Summary          string
 	Requests, Attempts, Convergence      string
@@ -97,7 +101,8 @@ type barRow struct {
 }
 
 type evidenceView struct {
-	Category, Side, LogLR, EValue, FailAt, PassAt, Decision string
+	Category, Side, LogLR, EValue, FailAt, PassAt string
+	Decision                                      stats.Decision
 }
 
 var idUnsafe = regexp.MustCompile(`[^a-z0-9-]+`)
@@ -127,19 +132,19 @@ func newView(r *Results) view {
 	}
 	v.Title = fmt.Sprintf("%s %s — GAMMA conformance", v.Impl, v.Version)
 	t := r.Totals()
-	for _, verdict := range Verdicts {
-		v.Totals = append(v.Totals, total{verdict, t[verdict]})
+	for _, w := range verdict.All {
+		v.Totals = append(v.Totals, total{w, t[w]})
 	}
-	bad := len(r.Scenarios) - t[VerdictPass] - t[VerdictSkip]
+	bad := len(r.Scenarios) - t[verdict.Pass] - t[verdict.Skip]
 	switch {
 	case bad == 0:
-		v.Verdict = VerdictPass
-		v.Headline = fmt.Sprintf("All %d scenarios passed", t[VerdictPass])
-		if t[VerdictSkip] > 0 {
-			v.Headline = fmt.Sprintf("%d passed, %d skipped", t[VerdictPass], t[VerdictSkip])
+		v.Verdict = verdict.Pass
+		v.Headline = fmt.Sprintf("All %d scenarios passed", t[verdict.Pass])
+		if t[verdict.Skip] > 0 {
+			v.Headline = fmt.Sprintf("%d passed, %d skipped", t[verdict.Pass], t[verdict.Skip])
 		}
 	default:
-		v.Verdict = VerdictFail
+		v.Verdict = verdict.Fail
 		v.Headline = fmt.Sprintf("%d of %d scenarios did not pass", bad, len(r.Scenarios))
 	}
 	rep := Conformance(r)
@@ -177,7 +182,7 @@ func newScenarioView(s Scenario, delta float64) scenarioView {
 		Routes:      s.RouteStatus,
 		Walkthrough: s.Name == "seed-bookstore",
 	}
-	if s.Profile != ProfileGammaproof {
+	if s.Profile != profile.Gammaproof {
 		sv.Level = "extended"
 		if s.Core {
 			sv.Level = "core"

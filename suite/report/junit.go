@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"strings"
+
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 type junitSuites struct {
@@ -79,15 +81,15 @@ func JUnit(r *Results) ([]byte, error) {
 		}
 		s.Tests++
 		switch sc.Verdict {
-		case VerdictFail, VerdictInconclusive:
+		case verdict.Fail, verdict.Inconclusive:
 			s.Failures++
 			msg, body := failureText(sc)
 			c.Failure = &junitMessage{Message: msg, Type: string(sc.Verdict), Body: body}
-		case VerdictError:
+		case verdict.Error:
 			s.Errors++
 			msg, body := failureText(sc)
 			c.Error = &junitMessage{Message: msg, Type: string(sc.Verdict), Body: body}
-		case VerdictSkip:
+		case verdict.Skip:
 			s.Skipped++
 			c.Skipped = &junitMessage{Message: orDefault(sc.Error, "skipped")}
 		}
@@ -110,7 +112,7 @@ func failureText(sc Scenario) (msg, body string) {
 		lines = append(lines, sc.Error)
 	}
 	for _, c := range sc.Checks {
-		if c.Verdict == VerdictPass || c.Verdict == VerdictSkip {
+		if c.Verdict == verdict.Pass || c.Verdict == verdict.Skip {
 			continue
 		}
 		lines = append(lines, CheckSummary(c))

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gammaproof/gammaproof/suite/profile"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -97,7 +100,7 @@ func TestConformanceMatchesResults(t *testing.T) {
 			}
 			want := map[string][3]int{} // profile/level -> passed, skipped, failed
 			for _, s := range r.Scenarios {
-				if s.UpstreamTest == "" || s.Profile == ProfileGammaproof {
+				if s.UpstreamTest == "" || s.Profile == profile.Gammaproof {
 					continue
 				}
 				key := s.Profile + "/extended"
@@ -106,9 +109,9 @@ func TestConformanceMatchesResults(t *testing.T) {
 				}
 				c := want[key]
 				switch s.Verdict {
-				case VerdictPass:
+				case verdict.Pass:
 					c[0]++
-				case VerdictSkip:
+				case verdict.Skip:
 					c[1]++
 				default:
 					c[2]++

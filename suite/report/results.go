@@ -7,37 +7,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
+	"github.com/gammaproof/gammaproof/suite/profile"
 	"github.com/gammaproof/gammaproof/suite/stats"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 // APIVersion and Kind identify a results.json document.
 const (
 	APIVersion = "gammaproof.io/v1alpha1"
 	Kind       = "Results"
-)
-
-// Verdict is the outcome of a scenario or a check.
-type Verdict string
-
-// Verdicts. INCONCLUSIVE (budget spent before the data decided) is never a
-// pass; ERROR means the check could not run (setup failed, client
-// unreachable).
-const (
-	VerdictPass         Verdict = "PASS"
-	VerdictFail         Verdict = "FAIL"
-	VerdictSkip         Verdict = "SKIP"
-	VerdictInconclusive Verdict = "INCONCLUSIVE"
-	VerdictError        Verdict = "ERROR"
-)
-
-// Verdicts lists every verdict, in report order.
-var Verdicts = []Verdict{VerdictPass, VerdictFail, VerdictInconclusive, VerdictError, VerdictSkip}
-
-// Profiles a scenario may belong to.
-const (
-	ProfileMeshHTTP   = "MESH-HTTP"
-	ProfileMeshGRPC   = "MESH-GRPC"
-	ProfileGammaproof = "gammaproof"
 )
 
 // Environments a run may use.
@@ -130,9 +109,9 @@ type Scenario struct {
 	// Profile is MESH-HTTP, MESH-GRPC or gammaproof.
 	Profile string `json:"profile"`
 	// Core is true for a profile's core tests, false for extended.
-	Core     bool     `json:"core,omitempty"`
-	Features []string `json:"features,omitempty"`
-	Verdict  Verdict  `json:"verdict"`
+	Core     bool            `json:"core,omitempty"`
+	Features []string        `json:"features,omitempty"`
+	Verdict  verdict.Verdict `json:"verdict"`
 	// DurationSeconds is the scenario's wall time, setup included.
 	DurationSeconds float64       `json:"durationSeconds"`
 	Checks          []Check       `json:"checks,omitempty"`
@@ -153,8 +132,8 @@ type Check struct {
 	Client string `json:"client,omitempty"`
 	URL    string `json:"url,omitempty"`
 	// Kind is split, statusShare or exact.
-	Kind    string  `json:"kind"`
-	Verdict Verdict `json:"verdict"`
+	Kind    string          `json:"kind"`
+	Verdict verdict.Verdict `json:"verdict"`
 	// Categories are the backends (split) or status codes (statusShare)
 	// with expected share, observed count and interval.
 	Categories []Category `json:"categories,omitempty"`
@@ -207,10 +186,11 @@ type Evidence struct {
 	Alternative float64 `json:"alternative"`
 	LogLR       float64 `json:"logLR"`
 	// FailAt and PassAt are the thresholds log(m/α) and log β.
-	FailAt   float64 `json:"failAt"`
-	PassAt   float64 `json:"passAt"`
-	Decision string  `json:"decision"`
-	N        int     `json:"n"`
+	FailAt float64 `json:"failAt"`
+	PassAt float64 `json:"passAt"`
+	// Decision is CONTINUE, PASS (accepted) or FAIL.
+	Decision stats.Decision `json:"decision"`
+	N        int            `json:"n"`
 }
 
 // RouteStatus is the status of one route as seen before the checks.
@@ -234,7 +214,7 @@ type Condition struct {
 }
 
 // Totals counts scenarios per verdict.
-type Totals map[Verdict]int
+type Totals map[verdict.Verdict]int
 
 // Totals counts the scenarios per verdict.
 func (r *Results) Totals() Totals {
@@ -248,7 +228,7 @@ func (r *Results) Totals() Totals {
 // Passed reports whether every scenario passed or was skipped.
 func (r *Results) Passed() bool {
 	for _, s := range r.Scenarios {
-		if s.Verdict != VerdictPass && s.Verdict != VerdictSkip {
+		if s.Verdict != verdict.Pass && s.Verdict != verdict.Skip {
 			return false
 		}
 	}
@@ -261,7 +241,7 @@ func (r *Run) ModeName() string {
 	switch {
 	case r.Mode != "":
 		return r.Mode
-	case r.GrantPolicy == "strict":
+	case grantpolicy.Policy(r.GrantPolicy) == grantpolicy.Strict:
 		return "strict-grants"
 	}
 	return "default"
@@ -282,8 +262,8 @@ func (r *Results) Validate() error {
 	if !slices.Contains([]string{EnvLocal, EnvKind, EnvExisting}, r.Run.Environment) {
 		return fieldErr("run.environment", "is %q, want local, kind or existing", r.Run.Environment)
 	}
-	if !slices.Contains([]string{"", "spec", "strict"}, r.Run.GrantPolicy) {
-		return fieldErr("run.grantPolicy", "is %q, want spec or strict", r.Run.GrantPolicy)
+	if !grantpolicy.ValidOrEmpty(r.Run.GrantPolicy) {
+		return fieldErr("run.grantPolicy", "is %q, want %s or %s", r.Run.GrantPolicy, grantpolicy.Spec, grantpolicy.Strict)
 	}
 	st := r.Run.Statistics
 	if !(st.Alpha > 0 && st.Alpha < 1) || !(st.Beta > 0 && st.Beta < 1) || !(st.Delta > 0 && st.Delta < 1) {
@@ -299,10 +279,10 @@ func (r *Results) Validate() error {
 			return fieldErr(at+".name", "%q appears twice", s.Name)
 		}
 		seen[s.Name] = true
-		if !slices.Contains([]string{ProfileMeshHTTP, ProfileMeshGRPC, ProfileGammaproof}, s.Profile) {
-			return fieldErr(at+".profile", "is %q, want MESH-HTTP, MESH-GRPC or gammaproof", s.Profile)
+		if !profile.Valid(s.Profile) {
+			return fieldErr(at+".profile", "is %q, want one of %s", s.Profile, strings.Join(profile.All, ", "))
 		}
-		if !validVerdict(s.Verdict) {
+		if !s.Verdict.Valid() {
 			return fieldErr(at+".verdict", "is %q, want one of %s", s.Verdict, verdictList())
 		}
 		for j, c := range s.Checks {
@@ -310,7 +290,7 @@ func (r *Results) Validate() error {
 			if !slices.Contains([]string{CheckSplit, CheckStatusShare, CheckExact}, c.Kind) {
 				return fieldErr(at+".kind", "is %q, want split, statusShare or exact", c.Kind)
 			}
-			if !validVerdict(c.Verdict) {
+			if !c.Verdict.Valid() {
 				return fieldErr(at+".verdict", "is %q, want one of %s", c.Verdict, verdictList())
 			}
 			if c.Requests < 0 {
@@ -333,11 +313,9 @@ func (r *Results) Validate() error {
 	return nil
 }
 
-func validVerdict(v Verdict) bool { return slices.Contains(Verdicts, v) }
-
 func verdictList() string {
-	s := make([]string, len(Verdicts))
-	for i, v := range Verdicts {
+	s := make([]string, len(verdict.All))
+	for i, v := range verdict.All {
 		s[i] = string(v)
 	}
 	return strings.Join(s, ", ")
@@ -357,14 +335,11 @@ func fieldErr(field, format string, args ...any) error {
 
 // VerdictOf maps a sequential decision to a verdict: a test still
 // continuing when the check ended is INCONCLUSIVE.
-func VerdictOf(d stats.Decision) Verdict {
-	switch d {
-	case stats.Pass:
-		return VerdictPass
-	case stats.Fail:
-		return VerdictFail
+func VerdictOf(d stats.Decision) verdict.Verdict {
+	if d == stats.Continue {
+		return verdict.Inconclusive
 	}
-	return VerdictInconclusive
+	return d
 }
 
 // SplitCheck fills a statistical check from a test's evidence: categories
@@ -396,7 +371,7 @@ func SplitCheck(name, kind string, e stats.Evidence) Check {
 			LogLR:       finite(sd.LogLR),
 			FailAt:      sd.Upper,
 			PassAt:      sd.Lower,
-			Decision:    string(sd.Decision),
+			Decision:    sd.Decision,
 			N:           sd.N,
 		})
 	}

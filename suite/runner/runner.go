@@ -25,6 +25,7 @@ import (
 	"github.com/gammaproof/gammaproof/suite/report"
 	"github.com/gammaproof/gammaproof/suite/sample"
 	"github.com/gammaproof/gammaproof/suite/scenario"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 // Runner runs scenarios against one cluster. Its features may run
@@ -140,39 +141,38 @@ func (r *Runner) Feature(s *scenario.Scenario) features.Feature {
 			Name: s.Name, Description: s.Description, UpstreamTest: s.Upstream,
 			Profile: s.Profile, Core: s.Core, Features: s.Features,
 		}
-		start := time.Now()
 		if why := r.SkipReason(s); why != "" {
-			res.Verdict, res.Error = report.VerdictSkip, why
+			res.Verdict, res.Error = verdict.Skip, why
 			r.record(res)
 			t.Skipf("SKIP %s: %s", s.Name, why)
 			return ctx
 		}
 		release, err := r.acquire(ctx)
 		if err != nil {
-			res.Verdict, res.Error = report.VerdictError, err.Error()
+			res.Verdict, res.Error = verdict.Error, err.Error()
 			r.record(res)
 			t.Error(err)
 			return ctx
 		}
 		defer release()
-		start = time.Now()
-		res.Verdict = report.VerdictPass
+		start := time.Now()
+		res.Verdict = verdict.Pass
 		for _, st := range s.Steps {
 			objs, err := r.runStep(ctx, s, st, &res)
 			applied = append(applied, objs...)
 			if err != nil {
-				res.Verdict, res.Error = report.VerdictError, fmt.Sprintf("step %q: %v", st.Name, err)
+				res.Verdict, res.Error = verdict.Error, fmt.Sprintf("step %q: %v", st.Name, err)
 				break
 			}
 		}
 		for _, c := range res.Checks {
-			if c.Verdict != report.VerdictPass && worse(c.Verdict, res.Verdict) {
+			if c.Verdict.Worse(res.Verdict) {
 				res.Verdict = c.Verdict
 			}
 		}
 		res.DurationSeconds = time.Since(start).Seconds()
 		r.record(res)
-		if res.Verdict != report.VerdictPass {
+		if res.Verdict != verdict.Pass {
 			t.Errorf("%s: %s", s.Name, summary(res))
 		}
 		return ctx
@@ -186,19 +186,13 @@ func (r *Runner) Feature(s *scenario.Scenario) features.Feature {
 	return b.Feature()
 }
 
-// worse orders verdicts: ERROR > FAIL > INCONCLUSIVE > PASS.
-func worse(a, b report.Verdict) bool {
-	rank := map[report.Verdict]int{report.VerdictPass: 0, report.VerdictInconclusive: 1, report.VerdictFail: 2, report.VerdictError: 3}
-	return rank[a] > rank[b]
-}
-
 func summary(s report.Scenario) string {
 	if s.Error != "" {
 		return s.Error
 	}
 	var parts []string
 	for _, c := range s.Checks {
-		if c.Verdict != report.VerdictPass {
+		if c.Verdict != verdict.Pass {
 			parts = append(parts, fmt.Sprintf("%s [%s]: %s", c.Name, c.Verdict, c.Error))
 		}
 	}
@@ -246,13 +240,13 @@ func (r *Runner) runStep(ctx context.Context, s *scenario.Scenario, st scenario.
 		c := report.Check{Name: "exec " + strings.Join(e.Command, " "), Step: st.Name, Kind: report.CheckExact,
 			Client: e.Namespace + "/" + e.Pod, Expected: "output contains " + strings.Join(e.Contains, ", ")}
 		out, err := r.exec(ctx, e)
-		c.Verdict, c.Observed = report.VerdictPass, firstLine(out)
+		c.Verdict, c.Observed = verdict.Pass, firstLine(out)
 		if err != nil {
-			c.Verdict, c.Error = report.VerdictError, err.Error()
+			c.Verdict, c.Error = verdict.Error, err.Error()
 		} else {
 			for _, want := range e.Contains {
 				if !strings.Contains(out, want) {
-					c.Verdict, c.Error = report.VerdictFail, fmt.Sprintf("output lacks %q", want)
+					c.Verdict, c.Error = verdict.Fail, fmt.Sprintf("output lacks %q", want)
 				}
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gammaproof/gammaproof/internal/controllername"
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
 	"github.com/gammaproof/gammaproof/internal/testenv"
 	"github.com/gammaproof/gammaproof/suite/scenario"
@@ -82,7 +83,7 @@ spec:
 	if err := a.Apply(ctx, objs, false); err != nil {
 		t.Fatal(err)
 	}
-	r := &Runner{Applier: a, Client: cs, Dynamic: dyn, ControllerName: "gammaproof.io/mesh-controller"}
+	r := &Runner{Applier: a, Client: cs, Dynamic: dyn, ControllerName: controllername.Gammaproof}
 	short := scenario.Duration{Duration: 2 * time.Second}
 
 	podWait := scenario.Wait{PodsReady: &scenario.PodSelector{Namespace: "w", Selector: "app=echo"}, Timeout: short}
@@ -134,11 +135,11 @@ spec:
 	if err := r.Wait(ctx, accepted); err == nil {
 		t.Fatal("another controller's status counted")
 	}
-	setStatus("gammaproof.io/mesh-controller", "True", 0)
+	setStatus(controllername.Gammaproof, "True", 0)
 	if err := r.Wait(ctx, accepted); err == nil || !strings.Contains(err.Error(), "generation 0 of 1") {
 		t.Fatalf("stale generation counted: err = %v", err)
 	}
-	setStatus("gammaproof.io/mesh-controller", "True", 1)
+	setStatus(controllername.Gammaproof, "True", 1)
 	if err := r.Wait(ctx, accepted); err != nil {
 		t.Fatalf("accepted: %v", err)
 	}

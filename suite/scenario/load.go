@@ -16,7 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
+	"github.com/gammaproof/gammaproof/suite/profile"
 )
 
 // ExpectFile is the name of a scenario's expectations file.
@@ -121,15 +123,11 @@ func validate(s *Scenario) []error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 	}
-	switch s.Profile {
-	case "MESH-HTTP", "MESH-GRPC", "gammaproof":
-	default:
-		bad("profile", "%q is not one of MESH-HTTP, MESH-GRPC, gammaproof", s.Profile)
+	if !profile.Valid(s.Profile) {
+		bad("profile", "%q is not one of %s", s.Profile, strings.Join(profile.All, ", "))
 	}
-	switch s.GrantPolicy {
-	case "", "spec", "strict":
-	default:
-		bad("grantPolicy", "%q is not spec or strict", s.GrantPolicy)
+	if !grantpolicy.ValidOrEmpty(s.GrantPolicy) {
+		bad("grantPolicy", "%q is not %s or %s", s.GrantPolicy, grantpolicy.Spec, grantpolicy.Strict)
 	}
 	if len(s.Steps) == 0 {
 		bad("steps", "at least one step is needed")

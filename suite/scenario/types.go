@@ -8,7 +8,8 @@ type Scenario struct {
 	Name string `json:"name"`
 	// Description says in a sentence what behaviour is checked.
 	Description string `json:"description"`
-	// Profile is MESH-HTTP, MESH-GRPC or gammaproof (our own behaviours).
+	// Profile is one of suite/profile's: MESH-HTTP, MESH-GRPC or gammaproof
+	// (our own behaviours).
 	Profile string `json:"profile"`
 	// Upstream is the Gateway API conformance short name this scenario
 	// checks the same behaviour as, e.g. MeshHTTPRouteWeight. Optional.
@@ -17,8 +18,8 @@ type Scenario struct {
 	Core bool `json:"core,omitempty"`
 	// Features the implementation must support, e.g. Mesh, MeshHTTPRouteWeight.
 	Features []string `json:"features,omitempty"`
-	// GrantPolicy restricts the scenario to one grant policy ("spec" or
-	// "strict"); empty runs under both.
+	// GrantPolicy restricts the scenario to one grant policy (spec or
+	// strict, see internal/grantpolicy); empty runs under both.
 	GrantPolicy string `json:"grantPolicy,omitempty"`
 	// Steps run in order.
 	Steps []Step `json:"steps"`

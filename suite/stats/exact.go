@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 // OC is the operating characteristic of a test at one true split: the
@@ -37,7 +39,7 @@ func ExactBinary(p, q float64, params Params) (OC, error) {
 	full := 1<<len(sides) - 1
 	start := 0
 	for i, sd := range sides {
-		if sd.Decision == Pass {
+		if sd.Decision == verdict.Pass {
 			start |= 1 << i
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 var simLong = flag.Bool("sim.long", false, "run the long simulation (10^4 runs per cell instead of 2000)")
@@ -29,9 +31,9 @@ func simulate(rng *rand.Rand, runs int, q float64, test func(draw func(n int) []
 	for range runs {
 		d, n := test(draw)
 		switch d {
-		case Pass:
+		case verdict.Pass:
 			oc.Pass++
-		case Fail:
+		case verdict.Fail:
 			oc.Fail++
 		default:
 			oc.Inconclusive++
@@ -65,10 +67,10 @@ func upstream(p float64) func(draw func(n int) []int) (Decision, int) {
 	return func(draw func(n int) []int) (Decision, int) {
 		for t := 1; t <= UpstreamAttempts; t++ {
 			if UpstreamPassesOnce(draw(UpstreamRequests), []float64{p, 1 - p}) {
-				return Pass, t * UpstreamRequests
+				return verdict.Pass, t * UpstreamRequests
 			}
 		}
-		return Fail, UpstreamAttempts * UpstreamRequests
+		return verdict.Fail, UpstreamAttempts * UpstreamRequests
 	}
 }
 

@@ -4,19 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
-// Decision is the state of a sequential test.
-type Decision string
+// Decision is the state of a sequential test: [Continue] while it runs,
+// then [verdict.Pass], [verdict.Fail] or, when the budget ran out,
+// [verdict.Inconclusive] (never to be reported as a pass).
+type Decision = verdict.Verdict
 
-// Decisions. Only [Pass] and [Fail] are verdicts; [Inconclusive] means the
-// budget ran out and must never be reported as a pass.
-const (
-	Continue     Decision = "CONTINUE"
-	Pass         Decision = "PASS"
-	Fail         Decision = "FAIL"
-	Inconclusive Decision = "INCONCLUSIVE"
-)
+// Continue is the decision of a test that needs more requests. It is not a
+// verdict.
+const Continue Decision = "CONTINUE"
 
 // Defaults for [Params].
 const (
@@ -42,7 +41,7 @@ type Params struct {
 	// Optional: 0 means [DefaultDelta].
 	Delta float64 `json:"delta"`
 	// Budget is the most requests a test may use before it is
-	// [Inconclusive]. Optional: 0 means [DefaultBudget].
+	// [verdict.Inconclusive]. Optional: 0 means [DefaultBudget].
 	Budget int `json:"budget"`
 	// Batch is the number of requests to send between decisions.
 	// Optional: 0 means [DefaultBatch].
@@ -106,7 +105,7 @@ type Side struct {
 	// threshold log β at which it is accepted.
 	Upper float64 `json:"upper"`
 	Lower float64 `json:"lower"`
-	// Decision is Continue, Pass (accepted) or Fail.
+	// Decision is [Continue], [verdict.Pass] (accepted) or [verdict.Fail].
 	Decision Decision `json:"decision"`
 	// N is the number of requests when the side was decided (or now).
 	N int `json:"n"`
@@ -205,7 +204,7 @@ func buildSides(expected []float64, params Params) []Side {
 			sd := Side{Backend: i, Sign: sign, P0: p0, P1: p1, Decision: Continue}
 			if p1 < 0 || p1 > 1 {
 				// No share can be δ off on this side.
-				sd.Decision = Pass
+				sd.Decision = verdict.Pass
 			} else if p0 > 0 && p0 < 1 {
 				m++
 			}
@@ -306,25 +305,25 @@ func (s *Split) update() {
 		sd.N = s.n
 		switch {
 		case sd.LogLR >= sd.Upper:
-			sd.Decision = Fail
+			sd.Decision = verdict.Fail
 		case sd.LogLR <= sd.Lower:
-			sd.Decision = Pass
+			sd.Decision = verdict.Pass
 		}
 	}
 	for _, sd := range s.sides {
-		if sd.Decision == Fail {
-			s.decision = Fail
+		if sd.Decision == verdict.Fail {
+			s.decision = verdict.Fail
 			return
 		}
-		if sd.Decision != Pass {
+		if sd.Decision != verdict.Pass {
 			allPass = false
 		}
 	}
 	switch {
 	case allPass:
-		s.decision = Pass
+		s.decision = verdict.Pass
 	case s.n >= s.params.Budget:
-		s.decision = Inconclusive
+		s.decision = verdict.Inconclusive
 	}
 }
 
@@ -428,11 +427,11 @@ func ExpectZero(hits, n int, params Params) Decision {
 	params = params.withDefaults()
 	switch {
 	case hits > 0:
-		return Fail
+		return verdict.Fail
 	case n >= ZeroRequests(params.Delta, params.Beta):
-		return Pass
+		return verdict.Pass
 	case n >= params.Budget:
-		return Inconclusive
+		return verdict.Inconclusive
 	}
 	return Continue
 }

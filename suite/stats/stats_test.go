@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 func TestNewSplitErrors(t *testing.T) {
@@ -42,16 +44,16 @@ func TestSplitDecisions(t *testing.T) {
 		want    Decision
 		wantN   int
 	}{
-		{"70/30 exact", []float64{0.7, 0.3}, repeat([]int{1400, 600}, 1), Pass, 2000},
-		{"70/30 observed 60/40", []float64{0.7, 0.3}, repeat([]int{600, 400}, 1), Fail, 1000},
+		{"70/30 exact", []float64{0.7, 0.3}, repeat([]int{1400, 600}, 1), verdict.Pass, 2000},
+		{"70/30 observed 60/40", []float64{0.7, 0.3}, repeat([]int{600, 400}, 1), verdict.Fail, 1000},
 		{"70/30 too few", []float64{0.7, 0.3}, repeat([]int{70, 30}, 1), Continue, 100},
-		{"weight 0 hit", []float64{1, 0}, repeat([]int{99, 1}, 1), Fail, 100},
-		{"weight 0 clean", []float64{1, 0}, repeat([]int{135, 0}, 1), Pass, 135},
+		{"weight 0 hit", []float64{1, 0}, repeat([]int{99, 1}, 1), verdict.Fail, 100},
+		{"weight 0 clean", []float64{1, 0}, repeat([]int{135, 0}, 1), verdict.Pass, 135},
 		{"weight 0 not yet", []float64{1, 0}, repeat([]int{134, 0}, 1), Continue, 134},
-		{"all 500 one miss", []float64{0, 1}, repeat([]int{1, 200}, 1), Fail, 201},
-		{"three way exact", []float64{0.5, 0.3, 0.2}, repeat([]int{1000, 600, 400}, 2), Pass, 2000},
-		{"three way third off", []float64{0.5, 0.3, 0.2}, repeat([]int{1000, 400, 600}, 1), Fail, 2000},
-		{"indifference zone to budget", []float64{0.7, 0.3}, repeat([]int{135, 65}, 100), Inconclusive, 20000},
+		{"all 500 one miss", []float64{0, 1}, repeat([]int{1, 200}, 1), verdict.Fail, 201},
+		{"three way exact", []float64{0.5, 0.3, 0.2}, repeat([]int{1000, 600, 400}, 2), verdict.Pass, 2000},
+		{"three way third off", []float64{0.5, 0.3, 0.2}, repeat([]int{1000, 400, 600}, 1), verdict.Fail, 2000},
+		{"indifference zone to budget", []float64{0.7, 0.3}, repeat([]int{135, 65}, 100), verdict.Inconclusive, 20000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,10 +84,10 @@ func TestSplitDecisions(t *testing.T) {
 					t.Errorf("interval %v does not hold observed share %v", iv, obs)
 				}
 				// The intervals agree with the decision.
-				if d == Pass && (iv.Lo < p-0.05-1e-6 && p-0.05 >= 0 || iv.Hi > p+0.05+1e-6 && p+0.05 <= 1) {
+				if d == verdict.Pass && (iv.Lo < p-0.05-1e-6 && p-0.05 >= 0 || iv.Hi > p+0.05+1e-6 && p+0.05 <= 1) {
 					t.Errorf("PASS but interval %v of %s reaches expected %v ± 0.05", iv, e.Names[i], p)
 				}
-				if d == Fail && len(e.Expected) == 2 && iv.Lo <= p && p <= iv.Hi {
+				if d == verdict.Fail && len(e.Expected) == 2 && iv.Lo <= p && p <= iv.Hi {
 					t.Errorf("FAIL but interval %v of %s holds expected %v", iv, e.Names[i], p)
 				}
 			}
@@ -112,7 +114,7 @@ func TestObserveErrors(t *testing.T) {
 	if _, err := s.Observe([]int{-1, 0}); err == nil {
 		t.Error("Observe with negative count: no error")
 	}
-	if d, _ := s.Observe([]int{0, 1}); d != Fail {
+	if d, _ := s.Observe([]int{0, 1}); d != verdict.Fail {
 		t.Fatalf("got %s, want FAIL", d)
 	}
 	if _, err := json.Marshal(s.Evidence()); err != nil {
@@ -141,14 +143,14 @@ func TestExpectZero(t *testing.T) {
 		hits, n int
 		want    Decision
 	}{
-		{1, 1, Fail}, {0, 134, Continue}, {0, 135, Pass}, {3, 10000, Fail},
+		{1, 1, verdict.Fail}, {0, 134, Continue}, {0, 135, verdict.Pass}, {3, 10000, verdict.Fail},
 	}
 	for _, tt := range tests {
 		if got := ExpectZero(tt.hits, tt.n, Params{}); got != tt.want {
 			t.Errorf("ExpectZero(%d, %d) = %s, want %s", tt.hits, tt.n, got, tt.want)
 		}
 	}
-	if got := ExpectZero(0, 50, Params{Budget: 50}); got != Inconclusive {
+	if got := ExpectZero(0, 50, Params{Budget: 50}); got != verdict.Inconclusive {
 		t.Errorf("ExpectZero at budget = %s, want INCONCLUSIVE", got)
 	}
 }
@@ -222,8 +224,9 @@ func TestWaldASN(t *testing.T) {
 }
 
 func TestUpstreamExactMatchesDesign(t *testing.T) {
-	// DESIGN.md: at 70/30 a true 62/38 passes 61%, 60/40 passes 12%; at
-	// 90/10 a true 82/18 passes 36%... of 10 attempts.
+	// docs/architecture.md: upstream's scheme (up to 10 attempts) passes a
+	// true 62/38 at 70/30 61% of the time, 60/40 12%, and a true 82/18 at
+	// 90/10 29%.
 	tests := []struct{ p, q, want float64 }{
 		{0.7, 0.62, 0.61}, {0.7, 0.60, 0.12}, {0.9, 0.82, 0.29},
 	}

@@ -28,3 +28,23 @@ func (v Verdict) Valid() bool {
 	}
 	return false
 }
+
+// Worse reports whether v is worse than w when outcomes are merged (a
+// scenario from its checks, an upstream test from its scenarios): ERROR,
+// then FAIL, INCONCLUSIVE, SKIP and PASS. A verdict outside [All] counts as
+// ERROR.
+func (v Verdict) Worse(w Verdict) bool { return v.rank() > w.rank() }
+
+func (v Verdict) rank() int {
+	switch v {
+	case Pass:
+		return 0
+	case Skip:
+		return 1
+	case Inconclusive:
+		return 2
+	case Fail:
+		return 3
+	}
+	return 4
+}
