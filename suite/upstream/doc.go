@@ -1,5 +1,3 @@
-//go:build upstream
-
 // Package upstream knows upstream's own mesh conformance suite,
 // sigs.k8s.io/gateway-api/conformance v1.6.3, without running it: the
 // feature names upstream defines and which of them are core for MESH-HTTP

@@ -1,4 +1,4 @@
-//go:build upstream && conformance
+//go:build conformance
 
 package runner
 

@@ -1,5 +1,3 @@
-//go:build upstream
-
 // Package runner runs upstream's own mesh conformance suite,
 // sigs.k8s.io/gateway-api/conformance v1.6.3, unchanged: upstream's
 // ConformanceTestSuite with upstream's tests (tests.ConformanceTests, whose
