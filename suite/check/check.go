@@ -51,7 +51,9 @@ type Outcome struct {
 	Beta  float64 `json:"beta"`
 }
 
-// Run decides c by sampling through s.
+// Run decides c by sampling through s. A FAIL is retried until
+// opts.Convergence has passed, each attempt with the error rates
+// [stats.ErrorBudget] gives it; an INCONCLUSIVE or an ERROR is final.
 func Run(ctx context.Context, s sample.Sampler, c scenario.Check, opts Options) Outcome {
 	start := time.Now()
 	budget := &stats.ErrorBudget{Params: opts.Params}
@@ -132,7 +134,7 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 			return finish(verdict.Error, err.Error())
 		}
 		if v != verdict.Pass {
-			return finish(v, orElse(why, fmt.Sprintf("split %s: observed %s", describeShares(backends, shares), describeObserved(*ev))))
+			return finish(v, orElse(why, fmt.Sprintf("split %s: observed %s%s", describeShares(backends, shares), describeObserved(*ev), describeUnanswered(merged))))
 		}
 	}
 	codes, codeShares := positiveShares(e.StatusShare)
@@ -157,18 +159,19 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 			return finish(verdict.Error, err.Error())
 		}
 		if v != verdict.Pass {
-			return finish(v, orElse(why, fmt.Sprintf("status shares %s: observed %s", describeShares(codes, codeShares), describeObserved(*ev))))
+			return finish(v, orElse(why, fmt.Sprintf("status shares %s: observed %s%s", describeShares(codes, codeShares), describeObserved(*ev), describeUnanswered(merged))))
 		}
 	}
 
-	// Exact expectations hold for every response: enough requests that a
-	// violation with share ≥ δ would have shown up but with probability β.
+	// Exact expectations hold for every response: enough answers that a
+	// violation with share ≥ δ would have shown up but with probability β,
+	// within the budget of requests sent.
 	need := stats.ZeroRequests(p.Delta, p.Beta)
 	if c.MaxRequests > 0 && need > c.MaxRequests {
 		need = c.MaxRequests
 	}
-	for merged.Requests < need {
-		res, err := draw(min(need-merged.Requests, batch(opts)))
+	for merged.Answered() < need && merged.Requests < p.Budget {
+		res, err := draw(min(need-merged.Answered(), p.Budget-merged.Requests, batch(opts)))
 		if err != nil {
 			return finish(verdict.Error, err.Error())
 		}
@@ -179,24 +182,41 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 	if why := exactViolation(merged, e, backends); why != "" {
 		return finish(verdict.Fail, why)
 	}
-	return finish(verdict.Pass, fmt.Sprintf("%d requests met every expectation", merged.Requests))
+	switch answered := merged.Answered(); {
+	case answered == 0:
+		return finish(verdict.Fail, fmt.Sprintf("none of %d requests got an answer: errors %v", merged.Requests, merged.Errors))
+	case answered < need:
+		return finish(verdict.Inconclusive, fmt.Sprintf("%d answers met every expectation, %d are needed%s", answered, need, describeUnanswered(merged)))
+	}
+	return finish(verdict.Pass, fmt.Sprintf("%d requests met every expectation%s", merged.Requests, describeUnanswered(merged)))
 }
 
 // sequential runs a sequential test of names' shares over batches from
 // draw. count turns a batch into counts per name, or says why the batch
 // cannot be explained by the shares at all (then the verdict is FAIL with
-// that reason). The evidence is returned whenever the test was created.
+// that reason). The budget bounds the requests sent, answered or not: when
+// it is spent before the test decided, the verdict is INCONCLUSIVE, or FAIL
+// if no request got a counted answer (every one failed with a tolerated
+// error). The evidence is returned whenever the test was created.
 func sequential(names []string, shares []float64, p stats.Params, opts Options, draw func(int) (sample.Result, error), count func(sample.Result) ([]int, string)) (*stats.Evidence, verdict.Verdict, string, error) {
 	test, err := stats.NewSplit(names, shares, p)
 	if err != nil {
 		return nil, verdict.Error, "", err
 	}
 	evidence := func() *stats.Evidence { ev := test.Evidence(); return &ev }
+	var sent sample.Result
 	for test.Decision() == stats.Continue {
-		res, err := draw(min(test.Next(), batch(opts)))
+		if sent.Requests >= p.Budget {
+			if test.N() == 0 {
+				return evidence(), verdict.Fail, fmt.Sprintf("none of %d requests got an answer: errors %v", sent.Requests, sent.Errors), nil
+			}
+			return evidence(), verdict.Inconclusive, "", nil
+		}
+		res, err := draw(min(test.Next(), p.Budget-sent.Requests, batch(opts)))
 		if err != nil {
 			return evidence(), verdict.Error, "", err
 		}
+		sent.Merge(res)
 		counts, why := count(res)
 		if why != "" {
 			return evidence(), verdict.Fail, why, nil
@@ -274,11 +294,17 @@ func positiveShares(m map[string]float64) ([]string, []float64) {
 	return names, shares
 }
 
-// unexpected reports responses a split cannot explain: errors, unexpected
-// status codes (when one is expected), backends outside the split.
+// unexpected reports responses a split cannot explain: errors not
+// tolerated, responses that are not successes (unless the check expects a
+// status or status shares), backends outside the split.
 func unexpected(res sample.Result, backends []string, e scenario.Expect) string {
 	if n := errorCount(res, e.TolerateErrors); n > 0 {
 		return fmt.Sprintf("%d of %d requests failed: %v", n, res.Requests, res.Errors)
+	}
+	if e.Status == 0 && len(e.StatusShare) == 0 {
+		if n := unsuccessful(res.ByStatus); n > 0 {
+			return fmt.Sprintf("%d of %d responses were not successful (status codes %v); a split counts only successes (2xx, gRPC OK)", n, res.Answered(), res.ByStatus)
+		}
 	}
 	for b, n := range res.ByBackend {
 		if !slices.Contains(backends, b) && n > 0 {
@@ -289,6 +315,41 @@ func unexpected(res sample.Result, backends []string, e scenario.Expect) string 
 		return fmt.Sprintf("%d responses could not be attributed to a backend (status codes %v)", res.Unattributed, res.ByStatus)
 	}
 	return ""
+}
+
+// unsuccessful counts responses whose status is neither an HTTP 2xx nor
+// gRPC OK.
+func unsuccessful(byStatus map[string]int) int {
+	n := 0
+	for code, c := range byStatus {
+		if !success(code) {
+			n += c
+		}
+	}
+	return n
+}
+
+// success reports whether a status, as the client counts it ("200", or a
+// gRPC code name), is a success.
+func success(code string) bool {
+	if code == "OK" {
+		return true
+	}
+	c, err := strconv.Atoi(code)
+	return err == nil && c >= 200 && c <= 299
+}
+
+// describeUnanswered says how many requests got no answer (errors the check
+// tolerates), or "" if all were answered.
+func describeUnanswered(res sample.Result) string {
+	n := 0
+	for _, v := range res.Errors {
+		n += v
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d of %d requests got no answer: %v", n, res.Requests, res.Errors)
 }
 
 // errorCount counts failed requests whose kind is not tolerated.
@@ -302,13 +363,17 @@ func errorCount(res sample.Result, tolerated []string) int {
 	return n
 }
 
-// exactViolation checks the expectations every response must meet.
+// exactViolation checks the expectations every response must meet; a
+// request that got no answer fails them unless its error is tolerated.
 func exactViolation(res sample.Result, e scenario.Expect, splitBackends []string) string {
+	if n := errorCount(res, e.TolerateErrors); n > 0 {
+		if e.Status != 0 {
+			return fmt.Sprintf("want status %d on every response; %d of %d requests failed: %v", e.Status, n, res.Requests, res.Errors)
+		}
+		return fmt.Sprintf("%d of %d requests failed: %v", n, res.Requests, res.Errors)
+	}
 	if e.Status != 0 {
 		want := strconv.Itoa(e.Status)
-		if n := errorCount(res, e.TolerateErrors); n > 0 {
-			return fmt.Sprintf("want status %s on every response; %d of %d requests failed: %v", want, n, res.Requests, res.Errors)
-		}
 		for code, n := range res.ByStatus {
 			if code != want && n > 0 {
 				return fmt.Sprintf("want status %s on every response; got %v", want, res.ByStatus)

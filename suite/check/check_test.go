@@ -24,6 +24,12 @@ type simulated struct {
 	shares   []float64
 	status   int
 	headers  map[string]string
+	// statusOf overrides status per backend: "503" for HTTP, a gRPC code
+	// name such as "Unavailable".
+	statusOf map[string]string
+	// errRate of the requests get no answer, counted as errKind.
+	errRate float64
+	errKind sample.ErrorKind
 	// switchAfter makes the shares change to after once that many
 	// requests were served (a route converging).
 	switchAfter int
@@ -32,10 +38,19 @@ type simulated struct {
 }
 
 func (s *simulated) Sample(ctx context.Context, req sample.Request) (sample.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return sample.Result{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	res := sample.Result{ByBackend: map[string]int{}, ByStatus: map[string]int{}, Headers: map[string]map[string]int{}}
+	res := sample.Result{ByBackend: map[string]int{}, ByStatus: map[string]int{}, Errors: map[sample.ErrorKind]int{}, Headers: map[string]map[string]int{}}
 	for range req.Count {
+		if s.errRate > 0 && s.rng.Float64() < s.errRate {
+			s.served++
+			res.Requests++
+			res.Errors[s.errKind]++
+			continue
+		}
 		shares := s.shares
 		if s.after != nil && s.served >= s.switchAfter {
 			shares = s.after
@@ -58,7 +73,11 @@ func (s *simulated) Sample(ctx context.Context, req sample.Request) (sample.Resu
 		if st == 0 {
 			st = 200
 		}
-		res.ByStatus[strconv.Itoa(st)]++
+		code := strconv.Itoa(st)
+		if c, ok := s.statusOf[b]; ok {
+			code = c
+		}
+		res.ByStatus[code]++
 		for _, h := range req.RecordHeaders {
 			v, ok := s.headers[h]
 			if !ok {
@@ -124,5 +143,124 @@ func TestRun(t *testing.T) {
 				t.Errorf("alpha spent %g, want in (0, 1e-6]", out.Alpha)
 			}
 		})
+	}
+}
+
+// TestRunEndsWhenRequestsFail: the request budget bounds the requests sent,
+// not only the answered ones, so a check whose requests (nearly) all fail
+// ends within it, with the errors in its outcome; and a check no request of
+// which got an answer does not pass.
+func TestRunEndsWhenRequestsFail(t *testing.T) {
+	const budget = 400
+	v12 := []string{"v1", "v2"}
+	refused := []string{string(sample.ErrRefused)}
+	split := map[string]float64{"v1": 0.5, "v2": 0.5}
+	tests := []struct {
+		name    string
+		errRate float64
+		expect  scenario.Expect
+		want    verdict.Verdict
+	}{
+		{"split, every request fails", 1, scenario.Expect{Split: split, TolerateErrors: refused}, verdict.Fail},
+		{"split, nearly every request fails", 0.98, scenario.Expect{Split: split, TolerateErrors: refused}, verdict.Inconclusive},
+		{"status shares, every request fails", 1, scenario.Expect{StatusShare: map[string]float64{"200": 0.5, "500": 0.5}, TolerateErrors: refused}, verdict.Fail},
+		{"exact, every request fails", 1, scenario.Expect{Zero: []string{"v2"}, TolerateErrors: refused}, verdict.Fail},
+		{"exact, nearly every request fails", 0.98, scenario.Expect{Zero: []string{"v2"}, TolerateErrors: refused}, verdict.Inconclusive},
+		{"exact, errors not tolerated", 0.5, scenario.Expect{Zero: []string{"v2"}}, verdict.Fail},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := sim(uint64(20+i), v12, 1, 0) // v1 answers every request that gets an answer
+			if len(tt.expect.Split) > 0 {
+				s.shares = []float64{0.5, 0.5}
+			}
+			s.errRate, s.errKind = tt.errRate, sample.ErrRefused
+			c := check(tt.expect)
+			c.MaxRequests = budget
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			out := Run(ctx, s, c, Options{})
+			t.Logf("%s after %d requests: %s", out.Verdict, out.Requests, out.Reason)
+			if ctx.Err() != nil {
+				t.Fatalf("the check ran until its context ended: %s (%s)", out.Verdict, out.Reason)
+			}
+			if out.Verdict != tt.want {
+				t.Errorf("verdict %s (%s), want %s", out.Verdict, out.Reason, tt.want)
+			}
+			if out.Requests == 0 || out.Requests > budget {
+				t.Errorf("%d requests, want 1 to %d", out.Requests, budget)
+			}
+			if got := out.Observed.Errors[sample.ErrRefused]; got == 0 || got > out.Observed.Requests {
+				t.Errorf("outcome counts %d refused of %d requests", got, out.Observed.Requests)
+			}
+			if out.Verdict == verdict.Fail && !strings.Contains(out.Reason, "refused") {
+				t.Errorf("reason %q does not name the errors", out.Reason)
+			}
+		})
+	}
+}
+
+// TestRunSplitNeedsSuccess: a split counts successful responses; a share
+// answered with errors fails it unless the check expects another status.
+func TestRunSplitNeedsSuccess(t *testing.T) {
+	v12 := []string{"v1", "v2"}
+	split := map[string]float64{"v1": 0.7, "v2": 0.3}
+	grpc := func(e scenario.Expect) scenario.Check {
+		c := check(e)
+		c.Request = scenario.Request{URL: "svc:8080", GRPC: true}
+		return c
+	}
+	failing := func(seed uint64, code string, shares ...float64) *simulated {
+		s := sim(seed, v12, shares...)
+		s.statusOf = map[string]string{"v2": code}
+		return s
+	}
+	tests := []struct {
+		name    string
+		sampler *simulated
+		check   scenario.Check
+		want    verdict.Verdict
+		reason  string
+	}{
+		{"HTTP 30% share all 503", failing(30, "503", 0.7, 0.3), check(scenario.Expect{Split: split}), verdict.Fail, "503"},
+		{"gRPC 30% share all Unavailable", failing(31, "Unavailable", 0.7, 0.3), grpc(scenario.Expect{Split: split}), verdict.Fail, "Unavailable"},
+		{"gRPC OK counts", failing(32, "OK", 0.7, 0.3), grpc(scenario.Expect{Split: split}), verdict.Pass, ""},
+		{"any 2xx counts", failing(33, "204", 0.7, 0.3), check(scenario.Expect{Split: split}), verdict.Pass, ""},
+		{"single backend 503", failing(34, "503", 0, 1), check(scenario.Expect{Split: map[string]float64{"v2": 1}}), verdict.Fail, "503"},
+		{"expected status decides", &simulated{rng: rand.New(rand.NewPCG(35, 1)), backends: v12, shares: []float64{0, 1}, status: 503},
+			check(scenario.Expect{Status: 503, Split: map[string]float64{"v2": 1}}), verdict.Pass, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := Run(context.Background(), tt.sampler, tt.check, Options{})
+			if out.Verdict != tt.want {
+				t.Fatalf("verdict %s (%s), want %s", out.Verdict, out.Reason, tt.want)
+			}
+			if !strings.Contains(out.Reason, tt.reason) {
+				t.Errorf("reason %q does not mention %q", out.Reason, tt.reason)
+			}
+		})
+	}
+}
+
+// TestRunAttempts: an exact check's first attempt sends ZeroRequests(δ, β/2)
+// requests, 149 for the defaults (the error budget gives the first attempt
+// half of α and β); only a FAIL is retried while converging, not an
+// INCONCLUSIVE.
+func TestRunAttempts(t *testing.T) {
+	v12 := []string{"v1", "v2"}
+	zero := check(scenario.Expect{Zero: []string{"v2"}})
+	out := Run(context.Background(), sim(40, v12, 1, 0), zero, Options{})
+	if out.Verdict != verdict.Pass || out.Requests != 149 || out.Attempts != 1 {
+		t.Errorf("exact check: %s after %d requests in %d attempts, want PASS after 149 in 1", out.Verdict, out.Requests, out.Attempts)
+	}
+
+	flaky := sim(41, v12, 1, 0)
+	flaky.errRate, flaky.errKind = 0.98, sample.ErrRefused
+	c := check(scenario.Expect{Zero: []string{"v2"}, TolerateErrors: []string{string(sample.ErrRefused)}})
+	c.MaxRequests = 400
+	out = Run(context.Background(), flaky, c, Options{Convergence: time.Minute})
+	if out.Verdict != verdict.Inconclusive || out.Attempts != 1 {
+		t.Errorf("inconclusive check: %s in %d attempts, want INCONCLUSIVE in 1 (not retried)", out.Verdict, out.Attempts)
 	}
 }

@@ -88,8 +88,9 @@ type Check struct {
 	Request Request `json:"request"`
 	// Expect is the expectation.
 	Expect Expect `json:"expect"`
-	// MaxRequests caps the requests a check may use. Optional: the
-	// statistics budget (--budget, default 20000).
+	// MaxRequests caps the requests each sequential test of a check may
+	// send, answered or not. Optional: the statistics budget (--budget,
+	// default 20000).
 	MaxRequests int `json:"maxRequests,omitempty"`
 }
 
@@ -121,8 +122,16 @@ type Request struct {
 
 // Expect is what the responses must show. Statistical parts (Split,
 // StatusShare) are decided by suite/stats; the rest are exact.
+//
+// A split counts successes only: unless the check sets Status or
+// StatusShare, every response must be an HTTP 2xx (for gRPC, status OK),
+// so a backend that answers its share with 503s fails the check instead of
+// counting toward the share. To split errors, say which status is
+// expected.
 type Expect struct {
-	// Split is the expected share of responses per backend version.
+	// Split is the expected share of responses per backend version. Each
+	// response must be a success (see [Expect]); one from a backend
+	// outside the split fails the check.
 	Split map[string]float64 `json:"split,omitempty"`
 	// Zero lists backends that must receive no request at all.
 	Zero []string `json:"zero,omitempty"`
@@ -142,9 +151,10 @@ type Expect struct {
 	Location string `json:"location,omitempty"`
 	// TolerateErrors lists request error kinds (as the client reports
 	// them: "connection refused", "reset", "timeout", …) that do not fail
-	// the check; they are still counted and reported. For backends that
-	// cannot serve every connection (the seed's netcat loop), not for
-	// hiding a mesh's errors.
+	// the check; they are still counted and reported, and count toward
+	// the request budget (MaxRequests), so a check whose requests all fail
+	// ends and FAILs. For backends that cannot serve every connection (the
+	// seed's netcat loop), not for hiding a mesh's errors.
 	TolerateErrors []string `json:"tolerateErrors,omitempty"`
 	// MaxLatency bounds every response's latency (timeouts), MinLatency
 	// the other way.
