@@ -88,19 +88,27 @@
 // A share of 0 (weight 0, or "no 500s") is exact: the side tests q = 0
 // against q = δ, where a single hit gives Λ = +∞ and FAILs at once, with no
 // false-fail probability at all for a correct implementation, and PASS needs
-// n ≥ log β / log(1−δ) clean requests (135 for the defaults). A share of 1
-// (every request must be a 500) is the mirror image. [ExpectZero] is the
-// short form. Status shares (the 500-share for a partly invalid route) are
-// tested as a two-category split (status, not status) by the same machinery.
+// n ≥ log β / log(1−δ) clean requests ([ZeroRequests]): 135 for δ = 0.05
+// and β = 1e-3. A check spends its error rates over attempts (see Retries),
+// so its first attempt tests at β/2 and needs 149 clean requests, a second
+// 162, a third 176. A share of 1 (every request must be a 500) is the
+// mirror image. [ExpectZero] is the short form. Status shares (the 500-share
+// for a partly invalid route) are tested as a two-category split (status,
+// not status) by the same machinery.
 //
 // # Retries
 //
-// While a route converges a FAIL (or INCONCLUSIVE) may be retried. Each retry
-// is a fresh test, so both error rates add up over attempts. [ErrorBudget]
-// spends them geometrically, attempt i getting α·2^−(i+1) and β·2^−(i+1),
-// so that any number of attempts together keep the false-fail rate ≤ α and
-// the miss rate ≤ β (a retried wrong implementation gets no second chance to
-// slip through, unlike "pass if any of 10 attempts passes").
+// While a route converges a FAIL may be retried. Each retry is a fresh
+// test, so both error rates add up over attempts. [ErrorBudget] spends them
+// geometrically, attempt i getting α·2^−(i+1) and β·2^−(i+1), so that any
+// number of attempts together keep the false-fail rate ≤ α and the miss
+// rate ≤ β (a retried wrong implementation gets no second chance to slip
+// through, unlike "pass if any of 10 attempts passes"). An INCONCLUSIVE is
+// not retried: the budget would keep the error rates, but the test spent
+// its whole request budget without deciding (a split inside the
+// indifference zone, or answers lost to tolerated errors), which waiting
+// for convergence does not change, so another attempt would most likely
+// spend another budget to the same end.
 //
 // # Latency
 //

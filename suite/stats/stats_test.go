@@ -139,6 +139,15 @@ func TestExpectZero(t *testing.T) {
 	if got := ZeroRequests(0.05, 1e-3); got != 135 {
 		t.Errorf("ZeroRequests = %d, want 135", got)
 	}
+	// A retried check's attempts get β/2, β/4, … from the ErrorBudget (see
+	// doc.go): its first attempt needs 149 clean requests, not 135.
+	b := ErrorBudget{}
+	for i, want := range []int{149, 162, 176} {
+		p, _ := b.Next()
+		if got := ZeroRequests(p.Delta, p.Beta); got != want {
+			t.Errorf("attempt %d: ZeroRequests(δ, %g) = %d, want %d", i, p.Beta, got, want)
+		}
+	}
 	tests := []struct {
 		hits, n int
 		want    Decision
