@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensions "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset/typed/apiextensions/v1"
@@ -347,26 +346,6 @@ func httpOK(client *http.Client, url string) func(context.Context) error {
 		}
 		return nil
 	}
-}
-
-func nodeReady(ctx context.Context, cs kubernetes.Interface) error {
-	n, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	if s := readyCondition(n); s != string(corev1.ConditionTrue) {
-		return fmt.Errorf("node %s Ready=%q", NodeName, s)
-	}
-	return nil
-}
-
-func readyCondition(n *corev1.Node) string {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return string(c.Status)
-		}
-	}
-	return string(corev1.ConditionUnknown)
 }
 
 // installCRDs creates or updates the experimental-channel Gateway API CRDs

@@ -236,3 +236,22 @@ func (im Image) Argv(command, args []string) []string {
 	}
 	return append(append([]string{}, im.Entrypoint...), im.Cmd...)
 }
+
+// CheckImage returns the error [ImageTable.Resolve] gives for ref on a node
+// with the binaries of binDir and the host busybox (from PATH, else
+// /bin/busybox), or nil when ref resolves. It leaves nothing behind.
+func CheckImage(binDir, ref string) error {
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		busybox = "/bin/busybox"
+	}
+	dir, err := os.MkdirTemp("", "gammaproof-images-")
+	if err != nil {
+		return fmt.Errorf("check image %s: %w", ref, err)
+	}
+	_, rerr := NewImageTable(binDir, dir, busybox).Resolve(ref)
+	if err := os.RemoveAll(dir); err != nil {
+		return errors.Join(rerr, fmt.Errorf("remove temp dir: %w", err))
+	}
+	return rerr
+}

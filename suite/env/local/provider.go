@@ -2,17 +2,12 @@ package local
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/e2e-framework/klient"
@@ -135,11 +130,9 @@ func (c *Cluster) Create(ctx context.Context, args ...string) (string, error) {
 		return "", fmt.Errorf("create local cluster: %w", err)
 	}
 	slog.InfoContext(ctx, "local cluster", "name", c.name, "alreadyRunning", res.AlreadyRunning, "took", res.Took.Round(time.Millisecond))
-	rc, err := c.cluster().RestConfig()
-	if err != nil {
+	if c.rc, err = c.cluster().RestConfig(); err != nil {
 		return "", err
 	}
-	c.rc = rc
 	return res.Kubeconfig, nil
 }
 
@@ -170,45 +163,9 @@ func (c *Cluster) GenerateKubeconfig(args ...string) (string, error) {
 // GetKubectlContext returns the kubeconfig's context name.
 func (c *Cluster) GetKubectlContext() string { return cluster.ContextName }
 
-// ExportLogs copies every component's log (and the node's state dir logs,
-// if any) to dest.
+// ExportLogs copies every component's log to dest.
 func (c *Cluster) ExportLogs(ctx context.Context, dest string) error {
-	src := c.cluster().Layout().LogDir()
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		return fmt.Errorf("export logs: %w", err)
-	}
-	if err := os.MkdirAll(dest, 0o755); err != nil {
-		return fmt.Errorf("export logs: %w", err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		if err := copyFile(filepath.Join(src, e.Name()), filepath.Join(dest, e.Name())); err != nil {
-			return fmt.Errorf("export logs: %w", err)
-		}
-	}
-	return nil
-}
-
-func copyFile(src, dst string) (err error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	_, err = io.Copy(out, in)
-	return err
+	return c.cluster().ExportLogs(dest)
 }
 
 // Destroy stops the cluster and removes everything it made.
@@ -228,35 +185,7 @@ func (c *Cluster) WaitForControlPlane(ctx context.Context, client klient.Client)
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	for {
-		err := ready(ctx, cs)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for the local control plane: %w", err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-func ready(ctx context.Context, cs kubernetes.Interface) error {
-	n, err := cs.CoreV1().Nodes().Get(ctx, cluster.NodeName, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	ok := false
-	for _, cond := range n.Status.Conditions {
-		ok = ok || cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue
-	}
-	if !ok {
-		return fmt.Errorf("node %s is not Ready", cluster.NodeName)
-	}
-	_, err = cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
-	return err
+	return cluster.WaitReady(ctx, cs, 2*time.Minute)
 }
 
 // KubernetesRestConfig returns an admin config, or nil before Create.
@@ -267,20 +196,8 @@ func (c *Cluster) KubernetesRestConfig() *rest.Config { return c.rc }
 // image resolves in that table and returns the node's error (what is
 // available, or which binary to build) when it does not.
 func (c *Cluster) LoadImage(ctx context.Context, image string, args ...string) error {
-	busybox, err := exec.LookPath("busybox")
-	if err != nil {
-		busybox = "/bin/busybox"
-	}
-	dir, err := os.MkdirTemp("", "gammaproof-images-")
-	if err != nil {
+	if err := node.CheckImage(c.binDir, image); err != nil {
 		return fmt.Errorf("load image: %w", err)
-	}
-	_, rerr := node.NewImageTable(c.binDir, dir, busybox).Resolve(image)
-	if err := os.RemoveAll(dir); err != nil {
-		return errors.Join(rerr, fmt.Errorf("remove temp dir: %w", err))
-	}
-	if rerr != nil {
-		return fmt.Errorf("load image: %w", rerr)
 	}
 	return nil
 }
