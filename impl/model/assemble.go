@@ -31,10 +31,11 @@ func assemble(groups map[groupKey][]attachment, idx *index) *Mesh {
 			AppProtocol:     deref(sp.AppProtocol),
 			VIPs:            vips(svc),
 			CallerNamespace: k.caller,
-			ParentCluster:   ClusterName(ServiceRef{k.ns, k.name}, k.port),
 		}
-		grpc := atts[0].route.kind == kindGRPCRoute
-		addCluster(clusters, idx, l.ParentCluster, l.Service, k.port, grpc)
+		// One listener holds routes of one kind (displace.go).
+		kind := atts[0].route.kind
+		l.ParentCluster = ClusterName(l.Service, k.port, upstreamProtocol(kind, sp))
+		addCluster(clusters, idx, l.ParentCluster, l.Service, k.port, kind)
 		entries = entries[:0]
 		for _, a := range atts {
 			entries = a.route.appendEntries(entries, l.Service, k.port, l.ParentCluster)
@@ -46,11 +47,11 @@ func assemble(groups map[groupKey][]attachment, idx *index) *Mesh {
 		for _, e := range entries {
 			for _, b := range e.route.Backends {
 				if b.Cluster != "" {
-					addCluster(clusters, idx, b.Cluster, b.Service, b.Port, grpc)
+					addCluster(clusters, idx, b.Cluster, b.Service, b.Port, e.r.kind)
 				}
 			}
 			for _, mi := range e.route.Mirrors {
-				addCluster(clusters, idx, mi.Cluster, mi.Service, mi.Port, grpc)
+				addCluster(clusters, idx, mi.Cluster, mi.Service, mi.Port, e.r.kind)
 			}
 			l.Routes = append(l.Routes, e.route)
 		}
@@ -92,9 +93,14 @@ func sortedKeys(groups map[groupKey][]attachment) []groupKey {
 	return keys
 }
 
-// ClusterName is the cluster name of a Service port: "svc~<ns>~<name>~<port>".
-func ClusterName(s ServiceRef, port int32) string {
-	return "svc~" + s.Namespace + "~" + s.Name + "~" + strconv.Itoa(int(port))
+// ClusterName is the cluster name of a Service port spoken to with
+// protocol p: "svc~<ns>~<name>~<port>~<p>". Everything in a [Cluster] is a
+// function of its name and the Service: routes of different kinds (and so
+// of different namespaces) that reach the same Service port with
+// different protocols get different clusters, and no route changes a
+// cluster another route uses.
+func ClusterName(s ServiceRef, port int32, p Protocol) string {
+	return "svc~" + s.Namespace + "~" + s.Name + "~" + strconv.Itoa(int(port)) + "~" + string(p)
 }
 
 func listenerName(k groupKey) string {
@@ -105,25 +111,14 @@ func listenerName(k groupKey) string {
 	return n
 }
 
-// addCluster adds the cluster name (the [ClusterName] of s and port) unless
-// present; grpc makes it, new or present, speak h2c.
-func addCluster(clusters map[string]*Cluster, idx *index, name string, s ServiceRef, port int32, grpc bool) {
-	if c, ok := clusters[name]; ok {
-		if grpc {
-			c.Protocol = ProtocolH2C
-		}
+// addCluster adds the cluster name, the [ClusterName] of s and port for
+// routes of kind, unless present. A present cluster is never changed: its
+// name already says everything about it.
+func addCluster(clusters map[string]*Cluster, idx *index, name string, s ServiceRef, port int32, kind string) {
+	if _, ok := clusters[name]; ok {
 		return
 	}
-	svc := idx.service(s)
-	sp := servicePort(svc, port)
-	c := &Cluster{Name: name, Service: s, Port: port, PortName: sp.Name, Protocol: ProtocolHTTP1}
-	switch deref(sp.AppProtocol) {
-	case "kubernetes.io/h2c", "grpc":
-		c.Protocol = ProtocolH2C
-	}
-	if grpc {
-		c.Protocol = ProtocolH2C
-	}
-	c.Endpoints = idx.endpoints(s, sp)
-	clusters[name] = c
+	sp := servicePort(idx.service(s), port)
+	clusters[name] = &Cluster{Name: name, Service: s, Port: port, PortName: sp.Name,
+		Protocol: upstreamProtocol(kind, sp), Endpoints: idx.endpoints(s, sp)}
 }

@@ -39,7 +39,7 @@ spec:
 				if l.CallerNamespace != "" || !slices.Equal(l.VIPs, []string{"198.19.0.10"}) || l.PortName != "http" {
 					t.Errorf("listener = %+v", l)
 				}
-				want := []string{"HTTPRoute/team-a/split/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore-v1~8080=90,svc~team-a~bookstore-v2~8080=10"}
+				want := []string{"HTTPRoute/team-a/split/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore-v1~8080~h1=90,svc~team-a~bookstore-v2~8080~h1=10"}
 				if got := routeTable(l); !slices.Equal(got, want) {
 					t.Errorf("routes = %q, want %q", got, want)
 				}
@@ -75,7 +75,7 @@ spec:
 					t.Fatalf("listeners = %v, want %v", got, want)
 				}
 				p := listener(t, m, want[0])
-				if got := routeTable(p); !slices.Equal(got, []string{"HTTPRoute/team-a/producer/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore-v1~8080=1"}) {
+				if got := routeTable(p); !slices.Equal(got, []string{"HTTPRoute/team-a/producer/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore-v1~8080~h1=1"}) {
 					t.Errorf("producer routes = %q", got)
 				}
 				c := listener(t, m, want[1])
@@ -84,7 +84,7 @@ spec:
 				}
 				// A rule without backendRefs forwards to the parent Service
 				// (implementation-specific, see docs/architecture.md).
-				if got := routeTable(c); !slices.Equal(got, []string{"HTTPRoute/team-b/consumer/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore~8080=1"}) {
+				if got := routeTable(c); !slices.Equal(got, []string{"HTTPRoute/team-b/consumer/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore~8080~h1=1"}) {
 					t.Errorf("consumer routes = %q", got)
 				}
 				if c.Routes[0].Timeouts.Request != 100*time.Millisecond {
@@ -128,7 +128,7 @@ metadata: {name: r, namespace: team-a}
 spec:
   parentRefs:
   - {group: "", kind: Service, name: bookstore, port: 1234}
-  - {group: "", kind: Service, name: bookstore, sectionName: http}
+  - {group: "", kind: Service, name: bookstore, sectionName: nope}
   - {group: "", kind: Service, name: missing}
 `,
 			check: func(t *testing.T, m *model.Mesh) {
@@ -251,9 +251,9 @@ spec:
 					// same length: "the FIRST matching rule (in list order)"
 					"HTTPRoute/team-a/r/rule1/match0 PathPrefix:/missing -> 500",
 					"HTTPRoute/team-a/r/rule3/match0 PathPrefix:/allzero -> 500",
-					"HTTPRoute/team-a/r/rule0/match0 PathPrefix:/kind -> svc~team-a~bookstore-v1~8080=3,!InvalidKind=1",
-					"HTTPRoute/team-a/r/rule2/match0 PathPrefix:/zero -> svc~team-a~bookstore-v2~8080=1",
-					"HTTPRoute/team-a/r/rule4/match0 PathPrefix:/dup -> svc~team-a~bookstore-v1~8080=3,!BackendNotFound=1",
+					"HTTPRoute/team-a/r/rule0/match0 PathPrefix:/kind -> svc~team-a~bookstore-v1~8080~h1=3,!InvalidKind=1",
+					"HTTPRoute/team-a/r/rule2/match0 PathPrefix:/zero -> svc~team-a~bookstore-v2~8080~h1=1",
+					"HTTPRoute/team-a/r/rule4/match0 PathPrefix:/dup -> svc~team-a~bookstore-v1~8080~h1=3,!BackendNotFound=1",
 				}
 				if !slices.Equal(got, want) {
 					t.Errorf("routes =\n%q\nwant\n%q", got, want)
@@ -287,7 +287,7 @@ spec:
 `,
 			check: func(t *testing.T, m *model.Mesh) {
 				l := listener(t, m, "mesh~team-a~bookstore~8080")
-				if got := backends(l.Routes[0]); got != "!RefNotPermitted=1,svc~team-a~bookstore-v1~8080=1" {
+				if got := backends(l.Routes[0]); got != "!RefNotPermitted=1,svc~team-a~bookstore-v1~8080~h1=1" {
 					t.Errorf("backends = %s", got)
 				}
 				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "ResolvedRefs"); s != "False/RefNotPermitted" {
@@ -316,7 +316,7 @@ spec:
 `,
 			check: func(t *testing.T, m *model.Mesh) {
 				l := listener(t, m, "mesh~team-a~bookstore~8080")
-				if got := backends(l.Routes[0]); got != "svc~team-c~other~8080=1" {
+				if got := backends(l.Routes[0]); got != "svc~team-c~other~8080~h1=1" {
 					t.Errorf("backends = %s", got)
 				}
 				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "ResolvedRefs"); s != "True/ResolvedRefs" {
@@ -337,7 +337,7 @@ spec:
 `,
 			check: func(t *testing.T, m *model.Mesh) {
 				l := listener(t, m, "mesh~team-a~bookstore~8080~from~team-c")
-				if got := backends(l.Routes[0]); got != "svc~team-a~bookstore-v2~8080=1" {
+				if got := backends(l.Routes[0]); got != "svc~team-a~bookstore-v2~8080~h1=1" {
 					t.Errorf("backends = %s", got)
 				}
 			},
@@ -462,7 +462,7 @@ spec:
 				if api.Rewrite == nil || *api.Rewrite.Hostname != "example.internal" || api.Rewrite.Path.Value != "/v2" {
 					t.Errorf("rewrite = %+v", api.Rewrite)
 				}
-				if len(api.Mirrors) != 1 || api.Mirrors[0].Cluster != "svc~team-a~bookstore-v2~8080" || api.Mirrors[0].Numerator != 10 || api.Mirrors[0].Denominator != 100 {
+				if len(api.Mirrors) != 1 || api.Mirrors[0].Cluster != "svc~team-a~bookstore-v2~8080~h1" || api.Mirrors[0].Numerator != 10 || api.Mirrors[0].Denominator != 100 {
 					t.Errorf("mirrors = %+v", api.Mirrors)
 				}
 				if api.Backends[0].RequestHeaders.Set[0].Value != "v1" {
@@ -478,7 +478,7 @@ spec:
 				for _, c := range m.Clusters {
 					names = append(names, c.Name)
 				}
-				if want := []string{"svc~team-a~bookstore-v1~8080", "svc~team-a~bookstore-v2~8080", "svc~team-a~bookstore~8080"}; !slices.Equal(names, want) {
+				if want := []string{"svc~team-a~bookstore-v1~8080~h1", "svc~team-a~bookstore-v2~8080~h1", "svc~team-a~bookstore~8080~h1"}; !slices.Equal(names, want) {
 					t.Errorf("clusters = %v, want %v", names, want)
 				}
 			},
@@ -497,12 +497,12 @@ spec:
 			check: func(t *testing.T, m *model.Mesh) {
 				for _, c := range m.Clusters {
 					switch c.Name {
-					case "svc~team-a~bookstore-v1~8080":
+					case "svc~team-a~bookstore-v1~8080~h1":
 						want := []model.Endpoint{{Address: "198.18.0.5", Port: 80}, {Address: "198.18.0.7", Port: 80}}
 						if !slices.Equal(c.Endpoints, want) || c.Protocol != model.ProtocolHTTP1 {
 							t.Errorf("v1 = %+v", c)
 						}
-					case "svc~team-a~bookstore-v2~8080":
+					case "svc~team-a~bookstore-v2~8080~h1":
 						if len(c.Endpoints) != 0 {
 							t.Errorf("v2 endpoints = %v, want none (the proxy answers 503)", c.Endpoints)
 						}
@@ -560,10 +560,10 @@ spec:
 			check: func(t *testing.T, m *model.Mesh) {
 				got := routeTable(listener(t, m, "mesh~team-a~bookstore~8080"))
 				want := []string{
-					`GRPCRoute/team-a/g/rule3/match0 RegularExpression:/(?:a\..*)/(?:G.t|Put) -> svc~team-a~bookstore~8080=1`,
-					`GRPCRoute/team-a/g/rule1/match0 Exact:/a.B/Get -> svc~team-a~bookstore~8080=1`,
-					`GRPCRoute/team-a/g/rule0/match0 RegularExpression:/a\.B/[^/]+ -> svc~team-a~bookstore~8080=1`,
-					`GRPCRoute/team-a/g/rule2/match0 RegularExpression:/[^/]+/Get -> svc~team-a~bookstore~8080=1`,
+					`GRPCRoute/team-a/g/rule3/match0 RegularExpression:/(?:a\..*)/(?:G.t|Put) -> svc~team-a~bookstore~8080~h2c=1`,
+					`GRPCRoute/team-a/g/rule1/match0 Exact:/a.B/Get -> svc~team-a~bookstore~8080~h2c=1`,
+					`GRPCRoute/team-a/g/rule0/match0 RegularExpression:/a\.B/[^/]+ -> svc~team-a~bookstore~8080~h2c=1`,
+					`GRPCRoute/team-a/g/rule2/match0 RegularExpression:/[^/]+/Get -> svc~team-a~bookstore~8080~h2c=1`,
 				}
 				if !slices.Equal(got, want) {
 					t.Errorf("routes =\n%q\nwant\n%q", got, want)

@@ -51,6 +51,7 @@ func newRoute[R any](kind string, meta *metav1.ObjectMeta, parentRefs []gwv1.Par
 	}
 	if len(rules) == 0 {
 		r.rules = append(r.rules, ruleObj{matches: []matchObj{{m: Match{PathType: PathPrefix, PathValue: "/"}}}, toParent: true})
+		r.notes = append(r.notes, "the route has no rules: "+toParentChoice)
 	}
 	r.finishRules(len(rules), errs)
 	r.resolveParents(parentRefs, idx)
@@ -71,8 +72,16 @@ type routeObj struct {
 	// refProblems are unresolved references (ResolvedRefs=False).
 	refReason string
 	refMsgs   []string
-	// conflicted lists listeners where a GRPCRoute displaced this HTTPRoute.
-	conflicted map[groupKey]bool
+	// conflicts holds, per listener where a GRPCRoute displaced this
+	// HTTPRoute, why (displace.go).
+	conflicts map[groupKey][]string
+	// coexist holds, per listener, routes of the other kind and another
+	// namespace on the same Service port that neither displace this route
+	// nor are displaced by it, and why (displace.go).
+	coexist map[groupKey][]string
+	// notes say what gammaproof chose for a rule where the spec is silent
+	// (Accepted message).
+	notes []string
 }
 
 func (r *routeObj) addRefProblem(reason, msg string) {
@@ -139,9 +148,6 @@ func (r *routeObj) checkParent(p *parentObj, ref gwv1.ParentReference, idx *inde
 	if svc == nil {
 		return string(gwv1.RouteReasonNoMatchingParent), "Service " + p.svc.String() + " not found"
 	}
-	if ref.SectionName != nil {
-		return string(gwv1.RouteReasonNoMatchingParent), "sectionName is not supported for Service parents; use parentRef.port to select a Service port"
-	}
 	switch {
 	case svc.Spec.Type == corev1.ServiceTypeExternalName:
 		// GEP-1294: "Service resources with type: ExternalName SHOULD NOT be allowed as parentRefs".
@@ -150,26 +156,54 @@ func (r *routeObj) checkParent(p *parentObj, ref gwv1.ParentReference, idx *inde
 		// GEP-1294: "Headless Services SHOULD NOT be supported as a parentRef".
 		return string(gwv1.RouteReasonNoMatchingParent), "Service " + p.svc.String() + " is headless, which cannot be a mesh parent (GEP-1294)"
 	}
-	for _, sp := range svc.Spec.Ports {
-		if !protocolOK(sp.Protocol) {
-			continue
-		}
-		if ref.Port == nil || *ref.Port == sp.Port {
-			p.ports = append(p.ports, sp.Port)
-		}
-	}
-	slices.Sort(p.ports)
-	p.ports = slices.Compact(p.ports)
-	if len(p.ports) == 0 {
-		if ref.Port != nil {
-			return string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("Service %s has no TCP port %d", p.svc, *ref.Port)
-		}
-		return string(gwv1.RouteReasonNoMatchingParent), "Service " + p.svc.String() + " has no TCP ports"
+	if reason, msg := p.selectPorts(svc, ref); reason != "" {
+		return reason, msg
 	}
 	if r.acceptReason != "" {
 		return r.acceptReason, r.acceptMsg
 	}
 	return "", ""
+}
+
+// selectPorts fills p.ports with the TCP ports of svc that ref selects:
+// sectionName is the Service's port name ("Service: Port name"), port its
+// number; "When both Port (experimental) and SectionName are specified, the
+// name and port of the selected port must match both specified values."
+// Neither selects every port (GEP-1294). It returns a NoMatchingParent
+// reason and message when nothing is selected.
+func (p *parentObj) selectPorts(svc *corev1.Service, ref gwv1.ParentReference) (string, string) {
+	for _, sp := range svc.Spec.Ports {
+		if !protocolOK(sp.Protocol) {
+			continue
+		}
+		if ref.SectionName != nil && sp.Name != string(*ref.SectionName) {
+			continue
+		}
+		if ref.Port != nil && *ref.Port != sp.Port {
+			continue
+		}
+		p.ports = append(p.ports, sp.Port)
+	}
+	slices.Sort(p.ports)
+	p.ports = slices.Compact(p.ports)
+	if len(p.ports) > 0 {
+		return "", ""
+	}
+	reason := string(gwv1.RouteReasonNoMatchingParent)
+	have := "; its TCP ports: " + describePorts(svc)
+	switch {
+	case ref.SectionName != nil && ref.Port != nil:
+		if named, ok := portNamed(svc, string(*ref.SectionName)); ok {
+			return reason, fmt.Sprintf("sectionName %q is port %d of Service %s, but port is %d: when both are set they must name the same port%s",
+				*ref.SectionName, named, p.svc, *ref.Port, have)
+		}
+		return reason, fmt.Sprintf("Service %s has no port named %q%s", p.svc, *ref.SectionName, have)
+	case ref.SectionName != nil:
+		return reason, fmt.Sprintf("Service %s has no port named %q%s", p.svc, *ref.SectionName, have)
+	case ref.Port != nil:
+		return reason, fmt.Sprintf("Service %s has no TCP port %d%s", p.svc, *ref.Port, have)
+	}
+	return reason, "Service " + p.svc.String() + " has no TCP ports"
 }
 
 // finishRules sets the route-wide acceptance from the per-rule errors.

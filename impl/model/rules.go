@@ -29,12 +29,15 @@ type ruleObj struct {
 	toParent bool
 	// direct500: every request matching the rule is answered 500 (all
 	// backends invalid or weight 0, or an unresolved ExtensionRef filter).
-	direct500   bool
-	reqH, respH HeaderModifier
-	rewrite     *URLRewrite
-	mirrors     []Mirror
-	timeouts    Timeouts
-	retry       *Retry
+	direct500 bool
+	// allZero: the rule has backendRefs and every weight is 0; allInvalid:
+	// some weight is not 0 and every such backend is invalid.
+	allZero, allInvalid bool
+	reqH, respH         HeaderModifier
+	rewrite             *URLRewrite
+	mirrors             []Mirror
+	timeouts            Timeouts
+	retry               *Retry
 }
 
 // matchObj is a Match plus what precedence needs.
@@ -119,7 +122,48 @@ func buildRule[M, B any](r *routeObj, ru *ruleObj, spec ruleSpec[M, B], hooks ru
 		}
 		ru.backends = append(ru.backends, b)
 	}
-	return ru.finishBackends(len(spec.backendRefs) > 0)
+	if err := ru.finishBackends(len(spec.backendRefs) > 0); err != nil {
+		return err
+	}
+	r.noteBackends(ru, len(spec.backendRefs) > 0, len(spec.filters) > 0)
+	return nil
+}
+
+// toParentChoice ends the status note for a rule without backendRefs.
+const toParentChoice = "forwarding to the parent Service (gammaproof's choice; the spec is silent for mesh)"
+
+// noteBackends writes into the route's status what a valid rule does when
+// its backendRefs do not say where requests go: no backendRefs, every
+// weight 0, or no valid backendRef.
+func (r *routeObj) noteBackends(ru *ruleObj, hadRefs, hasFilters bool) {
+	switch {
+	case ru.toParent:
+		r.notes = append(r.notes, fmt.Sprintf("rule %d has no backendRefs: %s", ru.index, toParentChoice))
+	case !hadRefs:
+		// A redirect without backendRefs answers every request itself.
+	case ru.allZero:
+		// "If weight is set to 0, no traffic should be forwarded for this
+		// entry." Nothing may be forwarded; what to answer instead the spec
+		// does not say for mesh.
+		if ru.redirect != nil {
+			return
+		}
+		r.notes = append(r.notes, fmt.Sprintf("rule %d: every backendRef has weight 0: matching requests get 500 (gammaproof's choice; the spec is silent for mesh)", ru.index))
+	case ru.allInvalid:
+		// The reference problems themselves are in ResolvedRefs already.
+		switch {
+		case ru.redirect != nil:
+			r.refMsgs = append(r.refMsgs, fmt.Sprintf("rule %d: no valid backendRef: its RequestRedirect filter answers matching requests, the backendRefs are not used", ru.index))
+		case hasFilters:
+			// "If *all* entries in BackendRefs are invalid, and there are
+			// also no filters specified in this route rule, *all* traffic
+			// which matches this rule MUST receive a 500 status code." With
+			// filters the spec is silent; nothing can be forwarded.
+			r.refMsgs = append(r.refMsgs, fmt.Sprintf("rule %d: no valid backendRef: matching requests get 500 although the rule has filters (gammaproof's choice; the spec is silent when a rule has filters)", ru.index))
+		default:
+			r.refMsgs = append(r.refMsgs, fmt.Sprintf("rule %d: no valid backendRef: matching requests get 500", ru.index))
+		}
+	}
 }
 
 // resolveBackend checks one backend reference. It records reference
@@ -161,7 +205,10 @@ func (r *routeObj) resolveBackend(ref gwv1.BackendObjectReference, idx *index) B
 	if !slices.ContainsFunc(svc.Spec.Ports, func(sp corev1.ServicePort) bool { return sp.Port == *ref.Port && protocolOK(sp.Protocol) }) {
 		return fail(gwv1.RouteReasonBackendNotFound, fmt.Sprintf("backendRef Service %s has no TCP port %d", b.Service, *ref.Port))
 	}
-	b.Cluster = ClusterName(b.Service, *ref.Port)
+	// The cluster is keyed by the protocol this route's kind speaks, so a
+	// GRPCRoute reaching the backend never changes how an HTTPRoute of
+	// another namespace reaches it (GEP-1294 namespace boundaries).
+	b.Cluster = ClusterName(b.Service, *ref.Port, upstreamProtocol(r.kind, servicePort(svc, *ref.Port)))
 	return b
 }
 
@@ -198,6 +245,7 @@ func (ru *ruleObj) finishBackends(hadRefs bool) *ruleError {
 	}
 	if len(merged) == 0 {
 		merged = nil
+		ru.allZero = true
 	}
 	var total uint64
 	valid := false
@@ -209,12 +257,15 @@ func (ru *ruleObj) finishBackends(hadRefs bool) *ruleError {
 		return &ruleError{string(gwv1.RouteReasonUnsupportedValue), "the sum of backend weights exceeds 4294967295"}
 	}
 	ru.backends = merged
+	ru.allInvalid = !valid && !ru.allZero
 	if ru.redirect != nil {
 		ru.backends = nil
 		return nil
 	}
-	// "If *all* entries in BackendRefs are invalid ... *all* traffic which
-	// matches this rule MUST receive a 500 status code."
+	// "If *all* entries in BackendRefs are invalid, and there are also no
+	// filters specified in this route rule, *all* traffic which matches this
+	// rule MUST receive a 500 status code." With filters, and with every
+	// weight 0, gammaproof answers 500 too (noteBackends says so).
 	if !valid {
 		ru.direct500 = true
 	}

@@ -46,16 +46,19 @@ func (r *routeObj) status() RouteStatus {
 	for pi := range r.parents {
 		p := &r.parents[pi]
 		var conflicted []int32
+		var conflicts, coexist []string
 		for _, port := range p.ports {
-			if r.conflicted[r.listenerKey(p, port)] {
+			k := r.listenerKey(p, port)
+			if c := r.conflicts[k]; len(c) > 0 {
 				conflicted = append(conflicted, port)
+				conflicts = append(conflicts, c...)
 			}
+			coexist = append(coexist, r.coexist[k]...)
 		}
 		accepted := metav1.Condition{
 			Type:               string(gwv1.RouteConditionAccepted),
 			Status:             metav1.ConditionTrue,
 			Reason:             string(gwv1.RouteReasonAccepted),
-			Message:            "accepted by " + controllername.Gammaproof,
 			ObservedGeneration: r.generation,
 		}
 		resolved := metav1.Condition{
@@ -70,9 +73,16 @@ func (r *routeObj) status() RouteStatus {
 			accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, p.reason, p.msg
 		case len(conflicted) == len(p.ports):
 			accepted.Status, accepted.Reason = metav1.ConditionFalse, ReasonConflicted
-			accepted.Message = "a GRPCRoute binds to the same Service port; GRPCRoute takes precedence over HTTPRoute (GEP-1294)"
-		case len(conflicted) > 0:
-			accepted.Message = "accepted; not applied on port(s) " + joinPorts(conflicted) + " where a GRPCRoute takes precedence (GEP-1294)"
+			accepted.Message = joinMessages(conflicts)
+		default:
+			msgs := make([]string, 0, 2+len(coexist)+len(r.notes))
+			msgs = append(msgs, "accepted by "+controllername.Gammaproof)
+			if len(conflicted) > 0 {
+				msgs = append(msgs, "not applied on port(s) "+joinPorts(conflicted)+": "+joinMessages(conflicts))
+			}
+			msgs = append(msgs, coexist...)
+			msgs = append(msgs, r.notes...)
+			accepted.Message = joinMessages(msgs)
 		}
 		switch {
 		case p.refNotPermitted:
@@ -80,7 +90,7 @@ func (r *routeObj) status() RouteStatus {
 			resolved.Message = p.msg
 		case r.refReason != "":
 			resolved.Status, resolved.Reason = metav1.ConditionFalse, r.refReason
-			resolved.Message = strings.Join(r.refMsgs, "; ")
+			resolved.Message = joinMessages(r.refMsgs)
 		}
 		conds := make([]metav1.Condition, 2, 3)
 		conds[0], conds[1] = accepted, resolved
@@ -99,6 +109,28 @@ func (r *routeObj) status() RouteStatus {
 		st.Parents = append(st.Parents, ParentStatus{ParentRef: p.ref, Conditions: conds})
 	}
 	return st
+}
+
+// joinMessages joins msgs with "; ", each distinct message once, in the
+// order of its first appearance: two rules with the same missing backend
+// say so once.
+func joinMessages(msgs []string) string {
+	if len(msgs) == 1 {
+		return msgs[0]
+	}
+	seen := make(map[string]bool, len(msgs))
+	var b strings.Builder
+	for _, m := range msgs {
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(m)
+	}
+	return b.String()
 }
 
 // truncate keeps a condition message within the API's 32768-byte limit.

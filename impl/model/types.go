@@ -35,8 +35,9 @@ type Mesh struct {
 	// Name. A Service port is steered when at least one accepted route
 	// applies to it.
 	Listeners []Listener
-	// Clusters, one per (Service, port) referenced by a listener's routes
-	// (backends, mirrors, the parent itself), sorted by Name.
+	// Clusters, one per (Service, port, protocol) referenced by a
+	// listener's routes (backends, mirrors, the parent itself), sorted by
+	// Name.
 	Clusters []Cluster
 	// Routes holds the status of every route that has at least one Service
 	// parentRef, sorted by Kind, Namespace, Name.
@@ -116,8 +117,11 @@ type Route struct {
 	// requests is answered 500. Empty with no Redirect: every request is
 	// answered 500 (DirectResponse500 is true).
 	Backends []Backend
-	// DirectResponse500 is true when every backend is invalid or all weights
-	// are 0: the spec says such requests get a 500.
+	// DirectResponse500 is true when every backend is invalid (the spec: a
+	// 500 when the rule has no filters; gammaproof's choice with filters),
+	// when every weight is 0 (gammaproof's choice: the spec says only that
+	// a weight-0 entry gets no traffic), or when an ExtensionRef filter
+	// cannot be resolved.
 	DirectResponse500 bool
 
 	RequestHeaders  HeaderModifier // route-level RequestHeaderModifier.
@@ -247,9 +251,9 @@ type Retry struct {
 	Backoff  time.Duration // Optional. 0 = implementation default.
 }
 
-// Cluster is a (Service, port) the proxy forwards to.
+// Cluster is a (Service, port) the proxy forwards to with one protocol.
 type Cluster struct {
-	// Name is "svc~<ns>~<name>~<port>".
+	// Name is "svc~<ns>~<name>~<port>~<protocol>" ([ClusterName]).
 	Name      string
 	Service   ServiceRef
 	Port      int32
