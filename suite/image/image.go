@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Tag is the tag our images carry; the deploy manifests use it.
@@ -42,8 +43,19 @@ var Ours = []Spec{
 var epoch = time.Unix(0, 0).UTC()
 
 // Build returns an image with the binary at /usr/local/bin/<name> as its
-// entrypoint, for the running architecture on linux.
+// entrypoint, for the running architecture on linux, with Docker media
+// types (what kind loads from a tarball).
 func Build(s Spec, binaryPath string) (v1.Image, error) {
+	return build(s, binaryPath, runtime.GOARCH, false)
+}
+
+// BuildOCI is [Build] for linux/arch with OCI media types, as an entry of
+// an OCI image index ([BuildIndex]).
+func BuildOCI(s Spec, binaryPath, arch string) (v1.Image, error) {
+	return build(s, binaryPath, arch, true)
+}
+
+func build(s Spec, binaryPath, arch string, oci bool) (v1.Image, error) {
 	bin, err := os.ReadFile(binaryPath)
 	if err != nil {
 		return nil, fmt.Errorf("read binary for %s: %w", s.Ref(), err)
@@ -70,13 +82,18 @@ func Build(s Spec, binaryPath string) (v1.Image, error) {
 		return nil, fmt.Errorf("write layer: %w", err)
 	}
 	layerBytes := buf.Bytes()
+	base, layerOpts := empty.Image, []tarball.LayerOption(nil)
+	if oci {
+		base = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+		layerOpts = append(layerOpts, tarball.WithMediaType(types.OCILayer))
+	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(layerBytes)), nil
-	})
+	}, layerOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("make layer: %w", err)
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	img, err := mutate.AppendLayers(base, layer)
 	if err != nil {
 		return nil, fmt.Errorf("append layer: %w", err)
 	}
@@ -86,7 +103,7 @@ func Build(s Spec, binaryPath string) (v1.Image, error) {
 	}
 	cf = cf.DeepCopy()
 	cf.OS = "linux"
-	cf.Architecture = runtime.GOARCH
+	cf.Architecture = arch
 	cf.Created = v1.Time{Time: epoch}
 	cf.Config.Entrypoint = []string{"/" + target}
 	cf.Config.Env = []string{"PATH=/usr/local/bin"}
