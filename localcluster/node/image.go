@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,11 @@ type Image struct {
 	Links map[string]string
 	// HostPath lists host directories appended to PATH (host tools), if any.
 	HostPath []string
+	// Files maps a file the image carries at the root of its file system
+	// (such as "/cert.crt") to the host file holding it. A container of the
+	// image sees each read-only at that path, in its own mount namespace
+	// only: nothing is written to the host's root.
+	Files map[string]string
 }
 
 // PATH returns the PATH a container of this image gets.
@@ -62,6 +68,16 @@ var ourImages = map[string]string{
 	"gammaproof/node":       "gamma-node",
 }
 
+// echoAdvanced is upstream's mesh conformance echo app,
+// registry.k8s.io/gateway-api/echo-advanced: Istio's echo server (the
+// entrypoint) and client (run by the tests with kubectl exec), and the
+// self-signed TLS files the server is started with. hack/build-istio-echo.sh
+// builds them into the bin dir.
+const echoAdvanced = "gateway-api/echo-advanced"
+
+// echoAdvancedBuild is what builds the echo-advanced image's files.
+const echoAdvancedBuild = "hack/build-istio-echo.sh"
+
 // NewImageTable returns a table that resolves our images to binaries in
 // binDir, busybox images to the host busybox at busybox, and keeps each
 // image's tool-set directory under imageDir.
@@ -82,7 +98,7 @@ func NewImageTable(binDir, imageDir, busybox string) *ImageTable {
 
 // Available lists the image names the table knows, for error messages.
 func (t *ImageTable) Available() []string {
-	names := []string{"busybox*", "nicolaka/netshoot*"}
+	names := []string{"busybox*", "nicolaka/netshoot*", echoAdvanced}
 	for k := range ourImages {
 		names = append(names, k)
 	}
@@ -121,9 +137,18 @@ func (t *ImageTable) Resolve(ref string) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	for _, target := range im.Links {
+	build := "make build"
+	if im.Name == echoAdvanced {
+		build = echoAdvancedBuild
+	}
+	for _, target := range slices.Concat(slices.Collect(maps.Values(im.Links)), slices.Collect(maps.Values(im.Files))) {
 		if fi, err := os.Stat(target); err != nil || fi.IsDir() {
-			return Image{}, fmt.Errorf("image %q needs %s: %w (run `make build`)", ref, target, ErrImageBinaryMissing)
+			return Image{}, fmt.Errorf("image %q needs %s: %w (run `%s`)", ref, target, ErrImageBinaryMissing, build)
+		}
+	}
+	for dst := range im.Files {
+		if err := checkRootFile(dst); err != nil {
+			return Image{}, fmt.Errorf("image %q: %w", ref, err)
 		}
 	}
 	if err := t.prepare(im); err != nil {
@@ -143,6 +168,21 @@ func (t *ImageTable) lookup(ref string) (Image, error) {
 			Entrypoint: []string{bin},
 			Dir:        filepath.Join(t.imageDir, slug),
 			Links:      map[string]string{bin: filepath.Join(t.binDir, bin)},
+		}, nil
+	case repo == echoAdvanced:
+		files := filepath.Join(t.binDir, "istio-echo-files")
+		return Image{
+			Name:       echoAdvanced,
+			Entrypoint: []string{"server"},
+			Dir:        filepath.Join(t.imageDir, slug),
+			Links: map[string]string{
+				"server": filepath.Join(t.binDir, "istio-echo-server"),
+				"client": filepath.Join(t.binDir, "istio-echo-client"),
+			},
+			Files: map[string]string{
+				"/cert.crt": filepath.Join(files, "cert.crt"),
+				"/cert.key": filepath.Join(files, "cert.key"),
+			},
 		}, nil
 	case strings.HasPrefix(repo, "busybox"):
 		applets, err := t.applets()
@@ -170,6 +210,18 @@ func (t *ImageTable) lookup(ref string) (Image, error) {
 	}
 	return Image{}, fmt.Errorf("image %q (repository %q): %w: nothing can be pulled here; available images: %s",
 		ref, repo, ErrImageNotResolvable, strings.Join(t.Available(), ", "))
+}
+
+// checkRootFile checks that an image file's path is a file name at the
+// root, such as "/cert.crt": a container's root is rebuilt to hold such
+// files (see ContainerInit), deeper paths would be written into the host's
+// directories.
+func checkRootFile(dst string) error {
+	name, ok := strings.CutPrefix(dst, "/")
+	if !ok || name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+		return fmt.Errorf("image file %q must be a file name at the root, such as /cert.crt", dst)
+	}
+	return nil
 }
 
 // prepare creates im.Dir with its symlinks; it is idempotent.

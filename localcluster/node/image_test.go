@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -148,6 +149,71 @@ func TestImageArgvAndCommand(t *testing.T) {
 		got, err := tt.im.Command(tt.arg0)
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("%s: Command(%q) = %q, %v; want %q, error %v", tt.name, tt.arg0, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestImageEchoAdvanced(t *testing.T) {
+	bin := t.TempDir()
+	files := filepath.Join(bin, "istio-echo-files")
+	if err := os.Mkdir(files, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"istio-echo-server", "istio-echo-client", "istio-echo-files/cert.crt"} { // cert.key comes later
+		if err := os.WriteFile(filepath.Join(bin, f), []byte("x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tab := NewImageTable(bin, filepath.Join(t.TempDir(), "images"), "/bin/busybox")
+	const ref = "registry.k8s.io/gateway-api/echo-advanced:v1.5.1"
+	_, err := tab.Resolve(ref)
+	if !errors.Is(err, ErrImageBinaryMissing) || !strings.Contains(err.Error(), "cert.key") || !strings.Contains(err.Error(), "hack/build-istio-echo.sh") {
+		t.Fatalf("Resolve without cert.key: %v, want ErrImageBinaryMissing naming cert.key and hack/build-istio-echo.sh", err)
+	}
+	if err := os.WriteFile(filepath.Join(files, "cert.key"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	im, err := tab.Resolve(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The manifests give args only: the entrypoint server comes first.
+	args := []string{"--port=8080", "--crt=/cert.crt", "--key=/cert.key"}
+	if got, want := im.Argv(nil, args), append([]string{"server"}, args...); !slices.Equal(got, want) {
+		t.Errorf("Argv = %q, want %q", got, want)
+	}
+	for name, want := range map[string]string{"server": "istio-echo-server", "client": "istio-echo-client"} {
+		if got, err := os.Readlink(filepath.Join(im.Dir, name)); err != nil || got != filepath.Join(bin, want) {
+			t.Errorf("link %s -> %q (%v), want %s", name, got, err, filepath.Join(bin, want))
+		}
+	}
+	if im.PATH() != im.Dir {
+		t.Errorf("PATH = %q, want only the image's own tools", im.PATH())
+	}
+	want := map[string]string{"/cert.crt": filepath.Join(files, "cert.crt"), "/cert.key": filepath.Join(files, "cert.key")}
+	if !maps.Equal(im.Files, want) {
+		t.Errorf("Files = %v, want %v", im.Files, want)
+	}
+	if !slices.Contains(tab.Available(), "gateway-api/echo-advanced") {
+		t.Errorf("Available() = %v lacks gateway-api/echo-advanced", tab.Available())
+	}
+}
+
+func TestCheckRootFile(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		ok   bool
+	}{
+		{"/cert.crt", true},
+		{"/.hidden", true},
+		{"cert.crt", false},
+		{"/", false},
+		{"/..", false},
+		{"/etc/cert.crt", false},
+		{"/cert.crt/", false},
+	} {
+		if err := checkRootFile(tc.path); (err == nil) != tc.ok {
+			t.Errorf("checkRootFile(%q) = %v, want ok %v", tc.path, err, tc.ok)
 		}
 	}
 }
