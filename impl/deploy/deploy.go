@@ -28,14 +28,42 @@ const Namespace = "gammaproof-system"
 //go:embed base/*.yaml strict/*.yaml
 var files embed.FS
 
+// imagePrefix starts the image of every container the manifests run.
+const imagePrefix = "gammaproof/"
+
+// Option changes what [Manifests] renders.
+type Option func(*options)
+
+type options struct {
+	registry, tag string
+}
+
+// WithImageRegistry makes our images come from registry: an image
+// gammaproof/<name>:<t> becomes <registry>/gammaproof/<name>:<tag>, or
+// keeps <t> when tag is "". An empty registry changes nothing.
+func WithImageRegistry(registry, tag string) Option {
+	return func(o *options) { o.registry, o.tag = strings.TrimSuffix(registry, "/"), tag }
+}
+
 // Manifests returns the install manifests for a grant policy
 // ([grantpolicy.Spec], "" for the same, or [grantpolicy.Strict]; see
 // docs/architecture.md) as one multi-document YAML stream, rendered like
 // `kubectl kustomize impl/deploy/<dir>`: base/ for spec, strict/ for strict.
-func Manifests(policy string) ([]byte, error) {
+func Manifests(policy string, opts ...Option) ([]byte, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	objs, err := objects(policy)
 	if err != nil {
 		return nil, err
+	}
+	if o.registry != "" {
+		for _, obj := range objs {
+			if err := overrideImages(obj, o); err != nil {
+				return nil, err
+			}
+		}
 	}
 	var b bytes.Buffer
 	for i, o := range objs {
@@ -49,6 +77,42 @@ func Manifests(policy string) ([]byte, error) {
 		b.Write(y)
 	}
 	return b.Bytes(), nil
+}
+
+// overrideImages points the images of obj's pod template that start with
+// imagePrefix at o's registry and tag.
+func overrideImages(obj *unstructured.Unstructured, o options) error {
+	for _, field := range []string{"containers", "initContainers"} {
+		path := []string{"spec", "template", "spec", field}
+		cs, found, err := unstructured.NestedSlice(obj.Object, path...)
+		if err != nil {
+			return fmt.Errorf("render manifests: %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+		if !found {
+			continue
+		}
+		for _, c := range cs {
+			m, ok := c.(map[string]any)
+			if !ok {
+				continue
+			}
+			img, _ := m["image"].(string)
+			if !strings.HasPrefix(img, imagePrefix) {
+				continue
+			}
+			if o.tag != "" {
+				if i := strings.LastIndex(img, ":"); i >= 0 {
+					img = img[:i]
+				}
+				img += ":" + o.tag
+			}
+			m["image"] = o.registry + "/" + img
+		}
+		if err := unstructured.SetNestedSlice(obj.Object, cs, path...); err != nil {
+			return fmt.Errorf("render manifests: %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	return nil
 }
 
 // objects is [Manifests] as objects, in apply order (namespace first).
