@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -325,7 +327,27 @@ func (c *container) prepare(ctx context.Context) (launch, error) {
 	if !pod.Spec.HostNetwork {
 		l.init.hostname = podHostname(pod)
 	}
+	if len(img.Files) > 0 {
+		if l.init.root, l.init.rootFiles, err = c.rootFiles(img); err != nil {
+			return launch{}, &waitingError{reason: ReasonCreateConfigError, err: err}
+		}
+	}
 	return l, nil
+}
+
+// rootFiles returns the empty pod-directory folder container-init builds
+// the container's own root on, and the image's root files to put there,
+// in path order.
+func (c *container) rootFiles(img Image) (string, []bindMount, error) {
+	dir := filepath.Join(c.pr.dir, "root-"+c.spec.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("create container root dir: %w", err)
+	}
+	var files []bindMount
+	for _, dst := range slices.Sorted(maps.Keys(img.Files)) {
+		files = append(files, bindMount{src: img.Files[dst], dst: dst, readOnly: true})
+	}
+	return dir, files, nil
 }
 
 // commandLine returns the container's argv: command and args (or the
