@@ -2,25 +2,168 @@ package main
 
 import (
 	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	e2eflags "sigs.k8s.io/e2e-framework/pkg/flags"
+
+	"github.com/gammaproof/gammaproof/suite/console"
+	"github.com/gammaproof/gammaproof/suite/e2e"
+	"github.com/gammaproof/gammaproof/suite/report"
 )
 
 // errScenariosFailed says that a verify run ended with a scenario that did
-// not pass (FAIL, INCONCLUSIVE or ERROR); the summary has already said
-// which, so main exits 1 without printing it again.
+// not pass (FAIL, INCONCLUSIVE or ERROR), or with none that ran; the
+// summary has already said which, so main exits 1 without printing it
+// again.
 var errScenariosFailed = errors.New("scenarios did not all pass")
 
-// verifyCommand is `gammaproof verify`: the verification suite against the
-// cluster of the current kubeconfig.
+// verifyFlags are verify's own flags beside the suite's (e2e.Options).
+type verifyFlags struct {
+	kubeconfig, kubeContext string
+	feature                 string
+	labels                  labelsValue
+	output                  string
+}
+
+const verifyExample = `  # another mesh, on the cluster of the current kubeconfig
+  gammaproof verify --env=existing --implementation=existing \
+      --organization=acme --project=acme-mesh --version=1.0 --grant-policy= \
+      --supported-features=Mesh,MeshHTTPRouteWeight
+
+  # gammaproof, installed by the run, on the cluster of a kubeconfig
+  gammaproof verify --kubeconfig=.gammaproof/local/kubeconfig
+
+  # gammaproof on the local cluster (started and stopped by the run)
+  gammaproof verify --env=local
+
+  # one scenario, the summary as JSON on stdout
+  gammaproof verify --env=existing --implementation=existing --feature=mesh-weight -o json`
+
+// verifyCommand is `gammaproof verify`: the verification suite against a
+// cluster, the same runner and scenarios as `make e2e`.
 func verifyCommand() *cobra.Command {
+	gofs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	opts := e2e.RegisterFlags(gofs)
+	// Here the cluster is the current kubeconfig's unless told otherwise.
+	_ = gofs.Set("env", report.EnvExisting)
+	gofs.Lookup("env").DefValue = report.EnvExisting
+	vf := &verifyFlags{labels: labelsValue{e2eflags.LabelsMap{}}}
+	gofs.StringVar(&vf.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster for --env=existing (default $KUBECONFIG, else ~/.kube/config)")
+	gofs.StringVar(&vf.kubeContext, "context", "", "kubeconfig context to use for --env=existing (default: its current context)")
+	gofs.StringVar(&vf.feature, "feature", "", "run only the scenarios whose name matches this regular expression")
 	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "run the verification suite against a cluster and write its reports",
-		Args:  cobra.NoArgs,
+		Short: "Run the verification suite against a cluster and write its reports",
+		Long: `Run every scenario (or those --feature and --labels select) against the
+implementation under test on a cluster, print a line as each starts and
+ends, then a summary, and write results.json, the upstream
+ConformanceReport, junit.xml and report.html to --report-dir.
+
+--env=existing (the default) uses the cluster of --kubeconfig (or
+$KUBECONFIG, or ~/.kube/config) and needs nothing but this program;
+--env=local and --env=kind create a cluster and remove it afterwards.
+--implementation=gammaproof (the default) installs gammaproof first;
+--implementation=existing tests the mesh the cluster already runs, and
+--organization, --project, --url, --version and --contact name it in the
+reports.
+
+Exit status: 0 when every scenario passed (skips allowed), 1 when one
+failed, was inconclusive or hit an error (or none ran), 2 on bad usage.`,
+		Example: verifyExample,
+		Args:    cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			if !slices.Contains(console.Formats, vf.output) {
+				return fmt.Errorf("-o %q: use json or yaml (or leave it out for a table)", vf.output)
+			}
+			return opts.Validate()
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return errors.New("verify: not implemented yet")
+			return runVerify(cmd, *opts, vf)
 		},
 	}
+	cmd.Flags().AddGoFlagSet(gofs)
+	cmd.Flags().Var(&vf.labels, "labels", "run only the scenarios with these labels: comma-separated key=value (profile=MESH-HTTP, feature=…, scenario=…)")
+	cmd.Flags().StringVarP(&vf.output, "output", "o", "", "print the summary as json or yaml on stdout (progress then goes to stderr)")
 	return cmd
+}
+
+// runVerify runs the suite and prints the summary; the error decides the
+// exit status.
+func runVerify(cmd *cobra.Command, opts e2e.Options, vf *verifyFlags) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	progress := stdout
+	if vf.output != console.FormatTable {
+		progress = stderr
+	}
+	cfg := envconf.New().WithKubeconfigFile(vf.kubeconfig).WithKubeContext(vf.kubeContext).WithLabels(vf.labels.m)
+	if vf.feature != "" {
+		cfg.WithFeatureRegex(vf.feature)
+	}
+	host := e2e.Host{Progress: progress, TerminalWidth: terminalWidth(progress)}
+	if opts.Implementation == e2e.ImplGammaproof {
+		// gammaproof installs itself: this very program, not bin/.
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find this program to install gammaproof with: %w", err)
+		}
+		host.Gammaproof = self
+	}
+	suite, err := e2e.NewSuite(opts, cfg, host)
+	if err != nil {
+		return err
+	}
+	runErr := suite.Run(cmd.Context(), os.Stderr)
+	sum := suite.Summary()
+	if err := sum.Write(stdout, vf.output); err != nil {
+		return errors.Join(runErr, err)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return verdictError(sum)
+}
+
+// verdictError decides the exit status from the summary: nil when the run
+// passed, else an error wrapping errScenariosFailed (exit 1).
+func verdictError(s console.Summary) error {
+	if s.Passed {
+		return nil
+	}
+	if len(s.Scenarios) == 0 {
+		return fmt.Errorf("no scenario ran: %w", errScenariosFailed)
+	}
+	return fmt.Errorf("%d of %d scenarios did not pass: %w", s.NotPassed(), len(s.Scenarios), errScenariosFailed)
+}
+
+// labelsValue is --labels: e2e-framework's label selection as a flag.
+type labelsValue struct{ m e2eflags.LabelsMap }
+
+func (l *labelsValue) Set(s string) error { return l.m.Set(s) }
+func (l *labelsValue) Type() string       { return "key=value,..." }
+func (l *labelsValue) String() string {
+	if len(l.m) == 0 {
+		return ""
+	}
+	return l.m.String()
+}
+
+// terminalWidth returns the width of the terminal w is, or 0 when it is
+// not one.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil || width < 20 {
+		return 80
+	}
+	return width
 }

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -17,6 +18,9 @@ var (
 	suite   *Suite
 )
 
+// TestMain runs the suite as a test binary (`go test -tags e2e`), for the
+// benchmarks and fault tests beside the scenarios; `gammaproof verify` runs
+// the same Suite without one.
 func TestMain(m *testing.M) {
 	opts := RegisterFlags(flag.CommandLine)
 	cfg, err := envconf.NewFromFlags()
@@ -24,29 +28,28 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(2)
 	}
-	suite, err = NewSuite(*opts, cfg)
+	suite, err = NewSuite(*opts, cfg, Host{Progress: os.Stdout})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(2)
 	}
-	if suite.Parallel() {
-		cfg.WithParallelTestEnabled()
+	testenv, err = suite.Environment(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(2)
 	}
-	testenv = env.NewWithConfig(cfg)
 	testenv.Setup(suite.Setup)
 	testenv.Finish(suite.Finish)
-	os.Exit(testenv.Run(m))
+	code := testenv.Run(m)
+	if sum := suite.Summary(); len(sum.Scenarios) > 0 {
+		if err := sum.WriteTable(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+		}
+	}
+	os.Exit(code)
 }
 
 // TestScenarios runs every scenario as a feature.
 func TestScenarios(t *testing.T) {
-	if suite.runner == nil {
-		t.Fatal("the environment was not set up; see the errors above")
-	}
-	defer suite.ScenariosDone()
-	if suite.Parallel() {
-		testenv.TestInParallel(t, suite.Features()...)
-		return
-	}
-	testenv.Test(t, suite.Features()...)
+	suite.Test(t, testenv)
 }

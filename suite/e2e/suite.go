@@ -2,14 +2,13 @@ package e2e
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -22,140 +21,90 @@ import (
 
 	"github.com/gammaproof/gammaproof/internal/controllername"
 	"github.com/gammaproof/gammaproof/internal/crds"
-	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
 	"github.com/gammaproof/gammaproof/internal/repo"
 	"github.com/gammaproof/gammaproof/suite/check"
+	"github.com/gammaproof/gammaproof/suite/console"
 	"github.com/gammaproof/gammaproof/suite/env/kind"
 	"github.com/gammaproof/gammaproof/suite/report"
 	"github.com/gammaproof/gammaproof/suite/runner"
+	"github.com/gammaproof/gammaproof/suite/sample"
+	"github.com/gammaproof/gammaproof/suite/sample/podproxy"
 	"github.com/gammaproof/gammaproof/suite/scenario"
-	"github.com/gammaproof/gammaproof/suite/stats"
-	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
-// Implementations under test (--implementation).
-const (
-	// ImplGammaproof is ours, installed by the suite.
-	ImplGammaproof = "gammaproof"
-	// ImplExisting is the cluster's own mesh, whatever it is.
-	ImplExisting = "existing"
-)
-
-// Options are the suite's flags, beside e2e-framework's own (--labels,
-// --feature, --kubeconfig, …).
-type Options struct {
-	Env               string
-	Implementation    string
-	GrantPolicy       string
-	SupportedFeatures string
-	ExemptFeatures    string
-	Alpha, Beta       float64
-	Tolerance         float64
-	Budget            int
-	Convergence       time.Duration
-	ScenarioDir       string
-	ReportDir         string
-	KindConfig        string
-	KeepCluster       bool
-	Concurrency       int
-}
-
-// RegisterFlags defines the suite's flags on fs.
-func RegisterFlags(fs *flag.FlagSet) *Options {
-	o := &Options{}
-	fs.StringVar(&o.Env, "env", report.EnvLocal, "cluster: local (no Docker), kind (Docker or Podman) or existing (--kubeconfig)")
-	fs.StringVar(&o.Implementation, "implementation", ImplGammaproof, "implementation under test: gammaproof (installed by the suite) or existing (the cluster's own mesh)")
-	fs.StringVar(&o.GrantPolicy, "grant-policy", string(grantpolicy.Spec), "ReferenceGrant policy: spec or strict (for --implementation=existing: the policy it follows, or \"\" if unknown)")
-	fs.StringVar(&o.SupportedFeatures, "supported-features", "", "comma-separated features the implementation supports; scenarios needing others are skipped (default: all)")
-	fs.StringVar(&o.ExemptFeatures, "exempt-features", "", "comma-separated features to skip")
-	fs.Float64Var(&o.Alpha, "alpha", stats.DefaultAlpha, "false-fail rate: the chance to fail a correct implementation")
-	fs.Float64Var(&o.Beta, "beta", stats.DefaultBeta, "miss rate: the chance to pass a split off by at least the tolerance")
-	fs.Float64Var(&o.Tolerance, "tolerance", stats.DefaultDelta, "tolerance of a split, an absolute share (0.05 = 5 points)")
-	fs.IntVar(&o.Budget, "budget", stats.DefaultBudget, "most requests one sequential test may use")
-	fs.DurationVar(&o.Convergence, "convergence", 45*time.Second, "how long a failing check is retried while routes converge")
-	fs.StringVar(&o.ScenarioDir, "scenarios", filepath.Join(repo.Root(), "scenarios"), "scenario folders")
-	fs.StringVar(&o.ReportDir, "report-dir", filepath.Join(repo.Root(), "reports", "latest"), "where results.json and the reports go")
-	fs.StringVar(&o.KindConfig, "kind-config", filepath.Join(repo.Root(), "kind-configs", "default.yaml"), "kind cluster config (--env=kind)")
-	fs.BoolVar(&o.KeepCluster, "keep-cluster", false, "leave a cluster the suite created running")
-	fs.IntVar(&o.Concurrency, "scenario-concurrency", 0, "how many scenarios run at once (they use disjoint namespaces); 0: all, 1: one after another")
-	return o
-}
-
-// Validate checks the options and says what to change.
-func (o Options) Validate() error {
-	if !slices.Contains([]string{report.EnvLocal, report.EnvKind, report.EnvExisting}, o.Env) {
-		return fmt.Errorf("--env=%q: use %s, %s or %s", o.Env, report.EnvLocal, report.EnvKind, report.EnvExisting)
-	}
-	if !slices.Contains([]string{ImplGammaproof, ImplExisting}, o.Implementation) {
-		return fmt.Errorf("--implementation=%q: use %s or %s", o.Implementation, ImplGammaproof, ImplExisting)
-	}
-	// gammaproof runs with a policy; an existing implementation's may be
-	// unknown ("").
-	if !grantpolicy.ValidOrEmpty(o.GrantPolicy) || o.Implementation == ImplGammaproof && o.GrantPolicy == "" {
-		return fmt.Errorf("--grant-policy=%q: use %s or %s", o.GrantPolicy, grantpolicy.Spec, grantpolicy.Strict)
-	}
-	if o.Concurrency < 0 {
-		return fmt.Errorf("--scenario-concurrency=%d: use 0 (all at once) or more", o.Concurrency)
-	}
-	if err := o.params().Validate(); err != nil {
-		return fmt.Errorf("--alpha/--beta/--tolerance/--budget: %w", err)
-	}
-	return nil
-}
-
-func (o Options) params() stats.Params {
-	return stats.Params{Alpha: o.Alpha, Beta: o.Beta, Delta: o.Tolerance, Budget: o.Budget}
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
+// Host is what the program running the suite provides.
+type Host struct {
+	// Progress receives the run's progress lines. Default os.Stdout.
+	Progress io.Writer
+	// TerminalWidth is the width of the terminal Progress is, or 0 when it
+	// is not a terminal (plain lines only).
+	TerminalWidth int
+	// Gammaproof is the gammaproof command the suite runs to install
+	// gammaproof (`install --wait`) and build its images for kind
+	// (`images`). Default bin/gammaproof of the checkout.
+	Gammaproof string
 }
 
 // Suite is one run: its options, cluster and scenarios.
 type Suite struct {
 	opts          Options
 	cfg           *envconf.Config
+	host          Host
 	scenarios     []*scenario.Scenario
+	byNamespace   map[string]string // client namespace → scenario
 	provider      support.E2EClusterProvider
 	created       bool
+	tmp           string // this run's own files (a kubeconfig), removed by Finish
 	start         time.Time
 	ready         time.Time     // cluster up and implementation installed
 	scenariosTook time.Duration // from ready until every scenario ended
 	rest          *rest.Config
 	runner        *runner.Runner
 	out           io.Writer
+	progress      *console.Progress
+	results       *report.Results // written by Finish
+	reports       []string        // the files Finish wrote
 }
 
 // NewSuite validates the options and loads the scenarios, so a bad flag
 // or a broken scenario fails before any cluster work.
-func NewSuite(o Options, cfg *envconf.Config) (*Suite, error) {
+func NewSuite(o Options, cfg *envconf.Config, host Host) (*Suite, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	o = o.withDefaults()
 	all, err := scenario.LoadAll(o.ScenarioDir)
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range []string{"kubectl", "gammaproof"} {
-		if _, err := repo.Bin(b); err != nil {
+	if host.Progress == nil {
+		host.Progress = os.Stdout
+	}
+	if host.Gammaproof == "" && o.Implementation == ImplGammaproof {
+		if host.Gammaproof, err = repo.Bin("gammaproof"); err != nil {
 			return nil, err
 		}
 	}
-	return &Suite{opts: o, cfg: cfg, scenarios: all, out: os.Stdout}, nil
+	s := &Suite{opts: o, cfg: cfg, host: host, scenarios: all, out: host.Progress,
+		progress: console.NewProgress(host.Progress, host.TerminalWidth), byNamespace: map[string]string{}}
+	for _, sc := range all {
+		for _, st := range sc.Steps {
+			for _, c := range st.Checks {
+				if _, ok := s.byNamespace[c.From.Namespace]; !ok {
+					s.byNamespace[c.From.Namespace] = sc.Name
+				}
+			}
+		}
+	}
+	return s, nil
 }
 
 // Setup creates or finds the cluster, installs the Gateway API CRDs and
 // the implementation under test, and prepares the runner.
 func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
 	s.start = time.Now()
-	fmt.Fprintf(s.out, "e2e: environment %s, implementation %s, grant policy %s\n", s.opts.Env, s.opts.Implementation, s.opts.GrantPolicy)
+	fmt.Fprintf(s.out, "suite: environment %s, implementation %s, grant policy %s\n", s.opts.Env, s.opts.Implementation, s.opts.GrantPolicy)
 	kubeconfig, err := s.cluster(ctx, cfg)
 	if err != nil {
 		return ctx, err
@@ -187,22 +136,49 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 	if err != nil {
 		return ctx, fmt.Errorf("create dynamic client: %w", err)
 	}
-	kubectl, _ := repo.Bin("kubectl")
 	s.runner = &runner.Runner{
-		Applier: applier, Client: cs, Dynamic: dyn, Kubectl: kubectl, Kubeconfig: kubeconfig,
+		Applier: applier, Client: cs, Dynamic: dyn, Kubectl: s.kubectl(), Kubeconfig: kubeconfig,
 		GrantPolicy: s.opts.GrantPolicy,
 		Supported:   splitList(s.opts.SupportedFeatures),
 		Exempt:      splitList(s.opts.ExemptFeatures),
 		Check:       check.Options{Params: s.opts.params(), Convergence: s.opts.Convergence},
-		Progress:    s.out,
+		Sampler: func(ns, pod string, port int) sample.Sampler {
+			name := s.byNamespace[ns]
+			return countingSampler{podproxy.New(cs, ns, pod, port), func(n int) { s.progress.Requests(name, n) }}
+		},
 		Concurrency: s.opts.Concurrency,
 	}
 	if s.opts.Implementation == ImplGammaproof {
 		s.runner.ControllerName = controllername.Gammaproof
 	}
 	s.ready = time.Now()
-	fmt.Fprintf(s.out, "e2e: cluster ready in %.1fs; %d scenarios loaded\n", s.ready.Sub(s.start).Seconds(), len(s.scenarios))
+	fmt.Fprintf(s.out, "suite: cluster ready in %.1fs; %d scenarios loaded\n", s.ready.Sub(s.start).Seconds(), len(s.scenarios))
 	return ctx, nil
+}
+
+// kubectl returns the kubectl the runner's exec checks use: bin/kubectl,
+// else the one on $PATH, else "" (exec checks then end in ERROR).
+func (s *Suite) kubectl() string {
+	if p, err := repo.Bin("kubectl"); err == nil {
+		return p
+	}
+	if p, err := exec.LookPath("kubectl"); err == nil {
+		return p
+	}
+	fmt.Fprintln(s.out, "suite: no kubectl in bin/ or on $PATH: exec checks will end in ERROR")
+	return ""
+}
+
+// countingSampler tells count how many requests each sample sent.
+type countingSampler struct {
+	sample.Sampler
+	count func(int)
+}
+
+func (c countingSampler) Sample(ctx context.Context, req sample.Request) (sample.Result, error) {
+	res, err := c.Sampler.Sample(ctx, req)
+	c.count(res.Requests)
+	return res, err
 }
 
 // cluster creates the cluster of the environment, or finds a running one,
@@ -210,14 +186,12 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 func (s *Suite) cluster(ctx context.Context, cfg *envconf.Config) (string, error) {
 	switch s.opts.Env {
 	case report.EnvExisting:
-		kc := cfg.KubeconfigFile()
-		if kc == "" {
-			kc = os.Getenv("KUBECONFIG")
+		tmp, err := os.MkdirTemp("", "gammaproof-verify-")
+		if err != nil {
+			return "", fmt.Errorf("create a directory for the run: %w", err)
 		}
-		if kc == "" {
-			return "", fmt.Errorf("--env=existing needs --kubeconfig or $KUBECONFIG")
-		}
-		return kc, nil
+		s.tmp = tmp
+		return existingKubeconfig(cfg.KubeconfigFile(), cfg.KubeContext(), tmp)
 	case report.EnvKind:
 		p := kind.New()
 		s.provider = p
@@ -228,13 +202,13 @@ func (s *Suite) cluster(ctx context.Context, cfg *envconf.Config) (string, error
 		s.created = true
 		return kc, nil
 	default:
-		p, running, err := newLocalProvider(ctx)
+		p, running, err := newLocalProvider(ctx, s.out)
 		if err != nil {
 			return "", err
 		}
 		s.provider = p
 		if running {
-			fmt.Fprintln(s.out, "e2e: using the running local cluster (it stays up)")
+			fmt.Fprintln(s.out, "suite: using the running local cluster (it stays up)")
 			return p.GetKubeconfig(), nil
 		}
 		kc, err := p.Create(ctx)
@@ -272,10 +246,7 @@ func installCRDs(ctx context.Context, a *kubeapply.Applier) error {
 
 // installGammaproof loads our images (kind) and runs `gammaproof install`.
 func (s *Suite) installGammaproof(ctx context.Context, kubeconfig string) error {
-	gp, err := repo.Bin("gammaproof")
-	if err != nil {
-		return err
-	}
+	gp := s.host.Gammaproof
 	if s.opts.Env == report.EnvKind {
 		dir := filepath.Join(repo.BinDir(), "images")
 		if out, err := exec.CommandContext(ctx, gp, "images", "--out", dir).CombinedOutput(); err != nil {
@@ -316,28 +287,25 @@ func (s *Suite) Features() []features.Feature {
 }
 
 // Finish writes the reports, exports logs when something failed, and
-// removes a cluster the suite created.
-func (s *Suite) Finish(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
+// removes a cluster the suite created and the run's own files.
+func (s *Suite) Finish(ctx context.Context, _ *envconf.Config) (context.Context, error) {
 	var errs []error
+	s.progress.End()
 	if s.runner != nil && len(s.runner.Results()) == 0 {
-		fmt.Fprintf(s.out, "e2e: no scenario ran; the reports in %s are left as they were\n", s.opts.ReportDir)
+		fmt.Fprintf(s.out, "suite: no scenario ran; the reports in %s are left as they were\n", s.opts.ReportDir)
 	} else if s.runner != nil {
-		res := s.results(ctx)
-		paths, err := report.Write(s.opts.ReportDir, res)
+		s.results = s.resultsOf(ctx)
+		paths, err := report.Write(s.opts.ReportDir, s.results)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		t := res.Totals()
-		fmt.Fprintf(s.out, "e2e: %d passed, %d failed, %d inconclusive, %d errors, %d skipped; scenarios took %.1fs after the cluster was ready, the run %.1fs\n",
-			t[verdict.Pass], t[verdict.Fail], t[verdict.Inconclusive], t[verdict.Error], t[verdict.Skip],
+		s.reports = paths
+		fmt.Fprintf(s.out, "suite: scenarios took %.1fs after the cluster was ready, the run %.1fs\n",
 			s.scenariosTook.Seconds(), time.Since(s.start).Seconds())
-		for _, p := range paths {
-			fmt.Fprintln(s.out, "e2e: wrote", p)
-		}
-		if !res.Passed() && s.provider != nil {
+		if !s.results.Passed() && s.provider != nil {
 			dir := filepath.Join(s.opts.ReportDir, "logs")
 			if err := s.provider.ExportLogs(ctx, dir); err != nil {
-				fmt.Fprintln(s.out, "e2e: export logs:", err)
+				fmt.Fprintln(s.out, "suite: export logs:", err)
 			}
 		}
 	}
@@ -346,19 +314,40 @@ func (s *Suite) Finish(ctx context.Context, cfg *envconf.Config) (context.Contex
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) > 0 {
-		return ctx, fmt.Errorf("finish: %v", errs)
+	if s.tmp != "" {
+		if err := os.RemoveAll(s.tmp); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", s.tmp, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return ctx, fmt.Errorf("finish: %w", err)
 	}
 	return ctx, nil
 }
 
-// results assembles results.json for the run.
-func (s *Suite) results(ctx context.Context) *report.Results {
+// Summary returns the summary of the run once Finish wrote the reports;
+// one without scenarios when none ran.
+func (s *Suite) Summary() console.Summary {
+	res := s.results
+	if res == nil {
+		res = &report.Results{Run: report.Run{Implementation: s.opts.implementation(), Environment: s.opts.Env, GrantPolicy: s.opts.GrantPolicy}}
+	}
+	took := time.Duration(0)
+	if !s.start.IsZero() {
+		took = time.Since(s.start)
+	}
+	return console.NewSummary(res, s.reports, took)
+}
+
+// resultsOf assembles results.json for the run.
+func (s *Suite) resultsOf(ctx context.Context) *report.Results {
 	r := &report.Results{
 		APIVersion: report.APIVersion,
 		Kind:       report.Kind,
 		Run: report.Run{
+			Implementation:      s.opts.implementation(),
 			Environment:         s.opts.Env,
+			Mode:                s.opts.Mode,
 			Statistics:          report.Statistics{Alpha: s.opts.Alpha, Beta: s.opts.Beta, Delta: s.opts.Tolerance, Budget: s.opts.Budget},
 			GatewayAPI:          report.GatewayAPI{Version: crds.GatewayAPIVersion, Channel: string(crds.Experimental)},
 			Start:               s.start.UTC().Truncate(time.Second),
@@ -368,11 +357,6 @@ func (s *Suite) results(ctx context.Context) *report.Results {
 			GrantPolicy:         s.opts.GrantPolicy,
 		},
 		Scenarios: s.runner.Results(),
-	}
-	if s.opts.Implementation == ImplGammaproof {
-		r.Run.Implementation = Gammaproof()
-	} else {
-		r.Run.Implementation = report.Implementation{Name: ImplExisting, Organization: "unknown", Project: "unknown", URL: "unknown", Version: "unknown"}
 	}
 	if cs, err := kubernetes.NewForConfig(s.rest); err == nil {
 		if v, err := cs.Discovery().ServerVersion(); err == nil {
@@ -384,18 +368,8 @@ func (s *Suite) results(ctx context.Context) *report.Results {
 	}
 	if s.provider != nil {
 		r.Run.Cluster.Name = s.provider.GetKubectlContext()
+	} else if kc, err := clientcmd.LoadFromFile(s.cfg.KubeconfigFile()); err == nil {
+		r.Run.Cluster.Name = kc.CurrentContext
 	}
 	return r
-}
-
-// Gammaproof describes our implementation for reports.
-func Gammaproof() report.Implementation {
-	return report.Implementation{
-		Name:         "gammaproof",
-		Organization: "gammaproof",
-		Project:      "gammaproof",
-		URL:          "https://github.com/gammaproof/gammaproof",
-		Version:      "v0.1.0",
-		Contact:      []string{"@gammaproof/maintainers"},
-	}
 }

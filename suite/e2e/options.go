@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"flag"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
+	"github.com/gammaproof/gammaproof/internal/repo"
+	"github.com/gammaproof/gammaproof/suite/report"
+	"github.com/gammaproof/gammaproof/suite/stats"
+)
+
+// Implementations under test (--implementation).
+const (
+	// ImplGammaproof is ours, installed by the suite.
+	ImplGammaproof = "gammaproof"
+	// ImplExisting is the cluster's own mesh, whatever it is.
+	ImplExisting = "existing"
+)
+
+// Options are the suite's flags, beside e2e-framework's own (--labels,
+// --feature, --kubeconfig, --context, …).
+type Options struct {
+	Env               string
+	Implementation    string
+	GrantPolicy       string
+	SupportedFeatures string
+	ExemptFeatures    string
+	Alpha, Beta       float64
+	Tolerance         float64
+	Budget            int
+	Convergence       time.Duration
+	ScenarioDir       string
+	ReportDir         string
+	KindConfig        string
+	KeepCluster       bool
+	Concurrency       int
+	// Metadata of the implementation for the reports (upstream's
+	// ConformanceReport fields); empty ones keep the defaults.
+	Organization, Project, URL, Version string
+	// Contact is comma-separated.
+	Contact string
+	// Mode is the upstream report mode; "" derives it from the grant
+	// policy (default or strict-grants).
+	Mode string
+}
+
+// RegisterFlags defines the suite's flags on fs.
+func RegisterFlags(fs *flag.FlagSet) *Options {
+	o := &Options{}
+	fs.StringVar(&o.Env, "env", report.EnvLocal, "cluster: local (no Docker), kind (Docker or Podman) or existing (--kubeconfig)")
+	fs.StringVar(&o.Implementation, "implementation", ImplGammaproof, "implementation under test: gammaproof (installed by the suite) or existing (the cluster's own mesh)")
+	fs.StringVar(&o.GrantPolicy, "grant-policy", string(grantpolicy.Spec), "ReferenceGrant policy: spec or strict (for --implementation=existing: the policy it follows, or \"\" if unknown)")
+	fs.StringVar(&o.SupportedFeatures, "supported-features", "", "comma-separated features the implementation supports; scenarios needing others are skipped (default: all)")
+	fs.StringVar(&o.ExemptFeatures, "exempt-features", "", "comma-separated features to skip")
+	fs.Float64Var(&o.Alpha, "alpha", stats.DefaultAlpha, "false-fail rate: the chance to fail a correct implementation")
+	fs.Float64Var(&o.Beta, "beta", stats.DefaultBeta, "miss rate: the chance to pass a split off by at least the tolerance")
+	fs.Float64Var(&o.Tolerance, "tolerance", stats.DefaultDelta, "tolerance of a split, an absolute share (0.05 = 5 points)")
+	fs.IntVar(&o.Budget, "budget", stats.DefaultBudget, "most requests one sequential test may use")
+	fs.DurationVar(&o.Convergence, "convergence", 45*time.Second, "how long a failing check is retried while routes converge")
+	fs.StringVar(&o.ScenarioDir, "scenarios", "", "scenario folders (default: scenarios/ of the gammaproof checkout)")
+	fs.StringVar(&o.ReportDir, "report-dir", "", "where results.json and the reports go (default: reports/latest/ of the gammaproof checkout, else of the working directory)")
+	fs.StringVar(&o.KindConfig, "kind-config", "", "kind cluster config for --env=kind (default: kind-configs/default.yaml of the checkout)")
+	fs.BoolVar(&o.KeepCluster, "keep-cluster", false, "leave a cluster the suite created running")
+	fs.IntVar(&o.Concurrency, "scenario-concurrency", 0, "how many scenarios run at once (they use disjoint namespaces); 0: all, 1: one after another")
+	fs.StringVar(&o.Organization, "organization", "", "organization of the implementation, for the reports (default: gammaproof's, or \"unknown\" for existing)")
+	fs.StringVar(&o.Project, "project", "", "project of the implementation, for the reports; also its display name")
+	fs.StringVar(&o.URL, "url", "", "URL of the implementation, for the reports")
+	fs.StringVar(&o.Version, "version", "", "version of the implementation, for the reports")
+	fs.StringVar(&o.Contact, "contact", "", "comma-separated contacts of the implementation, for the reports (e.g. @org/maintainers)")
+	fs.StringVar(&o.Mode, "mode", "", "upstream report mode (default: default, or strict-grants for --grant-policy=strict)")
+	return o
+}
+
+// modePattern is what a mode may look like: it is part of a file name.
+var modePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+
+// Validate checks the options and says what to change.
+func (o Options) Validate() error {
+	if !slices.Contains([]string{report.EnvLocal, report.EnvKind, report.EnvExisting}, o.Env) {
+		return fmt.Errorf("--env=%q: use %s, %s or %s", o.Env, report.EnvLocal, report.EnvKind, report.EnvExisting)
+	}
+	if !slices.Contains([]string{ImplGammaproof, ImplExisting}, o.Implementation) {
+		return fmt.Errorf("--implementation=%q: use %s or %s", o.Implementation, ImplGammaproof, ImplExisting)
+	}
+	// gammaproof runs with a policy; an existing implementation's may be
+	// unknown ("").
+	if !grantpolicy.ValidOrEmpty(o.GrantPolicy) || o.Implementation == ImplGammaproof && o.GrantPolicy == "" {
+		return fmt.Errorf("--grant-policy=%q: use %s or %s", o.GrantPolicy, grantpolicy.Spec, grantpolicy.Strict)
+	}
+	if o.Concurrency < 0 {
+		return fmt.Errorf("--scenario-concurrency=%d: use 0 (all at once) or more", o.Concurrency)
+	}
+	if o.Mode != "" && !modePattern.MatchString(o.Mode) {
+		return fmt.Errorf("--mode=%q: use lower-case letters, digits and dashes (e.g. default)", o.Mode)
+	}
+	if err := o.params().Validate(); err != nil {
+		return fmt.Errorf("--alpha/--beta/--tolerance/--budget: %w", err)
+	}
+	return nil
+}
+
+// withDefaults fills the paths left empty with the checkout's.
+func (o Options) withDefaults() Options {
+	if o.ScenarioDir == "" {
+		o.ScenarioDir = filepath.Join(repo.Root(), "scenarios")
+	}
+	if o.ReportDir == "" {
+		o.ReportDir = filepath.Join(repo.Root(), "reports", "latest")
+	}
+	if o.KindConfig == "" {
+		o.KindConfig = filepath.Join(repo.Root(), "kind-configs", "default.yaml")
+	}
+	return o
+}
+
+func (o Options) params() stats.Params {
+	return stats.Params{Alpha: o.Alpha, Beta: o.Beta, Delta: o.Tolerance, Budget: o.Budget}
+}
+
+// implementation describes the implementation under test for the reports:
+// gammaproof's own description, or for an existing one "unknown" fields,
+// either overridden by the metadata flags.
+func (o Options) implementation() report.Implementation {
+	impl := report.Implementation{Name: ImplExisting, Organization: "unknown", Project: "unknown", URL: "unknown", Version: "unknown"}
+	if o.Implementation == ImplGammaproof {
+		impl = Gammaproof()
+	}
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&impl.Organization, o.Organization}, {&impl.Project, o.Project}, {&impl.URL, o.URL}, {&impl.Version, o.Version}, {&impl.Name, o.Project}} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	if c := splitList(o.Contact); len(c) > 0 {
+		impl.Contact = c
+	}
+	return impl
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Gammaproof describes our implementation for reports.
+func Gammaproof() report.Implementation {
+	return report.Implementation{
+		Name:         "gammaproof",
+		Organization: "gammaproof",
+		Project:      "gammaproof",
+		URL:          "https://github.com/gammaproof/gammaproof",
+		Version:      "v0.1.0",
+		Contact:      []string{"@gammaproof/maintainers"},
+	}
+}
