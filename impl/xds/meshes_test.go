@@ -15,7 +15,7 @@ func ptr[T any](v T) *T { return &v }
 func svc(ns, name string) model.ServiceRef { return model.ServiceRef{Namespace: ns, Name: name} }
 
 func mcluster(ns, name string, port int32, proto model.Protocol, ips ...string) model.Cluster {
-	c := model.Cluster{Name: model.ClusterName(svc(ns, name), port), Service: svc(ns, name), Port: port, Protocol: proto}
+	c := model.Cluster{Name: model.ClusterName(svc(ns, name), port, proto), Service: svc(ns, name), Port: port, Protocol: proto}
 	for _, ip := range ips {
 		c.Endpoints = append(c.Endpoints, model.Endpoint{Address: ip, Port: 8080})
 	}
@@ -29,12 +29,17 @@ func mlistener(ns, name string, port int32, caller string, vip string, routes ..
 	}
 	return model.Listener{
 		Name: n, Service: svc(ns, name), Port: port, VIPs: []string{vip}, CallerNamespace: caller,
-		ParentCluster: model.ClusterName(svc(ns, name), port), Routes: routes,
+		ParentCluster: model.ClusterName(svc(ns, name), port, model.ProtocolHTTP1), Routes: routes,
 	}
 }
 
+// backend is an HTTPRoute's backend (an HTTP/1.1 cluster).
 func backend(ns, name string, port int32, weight uint32) model.Backend {
-	return model.Backend{Cluster: model.ClusterName(svc(ns, name), port), Service: svc(ns, name), Port: port, Weight: weight}
+	return protoBackend(ns, name, port, weight, model.ProtocolHTTP1)
+}
+
+func protoBackend(ns, name string, port int32, weight uint32, proto model.Protocol) model.Backend {
+	return model.Backend{Cluster: model.ClusterName(svc(ns, name), port, proto), Service: svc(ns, name), Port: port, Weight: weight}
 }
 
 func rt(kind, ns, name string, rule int, m model.Match) model.Route {
@@ -156,12 +161,13 @@ func meshInvalid() *model.Mesh {
 func meshGRPC() *model.Mesh {
 	r := rt("GRPCRoute", "grpc", "echo", 0, model.Match{PathType: model.PathExact, PathValue: "/echo.Echo/Say",
 		Headers: []model.StringMatch{{Name: "x-tenant", Value: "a"}}, Method: "POST"})
-	r.Backends = []model.Backend{backend("grpc", "echo-v1", 9000, 80), backend("grpc", "echo-v2", 9000, 20)}
+	r.Backends = []model.Backend{protoBackend("grpc", "echo-v1", 9000, 80, model.ProtocolH2C), protoBackend("grpc", "echo-v2", 9000, 20, model.ProtocolH2C)}
 	r.Timeouts = model.Timeouts{Request: 2 * time.Second, BackendRequest: 500 * time.Millisecond}
 	r.Retry = &model.Retry{Attempts: 2, Codes: []int{503}, Backoff: 50 * time.Millisecond}
-	r.Mirrors = []model.Mirror{{Cluster: model.ClusterName(svc("grpc", "echo-shadow"), 9000), Service: svc("grpc", "echo-shadow"), Port: 9000, Numerator: 1, Denominator: 4}}
+	r.Mirrors = []model.Mirror{{Cluster: model.ClusterName(svc("grpc", "echo-shadow"), 9000, model.ProtocolH2C), Service: svc("grpc", "echo-shadow"), Port: 9000, Numerator: 1, Denominator: 4}}
 	l := mlistener("grpc", "echo", 9000, "", "198.19.2.10", r)
 	l.AppProtocol = "kubernetes.io/h2c"
+	l.ParentCluster = model.ClusterName(l.Service, l.Port, model.ProtocolH2C)
 	return &model.Mesh{
 		Listeners: []model.Listener{l},
 		Clusters: []model.Cluster{

@@ -173,7 +173,7 @@ func TestServerADSRoundTrip(t *testing.T) {
 	c.send(resource.ClusterType, "", "", nil, "")
 	cds := c.next(resource.ClusterType)
 	clusters := names(t, cds)
-	if want := []string{"svc~default~bookstore-v1~8080", "svc~default~bookstore-v2~8080"}; !slices.Equal(clusters, want) {
+	if want := []string{"svc~default~bookstore-v1~8080~h1", "svc~default~bookstore-v2~8080~h1"}; !slices.Equal(clusters, want) {
 		t.Fatalf("CDS = %v, want %v", clusters, want)
 	}
 	c.send(resource.ClusterType, cds.GetVersionInfo(), cds.GetNonce(), nil, "")

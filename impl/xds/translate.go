@@ -536,11 +536,13 @@ func redirect(rd *model.Redirect, m model.Match) (*xdscontract.Redirect, error) 
 // prefixRewrite lowers a Gateway API ReplacePrefixMatch: the matched path
 // prefix (whole path elements) becomes replacement. Envoy's plain
 // prefix_rewrite is exact for that only when the prefix is not "/" and the
-// replacement does not end in "/" ("/foo/x" with "/" would become "//x");
-// the other cases use a regex that also eats the "/" after the prefix.
+// replacement is neither empty (an empty prefix_rewrite rewrites nothing)
+// nor ends in "/" ("/foo/x" with "/" would become "//x"); the other cases
+// use a regex that also eats the "/" after the prefix. An empty
+// replacement strips the prefix: "/foo/bar" → "/bar", "/foo" → "/".
 func prefixRewrite(prefix, replacement string) (string, *xdscontract.RegexRewrite, error) {
 	prefix = strings.TrimRight(prefix, "/")
-	if prefix != "" && !strings.HasSuffix(replacement, "/") {
+	if prefix != "" && replacement != "" && !strings.HasSuffix(replacement, "/") {
 		return replacement, nil, nil
 	}
 	if !strings.HasSuffix(replacement, "/") {

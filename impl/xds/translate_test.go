@@ -194,7 +194,7 @@ func TestTranslateSemantics(t *testing.T) {
 	for _, c := range wc {
 		got = append(got, c.GetName()+"="+strconv.Itoa(int(c.GetWeight().GetValue())))
 	}
-	if want := []string{"svc~default~bookstore-v1~8080=50", "invalid~RefNotPermitted~1=50"}; !slices.Equal(got, want) {
+	if want := []string{"svc~default~bookstore-v1~8080~h1=50", "invalid~RefNotPermitted~1=50"}; !slices.Equal(got, want) {
 		t.Errorf("weighted clusters = %v, want %v (invalid kept with its weight)", got, want)
 	}
 	if c := rs[0].GetRoute().GetClusterNotFoundResponseCode(); c != route.RouteAction_INTERNAL_SERVER_ERROR {

@@ -1,0 +1,158 @@
+package xds
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/impl/xdscontract"
+)
+
+// isolationInput: namespace web-y's own HTTPRoute to its HTTP/1-only
+// backend web-v1, and namespace grpc-x's GRPCRoute whose backendRef is the
+// same web-y/web-v1:80.
+const isolationInput = `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: web-y}
+spec:
+  clusterIP: 198.19.3.10
+  ports: [{name: http, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-v1, namespace: web-y}
+spec:
+  clusterIP: 198.19.3.11
+  ports: [{name: http, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: grpc-x}
+spec:
+  clusterIP: 198.19.3.20
+  ports: [{name: grpc, port: 9000}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: web-y}
+spec:
+  parentRefs: [{group: "", kind: Service, name: web, port: 80}]
+  rules: [{backendRefs: [{name: web-v1, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: api, namespace: grpc-x}
+spec:
+  parentRefs: [{group: "", kind: Service, name: api, port: 9000}]
+  rules: [{backendRefs: [{name: web-v1, namespace: web-y, port: 80}]}]
+`
+
+// TestTranslateIsolation: GEP-1294 "Namespace boundaries": "another
+// unrelated namespace cannot modify their traffic". grpc-x's GRPCRoute
+// speaks h2c to web-y/web-v1:80 through a cluster of its own; the cluster
+// web-y's HTTPRoute forwards to stays HTTP/1.1.
+func TestTranslateIsolation(t *testing.T) {
+	s, err := Translate(model.Build(decodeInput(t, []byte(isolationInput))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterOf := func(listener string) string {
+		rs := routesOf(t, s, listener)
+		if len(rs) != 1 {
+			t.Fatalf("%s: %d routes, want 1", listener, len(rs))
+		}
+		wc := rs[0].GetRoute().GetWeightedClusters().GetClusters()
+		if len(wc) != 1 {
+			t.Fatalf("%s: weighted clusters %v, want 1", listener, wc)
+		}
+		return wc[0].GetName()
+	}
+	http2 := func(name string) bool {
+		r, ok := s.Resources.Resources[types.Cluster].Items[name]
+		if !ok {
+			t.Fatalf("no cluster %q", name)
+		}
+		var opts upstreamhttp.HttpProtocolOptions
+		if err := r.Resource.(*cluster.Cluster).GetTypedExtensionProtocolOptions()[xdscontract.HTTPProtocolOptionsKey].UnmarshalTo(&opts); err != nil {
+			t.Fatalf("cluster %s protocol options: %v", name, err)
+		}
+		return opts.GetExplicitHttpConfig().GetHttp2ProtocolOptions() != nil
+	}
+	web, api := clusterOf("mesh~web-y~web~80"), clusterOf("mesh~grpc-x~api~9000")
+	if web == api {
+		t.Fatalf("web-y's HTTPRoute and grpc-x's GRPCRoute share cluster %q", web)
+	}
+	if http2(web) {
+		t.Errorf("web-y's HTTPRoute reaches web-v1 through %s with HTTP/2 prior knowledge, want HTTP/1.1", web)
+	}
+	if !http2(api) {
+		t.Errorf("grpc-x's GRPCRoute reaches web-v1 through %s without h2c", api)
+	}
+}
+
+// TestPrefixRewriteRoundTrip lowers ReplacePrefixMatch through the contract
+// and applies it as the proxy does. HTTPPathModifier.replacePrefixMatch:
+// "a request to "/foo/bar" with a prefix match of "/foo" and a
+// ReplacePrefixMatch of "/xyz" would be modified to "/xyz/bar"" and "This
+// matches full path elements"; an empty replacement strips the prefix
+// (upstream's HTTPRouteRewritePath: /strip-prefix/three → /three).
+func TestPrefixRewriteRoundTrip(t *testing.T) {
+	for _, tc := range []struct{ prefix, replacement, path, want string }{
+		{"/foo", "", "/foo/bar", "/bar"},
+		{"/foo", "", "/foo", "/"},
+		{"/foo", "", "/foo/", "/"},
+		{"/foo/", "", "/foo/bar/baz", "/bar/baz"},
+		{"/foo", "/", "/foo/bar", "/bar"},
+		{"/foo", "/xyz", "/foo/bar", "/xyz/bar"},
+		{"/foo", "/xyz", "/foo", "/xyz"},
+		{"/foo", "/xyz/", "/foo/bar", "/xyz/bar"},
+		{"/", "", "/bar", "/bar"},
+		{"/", "/xyz", "/bar", "/xyz/bar"},
+	} {
+		name := tc.prefix + " → " + tc.replacement + " on " + tc.path
+		match, err := routeMatch(model.Match{PathType: model.PathPrefix, PathValue: tc.prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &model.Route{Name: "r", Match: model.Match{PathType: model.PathPrefix, PathValue: tc.prefix},
+			Backends: []model.Backend{{Cluster: "c", Weight: 1}},
+			Rewrite:  &model.URLRewrite{Path: &model.PathModifier{Type: model.ReplacePrefixMatch, Value: tc.replacement}}}
+		tr := translator{clusters: map[string]bool{"c": true}}
+		cr, err := tr.contractRoute(&model.Listener{Name: "l"}, r, match)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		enc, err := xdscontract.EncodeRoute(cr)
+		if err != nil {
+			t.Fatalf("%s: encode: %v", name, err)
+		}
+		dec, err := xdscontract.DecodeRoute(enc, "route")
+		if err != nil {
+			t.Fatalf("%s: decode: %v", name, err)
+		}
+		if got := dec.Forward.RewritePath(&dec.Match, tc.path); got != tc.want {
+			t.Errorf("rewrite %s = %q, want %q", name, got, tc.want)
+		}
+
+		// The same modifier in a RequestRedirect.
+		r.Rewrite, r.Backends = nil, nil
+		r.Redirect = &model.Redirect{StatusCode: 302, Path: &model.PathModifier{Type: model.ReplacePrefixMatch, Value: tc.replacement}}
+		if cr, err = tr.contractRoute(&model.Listener{Name: "l"}, r, match); err != nil {
+			t.Fatalf("%s: redirect: %v", name, err)
+		}
+		if enc, err = xdscontract.EncodeRoute(cr); err != nil {
+			t.Fatalf("%s: encode redirect: %v", name, err)
+		}
+		if dec, err = xdscontract.DecodeRoute(enc, "route"); err != nil {
+			t.Fatalf("%s: decode redirect: %v", name, err)
+		}
+		req := httptest.NewRequest("GET", "http://web"+tc.path, nil)
+		if got, want := dec.Redirect.Location(&dec.Match, req), "http://web"+tc.want; got != want {
+			t.Errorf("redirect %s: Location %q, want %q", name, got, want)
+		}
+	}
+}
