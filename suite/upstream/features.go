@@ -83,3 +83,30 @@ func names(s sets.Set[features.FeatureName]) map[string]bool {
 }
 
 func featureName(s string) features.FeatureName { return features.FeatureName(s) }
+
+// GammaproofFeatures returns the upstream feature names gammaproof claims
+// when upstream's suite runs against it (its --supported-features): the
+// mesh profiles' core features and every extended mesh or HTTPRoute
+// feature one of our scenarios checks. TestGammaproofFeaturesProven holds
+// the list and the scenarios to each other.
+func GammaproofFeatures() []string {
+	return []string{
+		"Mesh", "HTTPRoute", "GRPCRoute",
+		"MeshClusterIPMatching",
+		"MeshConsumerRoute",
+		"MeshHTTPRouteBackendRequestHeaderModification",
+		"MeshHTTPRouteNamedRouteRule",
+		"MeshHTTPRouteQueryParamMatching",
+		"MeshHTTPRouteRedirectPath",
+		"MeshHTTPRouteRedirectPort",
+		"MeshHTTPRouteRewritePath",
+		"MeshHTTPRouteSchemeRedirect",
+		"HTTPRoute303RedirectStatusCode",
+		"HTTPRoute307RedirectStatusCode",
+		"HTTPRoute308RedirectStatusCode",
+		"HTTPRouteParentRefPort",
+		"HTTPRouteRequestTimeout",
+		"HTTPRouteResponseHeaderModification",
+		"HTTPRouteRetry",
+	}
+}

@@ -10,17 +10,24 @@ import (
 	"testing"
 
 	confv1 "sigs.k8s.io/gateway-api/conformance/apis/v1"
+
+	"github.com/gammaproof/gammaproof/suite/upstream"
 )
 
-// verdictsPath is where TestConformance writes the per-test verdicts (JSON,
-// short name → PASS/FAIL/SKIP); the other flags are upstream's own.
-var verdictsPath = flag.String("upstream-verdicts", "", "where to write upstream's per-test verdicts as JSON")
+// Our own flags; the others are upstream's. verdictsPath is where
+// TestConformance writes the per-test verdicts (JSON, short name →
+// PASS/FAIL/SKIP); gammaproofFeatures claims upstream.GammaproofFeatures
+// instead of --supported-features.
+var (
+	verdictsPath       = flag.String("upstream-verdicts", "", "where to write upstream's per-test verdicts as JSON")
+	gammaproofFeatures = flag.Bool("gammaproof-features", false, "claim gammaproof's supported features (suite/upstream.GammaproofFeatures) instead of --supported-features")
+)
 
 // TestConformance runs upstream's mesh conformance suite against the cluster
 // with upstream's own flags:
 //
 //	go test -tags conformance -count=1 -timeout 30m ./suite/upstream/runner -run TestConformance -args \
-//	  --kubeconfig=$KUBECONFIG --supported-features=MeshConsumerRoute,... \
+//	  --kubeconfig=$KUBECONFIG --supported-features=MeshConsumerRoute,... (or --gammaproof-features) \
 //	  --organization=gammaproof --project=gammaproof --url=... --version=... --contact=... \
 //	  --report-output=reports/latest/upstream-report.yaml --upstream-verdicts=reports/latest/upstream-verdicts.json
 //
@@ -45,6 +52,12 @@ func TestConformance(t *testing.T) {
 		AllowCRDsMismatch: lookup("allow-crds-mismatch") == "true",
 		KeepResources:     lookup("cleanup-base-resources") == "false",
 		Debug:             lookup("debug") == "true",
+	}
+	if *gammaproofFeatures {
+		if len(o.SupportedFeatures) > 0 {
+			t.Fatal("set --supported-features or --gammaproof-features, not both")
+		}
+		o.SupportedFeatures = upstream.GammaproofFeatures()
 	}
 	res, err := Run(t, o)
 	if err != nil {
