@@ -136,7 +136,7 @@ func serve(ctx context.Context, f flags) error {
 	if err := mgr.Add(everyReplica(func(ctx context.Context) error { return srv.Serve(ctx, lis) })); err != nil {
 		return fmt.Errorf("add xDS server: %w", err)
 	}
-	if err := controller.Setup(mgr, controller.Options{Sink: srv, GrantPolicy: f.grantPolicy}); err != nil {
+	if err := controller.Setup(withFault(mgr, controller.Options{Sink: srv, GrantPolicy: f.grantPolicy})); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
