@@ -1,13 +1,11 @@
 package proxy
 
 import (
-	"context"
 	"net"
 	"strconv"
 	"testing"
 
 	"github.com/gammaproof/gammaproof/impl/model"
-	"github.com/gammaproof/gammaproof/impl/xds"
 )
 
 // TestWithXDSServer runs the proxy against the controller's real xDS server
@@ -27,21 +25,21 @@ func TestWithXDSServer(t *testing.T) {
 	mesh := &model.Mesh{
 		Listeners: []model.Listener{
 			{
-				Name: "mesh~gpt-h5~bookstore~8080", Service: svc, Port: 8080, VIPs: []string{"198.19.0.10"},
-				ParentCluster: "svc~default~bookstore-v1~8080",
+				Name: "mesh~gpt-h5~bookstore~8080~h1", Service: svc, Port: 8080, VIPs: []string{"198.19.0.10"},
+				ParentCluster: "svc~default~bookstore-v1~8080~h1",
 				Routes: []model.Route{{
 					Name:  "split",
 					Match: model.Match{PathType: model.PathPrefix, PathValue: "/"},
 					Backends: []model.Backend{
-						{Cluster: "svc~default~bookstore-v1~8080", Weight: 90},
-						{Cluster: "svc~default~bookstore-v2~8080", Weight: 10},
+						{Cluster: "svc~default~bookstore-v1~8080~h1", Weight: 90},
+						{Cluster: "svc~default~bookstore-v2~8080~h1", Weight: 10},
 						{Invalid: "BackendNotFound", Weight: 0},
 					},
 				}},
 			},
 			{
 				Name: "mesh~gpt-h5~bookstore~8080~from~team-b", Service: svc, Port: 8080, VIPs: []string{"198.19.0.10"}, CallerNamespace: "team-b",
-				ParentCluster: "svc~default~bookstore-v1~8080",
+				ParentCluster: "svc~default~bookstore-v1~8080~h1",
 				Routes: []model.Route{{
 					Name:     "all-invalid",
 					Match:    model.Match{PathType: model.PathPrefix, PathValue: "/"},
@@ -50,29 +48,12 @@ func TestWithXDSServer(t *testing.T) {
 			},
 		},
 		Clusters: []model.Cluster{
-			{Name: "svc~default~bookstore-v1~8080", Protocol: model.ProtocolHTTP1, Endpoints: ep(v1.URL)},
-			{Name: "svc~default~bookstore-v2~8080", Protocol: model.ProtocolHTTP1, Endpoints: ep(v2.URL)},
+			{Name: "svc~default~bookstore-v1~8080~h1", Protocol: model.ProtocolHTTP1, Endpoints: ep(v1.URL)},
+			{Name: "svc~default~bookstore-v2~8080~h1", Protocol: model.ProtocolHTTP1, Endpoints: ep(v2.URL)},
 		},
 	}
-	srv := xds.NewServer(xds.ServerOptions{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("xds serve: %v", err)
-		}
-	})
-	if err := srv.Update(ctx, mesh); err != nil {
-		t.Fatalf("xds update: %v", err)
-	}
-	p := startProxy(t, ln.Addr().String())
-	base := p.url(t, "mesh~gpt-h5~bookstore~8080")
+	p := serveMesh(t, mesh)
+	base := p.url(t, "mesh~gpt-h5~bookstore~8080~h1")
 	consumer := p.url(t, "mesh~gpt-h5~bookstore~8080~from~team-b")
 
 	counts := map[string]int{}

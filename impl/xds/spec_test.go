@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"testing"
 
@@ -95,25 +96,44 @@ func TestTranslateIsolation(t *testing.T) {
 }
 
 // TestPrefixRewriteRoundTrip lowers ReplacePrefixMatch through the contract
-// and applies it as the proxy does. HTTPPathModifier.replacePrefixMatch:
-// "a request to "/foo/bar" with a prefix match of "/foo" and a
-// ReplacePrefixMatch of "/xyz" would be modified to "/xyz/bar"" and "This
-// matches full path elements"; an empty replacement strips the prefix
-// (upstream's HTTPRouteRewritePath: /strip-prefix/three → /three).
+// and applies it as the proxy does, to every row of the table in
+// HTTPPathModifier.replacePrefixMatch (Gateway API v1.6.3):
+//
+//	Request Path | Prefix Match | Replace Prefix | Modified Path
+//	/foo/bar     | /foo         | /xyz           | /xyz/bar
+//	/foo/bar     | /foo         | /xyz/          | /xyz/bar
+//	/foo/bar     | /foo/        | /xyz           | /xyz/bar
+//	/foo/bar     | /foo/        | /xyz/          | /xyz/bar
+//	/foo         | /foo         | /xyz           | /xyz
+//	/foo/        | /foo         | /xyz           | /xyz/
+//	/foo/bar     | /foo         | <empty string> | /bar
+//	/foo/        | /foo         | <empty string> | /
+//	/foo         | /foo         | <empty string> | /
+//	/foo/        | /foo         | /              | /
+//	/foo         | /foo         | /              | /
+//
+// plus a root prefix and upstream's mesh HTTPRouteRewritePath case
+// (/strip-prefix with "/").
 func TestPrefixRewriteRoundTrip(t *testing.T) {
-	for _, tc := range []struct{ prefix, replacement, path, want string }{
-		{"/foo", "", "/foo/bar", "/bar"},
-		{"/foo", "", "/foo", "/"},
-		{"/foo", "", "/foo/", "/"},
-		{"/foo/", "", "/foo/bar/baz", "/bar/baz"},
-		{"/foo", "/", "/foo/bar", "/bar"},
-		{"/foo", "/xyz", "/foo/bar", "/xyz/bar"},
-		{"/foo", "/xyz", "/foo", "/xyz"},
-		{"/foo", "/xyz/", "/foo/bar", "/xyz/bar"},
-		{"/", "", "/bar", "/bar"},
-		{"/", "/xyz", "/bar", "/xyz/bar"},
+	for _, tc := range []struct{ path, prefix, replacement, want string }{
+		{"/foo/bar", "/foo", "/xyz", "/xyz/bar"},
+		{"/foo/bar", "/foo", "/xyz/", "/xyz/bar"},
+		{"/foo/bar", "/foo/", "/xyz", "/xyz/bar"},
+		{"/foo/bar", "/foo/", "/xyz/", "/xyz/bar"},
+		{"/foo", "/foo", "/xyz", "/xyz"},
+		{"/foo/", "/foo", "/xyz", "/xyz/"},
+		{"/foo/bar", "/foo", "", "/bar"},
+		{"/foo/", "/foo", "", "/"},
+		{"/foo", "/foo", "", "/"},
+		{"/foo/", "/foo", "/", "/"},
+		{"/foo", "/foo", "/", "/"},
+		{"/foo/bar/baz", "/foo/", "", "/bar/baz"},
+		{"/bar", "/", "", "/bar"},
+		{"/bar", "/", "/xyz", "/xyz/bar"},
+		{"/strip-prefix/three", "/strip-prefix", "/", "/three"},
+		{"/strip-prefix", "/strip-prefix", "/", "/"},
 	} {
-		name := tc.prefix + " → " + tc.replacement + " on " + tc.path
+		name := fmt.Sprintf("%s with prefix %s and %q", tc.path, tc.prefix, tc.replacement)
 		match, err := routeMatch(model.Match{PathType: model.PathPrefix, PathValue: tc.prefix})
 		if err != nil {
 			t.Fatal(err)
