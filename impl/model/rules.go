@@ -129,6 +129,16 @@ func buildRule[M, B any](r *routeObj, ru *ruleObj, spec ruleSpec[M, B], hooks ru
 	return nil
 }
 
+// failAnswer is what a request that cannot be forwarded gets: 500 from an
+// HTTPRoute; from a GRPCRoute "an `UNAVAILABLE` status", HTTP 503 in gRPC's
+// mapping of HTTP statuses (impl/xds answers it).
+func (r *routeObj) failAnswer() string {
+	if r.kind == kindGRPCRoute {
+		return "UNAVAILABLE (HTTP 503)"
+	}
+	return "500"
+}
+
 // toParentChoice ends the status note for a rule without backendRefs.
 const toParentChoice = "forwarding to the parent Service (gammaproof's choice; the spec is silent for mesh)"
 
@@ -148,7 +158,7 @@ func (r *routeObj) noteBackends(ru *ruleObj, hadRefs, hasFilters bool) {
 		if ru.redirect != nil {
 			return
 		}
-		r.notes = append(r.notes, fmt.Sprintf("rule %d: every backendRef has weight 0: matching requests get 500 (gammaproof's choice; the spec is silent for mesh)", ru.index))
+		r.notes = append(r.notes, fmt.Sprintf("rule %d: every backendRef has weight 0: matching requests get %s (gammaproof's choice; the spec is silent for mesh)", ru.index, r.failAnswer()))
 	case ru.allInvalid:
 		// The reference problems themselves are in ResolvedRefs already.
 		switch {
@@ -159,9 +169,9 @@ func (r *routeObj) noteBackends(ru *ruleObj, hadRefs, hasFilters bool) {
 			// also no filters specified in this route rule, *all* traffic
 			// which matches this rule MUST receive a 500 status code." With
 			// filters the spec is silent; nothing can be forwarded.
-			r.refMsgs = append(r.refMsgs, fmt.Sprintf("rule %d: no valid backendRef: matching requests get 500 although the rule has filters (gammaproof's choice; the spec is silent when a rule has filters)", ru.index))
+			r.refMsgs = append(r.refMsgs, fmt.Sprintf("rule %d: no valid backendRef: matching requests get %s although the rule has filters (gammaproof's choice; the spec is silent when a rule has filters)", ru.index, r.failAnswer()))
 		default:
-			r.refMsgs = append(r.refMsgs, fmt.Sprintf("rule %d: no valid backendRef: matching requests get 500", ru.index))
+			r.refMsgs = append(r.refMsgs, fmt.Sprintf("rule %d: no valid backendRef: matching requests get %s", ru.index, r.failAnswer()))
 		}
 	}
 }

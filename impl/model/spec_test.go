@@ -236,6 +236,26 @@ spec:
 			},
 		},
 		{
+			name: "GRPCRoute: all backendRefs invalid is UNAVAILABLE",
+			spec: `GRPCRouteRule.backendRefs: "If *all* entries in BackendRefs are invalid, and there are also no filters specified in this route rule, *all* traffic which matches this rule MUST receive an UNAVAILABLE status."`,
+			yaml: `
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: g, namespace: team-a}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
+  rules: [{backendRefs: [{name: nope, port: 8080}]}]
+`,
+			check: func(t *testing.T, m *model.Mesh) {
+				l := listener(t, m, "mesh~team-a~bookstore~8080")
+				if len(l.Routes) != 1 || !l.Routes[0].DirectResponse500 || !l.Routes[0].GRPC {
+					t.Errorf("routes = %q, want one gRPC route answered without a backend", routeTable(l))
+				}
+				wantCond(t, parentCond(t, m, "GRPCRoute/team-a/g", 0, "ResolvedRefs"), "False/BackendNotFound",
+					"rule 0: no valid backendRef: matching requests get UNAVAILABLE (HTTP 503)")
+			},
+		},
+		{
 			name: "every weight 0: 500, and the status says the spec is silent",
 			spec: `BackendRef.weight: "If weight is set to 0, no traffic should be forwarded for this entry." With every entry 0 nothing may be forwarded; what to answer the spec does not say for mesh.`,
 			yaml: `

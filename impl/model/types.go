@@ -118,7 +118,8 @@ type Route struct {
 	// answered 500 (DirectResponse500 is true).
 	Backends []Backend
 	// DirectResponse500 is true when every backend is invalid (the spec: a
-	// 500 when the rule has no filters; gammaproof's choice with filters),
+	// 500 when the rule has no filters, UNAVAILABLE for a GRPCRoute, which
+	// impl/xds answers as HTTP 503; gammaproof's choice with filters),
 	// when every weight is 0 (gammaproof's choice: the spec says only that
 	// a weight-0 entry gets no traffic), or when an ExtensionRef filter
 	// cannot be resolved.
@@ -221,7 +222,8 @@ type Backend struct {
 	Weight  uint32
 	// Invalid is the reason (RefNotPermitted, BackendNotFound, InvalidKind,
 	// UnsupportedValue) when the backend cannot be used; "" when valid.
-	// Requests given to an invalid backend are answered 500.
+	// Requests given to an invalid backend are answered 500 (UNAVAILABLE,
+	// HTTP 503, for a GRPCRoute).
 	Invalid string
 	// Backend-level filters.
 	RequestHeaders  HeaderModifier

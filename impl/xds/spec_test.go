@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
@@ -174,5 +175,46 @@ func TestPrefixRewriteRoundTrip(t *testing.T) {
 		if got, want := dec.Redirect.Location(&dec.Match, req), "http://web"+tc.want; got != want {
 			t.Errorf("redirect %s: Location %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestGRPCUnavailable: GRPCRouteRule.backendRefs: "If *all* entries in
+// BackendRefs are invalid, and there are also no filters specified in this
+// route rule, *all* traffic which matches this rule MUST receive an
+// `UNAVAILABLE` status." and "When a GRPCBackendRef is invalid,
+// `UNAVAILABLE` statuses MUST be returned for requests that would have
+// otherwise been routed to an invalid backend." gRPC maps HTTP 503 to
+// UNAVAILABLE (and 500 to UNKNOWN), so a GRPCRoute answers 503 where an
+// HTTPRoute answers 500.
+func TestGRPCUnavailable(t *testing.T) {
+	all := rt("GRPCRoute", "grpc", "all-invalid", 0, prefixAll)
+	all.DirectResponse500 = true
+	part := rt("GRPCRoute", "grpc", "part-invalid", 0, model.Match{PathType: model.PathExact, PathValue: "/a.B/C"})
+	part.Backends = []model.Backend{
+		protoBackend("grpc", "echo-v1", 9000, 1, model.ProtocolH2C),
+		{Service: svc("grpc", "gone"), Port: 9000, Weight: 1, Invalid: "BackendNotFound"},
+	}
+	httpAll := rt("HTTPRoute", "web", "all-invalid", 0, prefixAll)
+	httpAll.DirectResponse500 = true
+	m := &model.Mesh{
+		Listeners: []model.Listener{
+			mlistener("grpc", "echo", 9000, "", "198.19.2.10", part, all),
+			mlistener("web", "web", 80, "", "198.19.3.10", httpAll),
+		},
+		Clusters: []model.Cluster{mcluster("grpc", "echo-v1", 9000, model.ProtocolH2C, "198.18.2.11")},
+	}
+	s, err := Translate(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grpcRoutes := routesOf(t, s, "mesh~grpc~echo~9000")
+	if got := grpcRoutes[0].GetRoute().GetClusterNotFoundResponseCode(); got != route.RouteAction_SERVICE_UNAVAILABLE {
+		t.Errorf("GRPCRoute with an invalid backend: cluster_not_found_response_code = %v, want SERVICE_UNAVAILABLE", got)
+	}
+	if got := grpcRoutes[1].GetDirectResponse().GetStatus(); got != 503 {
+		t.Errorf("GRPCRoute with every backend invalid: direct_response %d, want 503 (UNAVAILABLE)", got)
+	}
+	if got := routesOf(t, s, "mesh~web~web~80")[0].GetDirectResponse().GetStatus(); got != 500 {
+		t.Errorf("HTTPRoute with every backend invalid: direct_response %d, want 500", got)
 	}
 }

@@ -424,14 +424,21 @@ func (t *translator) contractRoute(l *model.Listener, r *model.Route, match xdsc
 		out.Redirect = rd
 		return out, nil
 	}
+	// Requests that cannot be forwarded get 500 from an HTTPRoute; from a
+	// GRPCRoute "an `UNAVAILABLE` status", which gRPC's mapping of HTTP
+	// statuses gives HTTP 503 (500 would be UNKNOWN).
+	failStatus := 500
+	if r.GRPC {
+		failStatus = 503
+	}
 	if r.DirectResponse500 {
-		out.Direct = &xdscontract.Direct{Status: 500}
+		out.Direct = &xdscontract.Direct{Status: failStatus}
 		return out, nil
 	}
 
 	f := &xdscontract.Forward{
 		Backends:       make([]xdscontract.Backend, len(r.Backends)),
-		NotFoundStatus: 500,
+		NotFoundStatus: failStatus,
 		Timeout:        r.Timeouts.Request,
 	}
 	for i, b := range r.Backends {
@@ -442,7 +449,7 @@ func (t *translator) contractRoute(l *model.Listener, r *model.Route, match xdsc
 				reason = "BackendNotFound"
 			}
 			// No such cluster is in the snapshot: this share gets the
-			// cluster-not-found status, 500.
+			// cluster-not-found status, failStatus.
 			name = InvalidClusterName(reason, i)
 		}
 		f.Backends[i] = xdscontract.Backend{
