@@ -245,12 +245,12 @@ func TestController(t *testing.T) {
 				// timestamps (whole seconds), which a second boundary
 				// between two creates changes.
 				slices.Sort(got)
-				w := "cross->500 missing->500 ok->svc~team-a~bookstore-v1~8080"
+				w := "cross->500 missing->500 ok->svc~team-a~bookstore-v1~8080~h1"
 				if strings.Join(got, " ") != w {
 					return fmt.Sprintf("backends %q, want %q", strings.Join(got, " "), w)
 				}
 				for _, cl := range m.Clusters {
-					if cl.Name == "svc~team-a~bookstore-v1~8080" && len(cl.Endpoints) == 1 && cl.Endpoints[0] == (model.Endpoint{Address: "198.18.0.5", Port: 80}) {
+					if cl.Name == "svc~team-a~bookstore-v1~8080~h1" && len(cl.Endpoints) == 1 && cl.Endpoints[0] == (model.Endpoint{Address: "198.18.0.5", Port: 80}) {
 						return ""
 					}
 				}
