@@ -78,6 +78,12 @@ const echoAdvanced = "gateway-api/echo-advanced"
 // echoAdvancedBuild is what builds the echo-advanced image's files.
 const echoAdvancedBuild = "hack/build-istio-echo.sh"
 
+// FaultsTag is the tag of our images that resolve to the fault-injecting
+// build in the bin dir's faults/ folder (hack/build-faults.sh), such as
+// gammaproof/controller:faults to bin/faults/gamma-controller. Every other
+// tag resolves to the release binary.
+const FaultsTag = "faults"
+
 // NewImageTable returns a table that resolves our images to binaries in
 // binDir, busybox images to the host busybox at busybox, and keeps each
 // image's tool-set directory under imageDir.
@@ -128,10 +134,23 @@ func Repository(ref string) string {
 	return strings.ToLower(r)
 }
 
+// Tag returns the tag of an image reference ("" when it has none; a
+// digest is not a tag).
+func Tag(ref string) string {
+	r := strings.TrimSpace(ref)
+	if i := strings.Index(r, "@"); i >= 0 {
+		r = r[:i]
+	}
+	if i := strings.LastIndex(r, ":"); i >= 0 && !strings.Contains(r[i:], "/") {
+		return r[i+1:]
+	}
+	return ""
+}
+
 // Resolve maps an image reference to an [Image] and makes sure its tool-set
 // directory exists. It returns an error wrapping [ErrImageNotResolvable] (the
 // message lists what is available) or [ErrImageBinaryMissing] (the message
-// says to run make build).
+// says what builds it: make build, or hack/build-faults.sh for the faults tag).
 func (t *ImageTable) Resolve(ref string) (Image, error) {
 	im, err := t.lookup(ref)
 	if err != nil {
@@ -140,6 +159,8 @@ func (t *ImageTable) Resolve(ref string) (Image, error) {
 	build := "make build"
 	if im.Name == echoAdvanced {
 		build = echoAdvancedBuild
+	} else if Tag(ref) == FaultsTag {
+		build = "hack/build-faults.sh"
 	}
 	for _, target := range slices.Concat(slices.Collect(maps.Values(im.Links)), slices.Collect(maps.Values(im.Files))) {
 		if fi, err := os.Stat(target); err != nil || fi.IsDir() {
@@ -163,11 +184,15 @@ func (t *ImageTable) lookup(ref string) (Image, error) {
 	switch {
 	case ourImages[repo] != "":
 		bin := ourImages[repo]
+		binDir := t.binDir
+		if Tag(ref) == FaultsTag {
+			binDir, slug = filepath.Join(t.binDir, FaultsTag), slug+"-"+FaultsTag
+		}
 		return Image{
 			Name:       repo,
 			Entrypoint: []string{bin},
 			Dir:        filepath.Join(t.imageDir, slug),
-			Links:      map[string]string{bin: filepath.Join(t.binDir, bin)},
+			Links:      map[string]string{bin: filepath.Join(binDir, bin)},
 		}, nil
 	case repo == echoAdvanced:
 		files := filepath.Join(t.binDir, "istio-echo-files")

@@ -43,6 +43,63 @@ func testTable(t *testing.T) (*ImageTable, string) {
 	return tab, bin
 }
 
+func TestTag(t *testing.T) {
+	for ref, want := range map[string]string{
+		"gammaproof/controller:faults":             "faults",
+		"localhost:5000/gammaproof/controller:dev": "dev",
+		"localhost:5000/gammaproof/controller":     "",
+		"gammaproof/controller@sha256:ff":          "",
+		"gammaproof/controller:faults@sha256:ff":   "faults",
+		"docker.io/library/busybox:1.36":           "1.36",
+	} {
+		if got := Tag(ref); got != want {
+			t.Errorf("Tag(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}
+
+// TestFaultsTagResolvesToFaultBuild: gammaproof/*:faults runs the binary
+// of hack/build-faults.sh, in a tool-set dir of its own; every other tag
+// keeps the release binary.
+func TestFaultsTagResolvesToFaultBuild(t *testing.T) {
+	tab, bin := testTable(t)
+	if _, err := tab.Resolve("gammaproof/controller:faults"); !errors.Is(err, ErrImageBinaryMissing) || !strings.Contains(err.Error(), "hack/build-faults.sh") {
+		t.Fatalf("without the fault build: %v, want %v naming hack/build-faults.sh", err, ErrImageBinaryMissing)
+	}
+	if err := os.MkdirAll(filepath.Join(bin, "faults"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "faults", "gamma-controller"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	faulty, err := tab.Resolve("gammaproof/controller:faults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := tab.Resolve("gammaproof/controller:dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		im   Image
+		want string
+	}{
+		{faulty, filepath.Join(bin, "faults", "gamma-controller")},
+		{release, filepath.Join(bin, "gamma-controller")},
+	} {
+		got, err := os.Readlink(filepath.Join(tc.im.Dir, "gamma-controller"))
+		if err != nil || got != tc.want {
+			t.Errorf("%s: gamma-controller -> %q (%v), want %q", tc.im.Dir, got, err, tc.want)
+		}
+	}
+	if faulty.Dir == release.Dir {
+		t.Errorf("both tags share the tool-set dir %s", faulty.Dir)
+	}
+	if _, err := tab.Resolve("gammaproof/node:faults"); !errors.Is(err, ErrImageBinaryMissing) {
+		t.Errorf("gammaproof/node:faults without bin/faults/gamma-node: %v, want %v", err, ErrImageBinaryMissing)
+	}
+}
+
 func TestImageTableResolve(t *testing.T) {
 	tab, bin := testTable(t)
 	tests := []struct {
