@@ -3,59 +3,89 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+
+	"github.com/spf13/cobra"
 
 	"github.com/gammaproof/gammaproof/localcluster/cluster"
 )
 
-const clusterUsage = `usage: gammaproof cluster <up|down|status> [--state-dir DIR]
-
-  up      start the local cluster (root, Linux, cgroup v2) and wait until its node is Ready
-  down    stop it and remove every process, namespace, link, cgroup, rule and file it made
-  status  show which components run and whether the node is Ready`
-
-func clusterCmd(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, clusterUsage)
-		return errors.New("missing cluster subcommand (up, down or status)")
-	}
-	sub := args[0]
-	fs := flag.NewFlagSet("cluster "+sub, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	stateDir := fs.String("state-dir", cluster.DefaultStateDir(), "directory holding the cluster's state ($GAMMAPROOF_STATE)")
-	cpOnly := false
-	if sub == "up" {
-		fs.BoolVar(&cpOnly, "control-plane-only", false, "start etcd and the control plane only: no node, no kube-proxy")
-	}
-	fs.Usage = func() { fmt.Fprintln(os.Stderr, clusterUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+// clusterCommand is `gammaproof cluster up|down|status`.
+func clusterCommand() *cobra.Command {
+	var stateDir string
+	cmd := parentOnly(&cobra.Command{
+		Use:   "cluster",
+		Short: "start, stop or inspect the local cluster (up | down | status)",
+		Long: `Start, stop or inspect the local cluster: a real Kubernetes control plane
+and a node that runs each pod as processes in its own network namespace
+(Linux, root, cgroup v2). Its binaries come from bin/ of the checkout
+($GAMMAPROOF_BIN overrides; make kube and make build fill it).`,
+	})
+	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", "", "directory holding the cluster's state (default: "+stateDirHelp+")")
+	newCluster := func(c *cobra.Command, cpOnly bool) (*cluster.Cluster, error) {
+		dir := stateDir
+		var err error
+		if dir == "" {
+			dir, err = defaultStateDir()
+		} else {
+			dir, err = absDir(dir)
 		}
-		return err
+		if err != nil {
+			return nil, err
+		}
+		return cluster.New(cluster.Options{StateDir: dir, Progress: c.OutOrStdout(), ControlPlaneOnly: cpOnly}), nil
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q (run `gammaproof cluster up --help`)", fs.Args())
+
+	var cpOnly bool
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "start the local cluster (root, Linux, cgroup v2) and wait until its node is Ready",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, err := newCluster(c, cpOnly)
+			if err != nil {
+				return err
+			}
+			return clusterUp(c.Context(), c.OutOrStdout(), cl)
+		},
 	}
-	dir, err := filepath.Abs(*stateDir)
-	if err != nil {
-		return fmt.Errorf("resolve state dir: %w", err)
+	up.Flags().BoolVar(&cpOnly, "control-plane-only", false, "start etcd and the control plane only: no node, no kube-proxy")
+
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "stop the local cluster and remove every process, namespace, link, cgroup, rule and file it made",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, err := newCluster(c, false)
+			if err != nil {
+				return err
+			}
+			return cl.Down(c.Context())
+		},
 	}
-	c := cluster.New(cluster.Options{StateDir: dir, Progress: os.Stdout, ControlPlaneOnly: cpOnly})
-	switch sub {
-	case "up":
-		return clusterUp(ctx, os.Stdout, c)
-	case "down":
-		return c.Down(ctx)
-	case "status":
-		return clusterStatus(ctx, os.Stdout, c)
+
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "show which components of the local cluster run and whether its node is Ready",
+		Long: `Show which components of the local cluster run and whether its node is
+Ready. Exits 1 when the cluster is not running (after printing the status).`,
+		Args: noArgs,
 	}
-	fmt.Fprintln(os.Stderr, clusterUsage)
-	return fmt.Errorf("unknown cluster subcommand %q (up, down or status)", sub)
+	output := addOutputFlag(status)
+	status.RunE = func(c *cobra.Command, _ []string) error {
+		if err := checkOutput(c, *output); err != nil {
+			return err
+		}
+		cl, err := newCluster(c, false)
+		if err != nil {
+			return err
+		}
+		return clusterStatus(c.Context(), c.OutOrStdout(), cl, *output)
+	}
+
+	cmd.AddCommand(up, down, status)
+	return cmd
 }
 
 func clusterUp(ctx context.Context, w io.Writer, c *cluster.Cluster) error {
@@ -71,23 +101,69 @@ func clusterUp(ctx context.Context, w io.Writer, c *cluster.Cluster) error {
 	return nil
 }
 
-func clusterStatus(ctx context.Context, w io.Writer, c *cluster.Cluster) error {
+// clusterState is `cluster status -o json|yaml`.
+type clusterState struct {
+	StateDir   string           `json:"stateDir"`
+	Kubeconfig string           `json:"kubeconfig"`
+	Running    bool             `json:"running"`
+	Components []componentState `json:"components"`
+	Node       nodeState        `json:"node"`
+}
+
+type componentState struct {
+	Name    string `json:"name"`
+	Running bool   `json:"running"`
+	PID     int    `json:"pid,omitempty"`
+}
+
+type nodeState struct {
+	Name string `json:"name"`
+	// Ready is the Node's Ready condition: "True", "False", "Unknown", or
+	// "" when the Node could not be read (Error says why).
+	Ready string `json:"ready"`
+	Error string `json:"error,omitempty"`
+}
+
+func newClusterState(c *cluster.Cluster, st *cluster.Status) clusterState {
+	s := clusterState{
+		StateDir:   c.Layout().Dir,
+		Kubeconfig: c.Kubeconfig(),
+		Running:    st.Running(),
+		Components: []componentState{},
+		Node:       nodeState{Name: cluster.NodeName, Ready: st.NodeReady},
+	}
+	for _, comp := range st.Components {
+		s.Components = append(s.Components, componentState{Name: comp.Name, Running: comp.PID != 0, PID: comp.PID})
+	}
+	if st.NodeErr != nil {
+		s.Node.Error = st.NodeErr.Error()
+	}
+	return s
+}
+
+func clusterStatus(ctx context.Context, w io.Writer, c *cluster.Cluster, output string) error {
 	st, err := c.Status(ctx)
 	if err != nil {
 		return err
 	}
-	for _, comp := range st.Components {
-		state := "not running"
-		if comp.PID != 0 {
-			state = fmt.Sprintf("running (pid %d)", comp.PID)
+	if output != outputText {
+		if err := printStructured(w, output, newClusterState(c, st)); err != nil {
+			return err
 		}
-		fmt.Fprintf(w, "%-24s %s\n", comp.Name, state)
+	} else {
+		for _, comp := range st.Components {
+			state := "not running"
+			if comp.PID != 0 {
+				state = fmt.Sprintf("running (pid %d)", comp.PID)
+			}
+			fmt.Fprintf(w, "%-24s %s\n", comp.Name, state)
+		}
+		node := "Ready=" + st.NodeReady
+		if st.NodeErr != nil {
+			node = "unknown: " + st.NodeErr.Error()
+		}
+		fmt.Fprintf(w, "%-24s %s\n", "node "+cluster.NodeName, node)
 	}
-	node := "Ready=" + st.NodeReady
-	if st.NodeErr != nil {
-		node = "unknown: " + st.NodeErr.Error()
-	}
-	fmt.Fprintf(w, "%-24s %s\n", "node "+cluster.NodeName, node)
 	if !st.Running() {
 		return errors.New("cluster is not running (start it with `gammaproof cluster up`)")
 	}

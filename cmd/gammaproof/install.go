@@ -2,64 +2,104 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gammaproof/gammaproof/impl/deploy"
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
-	"github.com/gammaproof/gammaproof/internal/repo"
 	"github.com/gammaproof/gammaproof/localcluster/cluster"
 	"github.com/gammaproof/gammaproof/suite/image"
 )
 
-func init() {
-	commands["install"] = command{"install gammaproof on a cluster (--grant-policy spec|strict)", installCmd}
-	commands["uninstall"] = command{"remove gammaproof from a cluster", uninstallCmd}
-	commands["report"] = command{"render the reports (YAML, JUnit, HTML) from a results.json", reportCmd}
-	commands["images"] = command{"build OCI image tarballs of our binaries for kind", imagesCmd}
+// installFlags are the flags of `gammaproof install`.
+type installFlags struct {
+	kubeconfig    string
+	policy        string
+	dryRun        bool
+	print         bool
+	wait          bool
+	timeout       time.Duration
+	imageRegistry string
+	imageTag      string
 }
 
-func installCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("install", flag.ContinueOnError)
-	kubeconfig := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster (default $KUBECONFIG, else the local cluster's)")
-	policy := fs.String("grant-policy", "spec", "ReferenceGrant policy: spec (GEP-1294: no grants needed) or strict")
-	dryRun := fs.Bool("dry-run", false, "validate the manifests on the server (server-side dry run), change nothing")
-	print := fs.Bool("print", false, "print the manifests instead of applying them")
-	waitReady := fs.Bool("wait", false, "wait until the controller and the node agents are ready")
-	timeout := fs.Duration("timeout", 2*time.Minute, "how long --wait waits")
-	if err := fs.Parse(args); err != nil {
-		return err
+// installCommand is `gammaproof install`.
+func installCommand() *cobra.Command {
+	var f installFlags
+	cmd := &cobra.Command{
+		Use:   "install",
+		Short: "install gammaproof on a cluster (--grant-policy spec|strict)",
+		Long: `Install gammaproof on a cluster: namespace gammaproof-system, the controller
+Deployment and the node DaemonSet (the manifests of impl/deploy).
+
+The cluster is --kubeconfig, else $KUBECONFIG, else the local cluster's
+kubeconfig in its state directory (` + stateDirHelp + `).`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if _, err := grantpolicy.Parse(f.policy); err != nil {
+				return usageErrorf("--grant-policy: %v (run `%s --help`)", err, c.CommandPath())
+			}
+			if f.imageTag != "" && f.imageRegistry == "" {
+				return usageErrorf("--image-tag needs --image-registry (run `%s --help`)", c.CommandPath())
+			}
+			return install(c.Context(), c.OutOrStdout(), f)
+		},
 	}
-	manifests, err := deploy.Manifests(*policy)
+	fl := cmd.Flags()
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default $KUBECONFIG, else the local cluster's)")
+	fl.StringVar(&f.policy, "grant-policy", string(grantpolicy.Spec), "ReferenceGrant policy: spec (GEP-1294: no grants needed) or strict")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "validate the manifests on the server (server-side dry run), change nothing")
+	fl.BoolVar(&f.print, "print", false, "print the manifests instead of applying them")
+	fl.BoolVar(&f.wait, "wait", false, "wait until the controller and the node agents are ready")
+	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long --wait waits")
+	fl.StringVar(&f.imageRegistry, "image-registry", "", "pull our images from this registry: REG/gammaproof/controller:TAG and REG/gammaproof/node:TAG (push them with `gammaproof images push`)")
+	fl.StringVar(&f.imageTag, "image-tag", "", "tag of the images in --image-registry (default "+image.Tag+")")
+	_ = cmd.RegisterFlagCompletionFunc("grant-policy", cobra.FixedCompletions([]string{string(grantpolicy.Spec), string(grantpolicy.Strict)}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func install(ctx context.Context, w io.Writer, f installFlags) error {
+	var opts []deploy.Option
+	if f.imageRegistry != "" {
+		tag := f.imageTag
+		if tag == "" {
+			tag = image.Tag
+		}
+		opts = append(opts, deploy.WithImageRegistry(f.imageRegistry, tag))
+	}
+	manifests, err := deploy.Manifests(f.policy, opts...)
 	if err != nil {
 		return err
 	}
-	if *print {
-		_, err := os.Stdout.Write(manifests)
+	if f.print {
+		_, err := w.Write(manifests)
 		return err
 	}
 	objs, err := kubeapply.Decode(manifests)
 	if err != nil {
 		return fmt.Errorf("decode manifests: %w", err)
 	}
-	cfgPath := kubeconfigPath(*kubeconfig)
-	rc, err := clientcmd.BuildConfigFromFlags("", cfgPath)
+	rc, err := restConfig(f.kubeconfig)
 	if err != nil {
-		return fmt.Errorf("load kubeconfig %s: %w (start the local cluster with `make cluster-up` or pass --kubeconfig)", cfgPath, err)
+		return err
 	}
 	a, err := kubeapply.New(rc)
 	if err != nil {
 		return err
 	}
-	if *dryRun {
+	if f.dryRun {
 		// Namespaced objects can only be dry-run in a namespace that exists.
 		if err := a.Apply(ctx, objs[:1], false); err != nil {
 			return err
@@ -67,14 +107,14 @@ func installCmd(ctx context.Context, args []string) error {
 		if err := a.Apply(ctx, objs[1:], true); err != nil {
 			return err
 		}
-		fmt.Printf("install: %d objects pass server-side dry run\n", len(objs))
+		fmt.Fprintf(w, "install: %d objects pass server-side dry run\n", len(objs))
 		return nil
 	}
 	if err := a.Apply(ctx, objs, false); err != nil {
 		return err
 	}
-	fmt.Printf("install: applied %d objects (grant policy %s)\n", len(objs), *policy)
-	if !*waitReady {
+	fmt.Fprintf(w, "install: applied %d objects (grant policy %s)\n", len(objs), f.policy)
+	if !f.wait {
 		return nil
 	}
 	cs, err := kubernetes.NewForConfig(rc)
@@ -82,10 +122,10 @@ func installCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("create client: %w", err)
 	}
 	start := time.Now()
-	if err := waitRollout(ctx, cs, *timeout); err != nil {
+	if err := waitRollout(ctx, cs, f.timeout); err != nil {
 		return err
 	}
-	fmt.Printf("install: gammaproof ready in %.1fs\n", time.Since(start).Seconds())
+	fmt.Fprintf(w, "install: gammaproof ready in %.1fs\n", time.Since(start).Seconds())
 	return nil
 }
 
@@ -151,13 +191,27 @@ func replicas(r *int32) int32 {
 	return *r
 }
 
-func uninstallCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("uninstall", flag.ContinueOnError)
-	kubeconfig := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
-	if err := fs.Parse(args); err != nil {
-		return err
+// uninstallCommand is `gammaproof uninstall`.
+func uninstallCommand() *cobra.Command {
+	var kubeconfig string
+	cmd := &cobra.Command{
+		Use:   "uninstall",
+		Short: "remove gammaproof from a cluster",
+		Long: `Remove gammaproof from a cluster: every object ` + "`gammaproof install`" + ` applies.
+
+The cluster is --kubeconfig, else $KUBECONFIG, else the local cluster's
+kubeconfig in its state directory (` + stateDirHelp + `).`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return uninstall(c.Context(), c.OutOrStdout(), kubeconfig)
+		},
 	}
-	manifests, err := deploy.Manifests("spec")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default $KUBECONFIG, else the local cluster's)")
+	return cmd
+}
+
+func uninstall(ctx context.Context, w io.Writer, kubeconfig string) error {
+	manifests, err := deploy.Manifests(string(grantpolicy.Spec))
 	if err != nil {
 		return err
 	}
@@ -165,9 +219,9 @@ func uninstallCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("decode manifests: %w", err)
 	}
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath(*kubeconfig))
+	rc, err := restConfig(kubeconfig)
 	if err != nil {
-		return fmt.Errorf("load kubeconfig: %w", err)
+		return err
 	}
 	a, err := kubeapply.New(rc)
 	if err != nil {
@@ -176,31 +230,27 @@ func uninstallCmd(ctx context.Context, args []string) error {
 	if err := a.Delete(ctx, objs); err != nil {
 		return err
 	}
-	fmt.Printf("uninstall: deleted %d objects\n", len(objs))
+	fmt.Fprintf(w, "uninstall: deleted %d objects\n", len(objs))
 	return nil
 }
 
-func imagesCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("images", flag.ContinueOnError)
-	out := fs.String("out", repo.BinDir()+"/images", "directory for the image tarballs")
-	bin := fs.String("bin", repo.BinDir(), "directory of our static binaries (`make build`)")
-	if err := fs.Parse(args); err != nil {
-		return err
+// restConfig loads the kubeconfig explicit, else $KUBECONFIG, else the
+// local cluster's.
+func restConfig(explicit string) (*rest.Config, error) {
+	path := explicit
+	if path == "" {
+		path = os.Getenv("KUBECONFIG")
 	}
-	paths, err := image.WriteAll(image.Ours, *bin, *out)
+	if path == "" {
+		dir, err := defaultStateDir()
+		if err != nil {
+			return nil, err
+		}
+		path = cluster.New(cluster.Options{StateDir: dir}).Kubeconfig()
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", path)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("load kubeconfig %s: %w (start the local cluster with `gammaproof cluster up` or pass --kubeconfig)", path, err)
 	}
-	for i, p := range paths {
-		fmt.Printf("images: %s -> %s\n", image.Ours[i].Ref(), p)
-	}
-	return nil
-}
-
-// kubeconfigPath returns explicit, else the local cluster's kubeconfig.
-func kubeconfigPath(explicit string) string {
-	if explicit != "" {
-		return explicit
-	}
-	return cluster.New(cluster.Options{StateDir: cluster.DefaultStateDir()}).Kubeconfig()
+	return rc, nil
 }
