@@ -129,6 +129,7 @@ func validate(s *Scenario) []error {
 	if !grantpolicy.ValidOrEmpty(s.GrantPolicy) {
 		bad("grantPolicy", "%q is not %s or %s", s.GrantPolicy, grantpolicy.Spec, grantpolicy.Strict)
 	}
+	errs = append(errs, validateUpstream(s)...)
 	if len(s.Steps) == 0 {
 		bad("steps", "at least one step is needed")
 	}

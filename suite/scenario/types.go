@@ -11,12 +11,18 @@ type Scenario struct {
 	// Profile is one of suite/profile's: MESH-HTTP, MESH-GRPC or gammaproof
 	// (our own behaviours).
 	Profile string `json:"profile"`
-	// Upstream is the Gateway API conformance short name this scenario
-	// checks the same behaviour as, e.g. MeshHTTPRouteWeight. Optional.
+	// Upstream is the short name of upstream's mesh conformance test this
+	// scenario checks the same behaviour as, e.g. MeshHTTPRouteWeight.
+	// Optional. The scenario then needs at least the test's features and
+	// is core exactly when upstream counts the test as core in Profile.
 	Upstream string `json:"upstream,omitempty"`
-	// Core is true for the profile's core tests, false for extended.
+	// Core is true for the profile's core tests, false for extended (and
+	// for upstream tests no profile counts).
 	Core bool `json:"core,omitempty"`
-	// Features the implementation must support, e.g. Mesh, MeshHTTPRouteWeight.
+	// Features the implementation must support: upstream's names
+	// (sigs.k8s.io/gateway-api/pkg/features, e.g. Mesh, HTTPRoute,
+	// MeshConsumerRoute), or ours for behaviours upstream has no name for,
+	// starting with [OwnFeaturePrefix].
 	Features []string `json:"features,omitempty"`
 	// GrantPolicy restricts the scenario to one grant policy (spec or
 	// strict, see internal/grantpolicy); empty runs under both.
