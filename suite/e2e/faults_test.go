@@ -1,0 +1,462 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gammaproof/gammaproof/internal/faultcatalog"
+	"github.com/gammaproof/gammaproof/internal/grantpolicy"
+	"github.com/gammaproof/gammaproof/internal/repo"
+	"github.com/gammaproof/gammaproof/suite/report"
+	"github.com/gammaproof/gammaproof/suite/verdict"
+)
+
+// The controller the fault runs swap. The suite does not import impl/:
+// these are the names impl/deploy gives it.
+const (
+	controllerNamespace  = "gammaproof-system"
+	controllerDeployment = "gamma-controller"
+	controllerContainer  = "controller"
+	// faultImage resolves on the local cluster to bin/faults/gamma-controller
+	// (hack/build-faults.sh).
+	faultImage = "gammaproof/controller:faults"
+	// correctMesh is the table row of the release controller.
+	correctMesh = "correct-mesh"
+)
+
+var (
+	faultsFlag = flag.String("faults", "prefix-not-segment-bounded,timeout-ignored",
+		`comma-separated faults TestFaults runs (internal/faultcatalog), or "all"; the correct mesh always runs`)
+	faultRepeats = flag.Int("fault-repeats", 1, "how often TestFaults runs the scenarios of each fault and of the correct mesh")
+	faultsReport = flag.String("faults-report-dir", filepath.Join(repo.Root(), "reports", "faults"), "where TestFaults writes table.md and table.json")
+)
+
+// faultRun is one run of a fault's scenarios (or the correct mesh's).
+type faultRun struct {
+	Verdict   verdict.Verdict            `json:"verdict"`
+	Scenarios map[string]verdict.Verdict `json:"scenarios"`
+	Requests  int                        `json:"requests"`
+	Seconds   float64                    `json:"seconds"`
+	Error     string                     `json:"error,omitempty"`
+}
+
+// faultRow is one row of reports/faults/table.
+type faultRow struct {
+	Fault       string     `json:"fault"`
+	Description string     `json:"description"`
+	Source      string     `json:"source,omitempty"`
+	Statistical bool       `json:"statistical"`
+	Scenarios   []string   `json:"scenarios"`
+	GrantPolicy string     `json:"grantPolicy"`
+	Runs        []faultRun `json:"runs"`
+	// Gap is why no scenario can catch the fault yet (it was not run).
+	Gap string `json:"gap,omitempty"`
+	// Upstream is upstream's conformance suite on the same faulty mesh;
+	// not wired yet (suite/upstream/runner).
+	Upstream string `json:"upstream"`
+}
+
+// TestFaults runs, on the local cluster with gammaproof installed, each
+// fault of --faults: it switches the controller to the fault-injecting
+// build with --fault=NAME, runs the scenarios the catalogue names for the
+// fault through the suite (a child run of this binary's TestScenarios,
+// --implementation=existing so it leaves the controller alone), records
+// the verdicts and restores the release controller; then the same
+// scenarios on the release controller (the correct mesh). Our suite must
+// FAIL every fault of 5 points or more and every non-statistical fault,
+// and PASS the correct mesh. The table goes to reports/faults/.
+func TestFaults(t *testing.T) {
+	if suite.runner == nil {
+		t.Fatal("the environment was not set up; see the errors above")
+	}
+	if suite.opts.Implementation != ImplGammaproof || suite.opts.Env != report.EnvLocal {
+		t.Skipf("SKIP: swaps gammaproof's controller for its fault-injecting build, which only the local cluster resolves; this run is --env=%s --implementation=%s", suite.opts.Env, suite.opts.Implementation)
+	}
+	faults, err := selectedFaults(*faultsFlag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *faultRepeats < 1 {
+		t.Fatalf("--fault-repeats=%d: want 1 or more", *faultRepeats)
+	}
+	if _, err := os.Stat(filepath.Join(repo.BinDir(), "faults", "gamma-controller")); err != nil {
+		t.Fatalf("the fault-injecting controller is not built (run hack/build-faults.sh): %v", err)
+	}
+	cs, err := kubernetes.NewForConfig(suite.rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	release, err := controllerSpec(ctx, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := setController(context.Background(), cs, release.image, release.args); err != nil {
+			t.Errorf("restore the release controller: %v", err)
+		}
+	})
+	policies := map[string]string{}
+	for _, s := range suite.scenarios {
+		policies[s.Name] = s.GrantPolicy
+	}
+
+	var rows []faultRow
+	union := map[string]bool{}
+	for _, f := range faults {
+		row := faultRow{Fault: f.Name, Description: f.Description, Source: f.Source, Statistical: f.Statistical,
+			Scenarios: f.Scenarios, Gap: f.Gap, Upstream: "not run"}
+		if len(f.Scenarios) == 0 {
+			rows = append(rows, row)
+			continue
+		}
+		row.GrantPolicy = policyOf(f.Scenarios, policies)
+		args := controllerArgs(release.args, row.GrantPolicy, f.Name)
+		for i := 0; i < *faultRepeats; i++ {
+			run := runWithController(ctx, t, cs, faultImage, args, f.Scenarios, row.GrantPolicy)
+			fmt.Fprintf(suite.out, "faults: %-34s run %d: %-12s requests=%-7d %6.1fs %s\n", f.Name, i+1, run.Verdict, run.Requests, run.Seconds, run.Error)
+			row.Runs = append(row.Runs, run)
+		}
+		rows = append(rows, row)
+		for _, s := range f.Scenarios {
+			union[s] = true
+		}
+	}
+
+	// The correct mesh: the same scenarios on the release controller,
+	// grouped by the grant policy they need.
+	correct := faultRow{Fault: correctMesh, Description: "the release controller (no fault): every scenario must PASS", Upstream: "not run"}
+	byPolicy := map[string][]string{}
+	for s := range union {
+		p := policyOf([]string{s}, policies)
+		byPolicy[p] = append(byPolicy[p], s)
+	}
+	for i := 0; i < *faultRepeats; i++ {
+		total := faultRun{Verdict: verdict.Pass, Scenarios: map[string]verdict.Verdict{}}
+		for _, p := range slices.Sorted(maps.Keys(byPolicy)) {
+			names := byPolicy[p]
+			slices.Sort(names)
+			run := runWithController(ctx, t, cs, release.image, controllerArgs(release.args, p, ""), names, p)
+			total.Requests += run.Requests
+			total.Seconds += run.Seconds
+			for k, v := range run.Scenarios {
+				total.Scenarios[k] = v
+			}
+			if run.Verdict.Worse(total.Verdict) {
+				total.Verdict = run.Verdict
+			}
+			if run.Error != "" {
+				total.Error = strings.TrimPrefix(total.Error+"; "+run.Error, "; ")
+			}
+		}
+		fmt.Fprintf(suite.out, "faults: %-34s run %d: %-12s requests=%-7d %6.1fs %s\n", correctMesh, i+1, total.Verdict, total.Requests, total.Seconds, total.Error)
+		correct.Runs = append(correct.Runs, total)
+	}
+	for s := range union {
+		correct.Scenarios = append(correct.Scenarios, s)
+	}
+	slices.Sort(correct.Scenarios)
+	rows = append(rows, correct)
+
+	if err := writeFaultTable(*faultsReport, rows); err != nil {
+		t.Error(err)
+	}
+	for _, row := range rows {
+		for i, run := range row.Runs {
+			switch {
+			case row.Fault == correctMesh && run.Verdict != verdict.Pass:
+				t.Errorf("false alarm: the correct mesh got %s in run %d (%v) %s", run.Verdict, i+1, run.Scenarios, run.Error)
+			case row.Fault != correctMesh && mustCatch(row) && run.Verdict != verdict.Fail:
+				t.Errorf("fault %s not caught in run %d: %s (%v) %s", row.Fault, i+1, run.Verdict, run.Scenarios, run.Error)
+			}
+		}
+	}
+}
+
+// mustCatch: every fault the suite must FAIL — all but skews below the
+// suite's tolerance (split-skew-3 shows what it should not catch).
+func mustCatch(row faultRow) bool {
+	if m := regexp.MustCompile(`^split-skew-(\d+)$`).FindStringSubmatch(row.Fault); m != nil {
+		points, _ := strconv.Atoi(m[1])
+		return float64(points)/100 >= suite.opts.Tolerance-1e-9
+	}
+	return true
+}
+
+func selectedFaults(list string) ([]faultcatalog.Fault, error) {
+	if strings.TrimSpace(list) == "all" {
+		return faultcatalog.All(), nil
+	}
+	var out []faultcatalog.Fault
+	for _, name := range splitList(list) {
+		f, err := faultcatalog.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("--faults: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// policyOf is the grant policy the scenarios need: the one a scenario
+// names (the catalogue keeps a fault's scenarios to one), else spec.
+func policyOf(scenarios []string, policies map[string]string) string {
+	for _, s := range scenarios {
+		if p := policies[s]; p != "" {
+			return p
+		}
+	}
+	return string(grantpolicy.Spec)
+}
+
+// containerSpec is the controller container's image and args.
+type containerSpec struct {
+	image string
+	args  []string
+}
+
+func controllerSpec(ctx context.Context, cs kubernetes.Interface) (containerSpec, error) {
+	d, err := cs.AppsV1().Deployments(controllerNamespace).Get(ctx, controllerDeployment, metav1.GetOptions{})
+	if err != nil {
+		return containerSpec{}, fmt.Errorf("get the controller Deployment: %w", err)
+	}
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == controllerContainer {
+			return containerSpec{image: c.Image, args: slices.Clone(c.Args)}, nil
+		}
+	}
+	return containerSpec{}, fmt.Errorf("the controller Deployment has no container %q", controllerContainer)
+}
+
+// controllerArgs is args with the grant policy and, unless fault is "",
+// --fault set.
+func controllerArgs(args []string, policy, fault string) []string {
+	out := slices.DeleteFunc(slices.Clone(args), func(a string) bool {
+		return strings.HasPrefix(a, "--grant-policy=") || strings.HasPrefix(a, "--fault=")
+	})
+	out = append([]string{"--grant-policy=" + policy}, out...)
+	if fault != "" {
+		out = append(out, "--fault="+fault)
+	}
+	return out
+}
+
+// setController updates the controller container and waits for the
+// rollout: every replica runs the new template and is available.
+func setController(ctx context.Context, cs kubernetes.Interface, image string, args []string) error {
+	deps := cs.AppsV1().Deployments(controllerNamespace)
+	for attempt := 0; ; attempt++ {
+		d, err := deps.Get(ctx, controllerDeployment, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("get the controller Deployment: %w", err)
+		}
+		for i := range d.Spec.Template.Spec.Containers {
+			if c := &d.Spec.Template.Spec.Containers[i]; c.Name == controllerContainer {
+				c.Image, c.Args = image, args
+			}
+		}
+		_, err = deps.Update(ctx, d, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("update the controller Deployment: %w", err)
+		}
+		break
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		d, err := deps.Get(ctx, controllerDeployment, metav1.GetOptions{})
+		if err == nil && rolledOut(d) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the controller Deployment did not roll out to %s %v in 3m (status %+v, %v)", image, args, d.Status, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func rolledOut(d *appsv1.Deployment) bool {
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	s := d.Status
+	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.Replicas == want && s.AvailableReplicas == want
+}
+
+// runWithController switches the controller, runs the scenarios and
+// returns what the suite said.
+func runWithController(ctx context.Context, t *testing.T, cs kubernetes.Interface, image string, args, scenarios []string, policy string) faultRun {
+	t.Helper()
+	if err := setController(ctx, cs, image, args); err != nil {
+		return faultRun{Verdict: verdict.Error, Error: err.Error()}
+	}
+	run := runScenarios(ctx, t, scenarios, policy)
+	if err := waitNamespacesGone(ctx, cs, scenarios); err != nil {
+		t.Logf("faults: %v", err)
+	}
+	return run
+}
+
+// runScenarios runs this binary's TestScenarios for the scenarios alone,
+// against the implementation as it is (--implementation=existing leaves the
+// controller alone), and reads its results.json.
+func runScenarios(ctx context.Context, t *testing.T, scenarios []string, policy string) faultRun {
+	t.Helper()
+	dir := t.TempDir()
+	o := suite.opts
+	args := []string{
+		"-test.run", "^TestScenarios$", "-test.timeout", "30m",
+		"--env=" + o.Env, "--implementation=" + ImplExisting, "--grant-policy=" + policy,
+		"--feature=^(" + strings.Join(scenarios, "|") + ")$",
+		"--report-dir=" + dir, "--scenarios=" + o.ScenarioDir,
+		"--alpha=" + fmt.Sprint(o.Alpha), "--beta=" + fmt.Sprint(o.Beta), "--tolerance=" + fmt.Sprint(o.Tolerance),
+		"--budget=" + strconv.Itoa(o.Budget), "--convergence=" + o.Convergence.String(),
+		"--scenario-concurrency=" + strconv.Itoa(o.Concurrency),
+	}
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	out, runErr := cmd.CombinedOutput()
+	run := faultRun{Seconds: time.Since(start).Seconds(), Scenarios: map[string]verdict.Verdict{}}
+	res, err := report.ReadResults(filepath.Join(dir, "results.json"))
+	if err != nil {
+		run.Verdict, run.Error = verdict.Error, fmt.Sprintf("no results (%v): %v: %s", runErr, err, lastLines(string(out), 5))
+		return run
+	}
+	worst := verdict.Pass
+	for _, s := range res.Scenarios {
+		run.Scenarios[s.Name] = s.Verdict
+		for _, c := range s.Checks {
+			run.Requests += c.Requests
+		}
+		if s.Verdict.Worse(worst) {
+			worst = s.Verdict
+		}
+	}
+	run.Verdict = worst
+	// A fault is caught when any scenario FAILs, whatever else happened.
+	for _, v := range run.Scenarios {
+		if v == verdict.Fail {
+			run.Verdict = verdict.Fail
+		}
+	}
+	if len(run.Scenarios) != len(scenarios) {
+		run.Verdict, run.Error = verdict.Error, fmt.Sprintf("%d of %d scenarios ran", len(run.Scenarios), len(scenarios))
+	}
+	return run
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], " | ")
+}
+
+// waitNamespacesGone waits until the namespaces the scenarios' manifests
+// create are deleted, so the next run can create them again.
+func waitNamespacesGone(ctx context.Context, cs kubernetes.Interface, scenarios []string) error {
+	var namespaces []string
+	for _, s := range suite.scenarios {
+		if !slices.Contains(scenarios, s.Name) {
+			continue
+		}
+		for _, st := range s.Steps {
+			for _, f := range st.Apply {
+				objs, err := s.Objects(f)
+				if err != nil {
+					return err
+				}
+				for _, u := range objs {
+					if u.GetKind() == "Namespace" && u.GetName() != "default" {
+						namespaces = append(namespaces, u.GetName())
+					}
+				}
+			}
+		}
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for _, ns := range namespaces {
+		for {
+			_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("namespace %s still exists 3m after its scenario (%v)", ns, err)
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	return nil
+}
+
+// writeFaultTable writes table.json and table.md.
+func writeFaultTable(dir string, rows []faultRow) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write fault table: %w", err)
+	}
+	doc := struct {
+		Measured    string     `json:"measured"`
+		Environment string     `json:"environment"`
+		Repeats     int        `json:"repeats"`
+		Tolerance   float64    `json:"tolerance"`
+		Alpha       float64    `json:"alpha"`
+		Beta        float64    `json:"beta"`
+		Rows        []faultRow `json:"rows"`
+	}{time.Now().UTC().Format(time.RFC3339), suite.opts.Env, *faultRepeats, suite.opts.Tolerance, suite.opts.Alpha, suite.opts.Beta, rows}
+	js, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write fault table: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "table.json"), append(js, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write fault table: %w", err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Faults caught by gammaproof's suite\n\n")
+	fmt.Fprintf(&b, "Measured %s on the %s cluster; %d run(s) per row; tolerance %.2f, α %g, β %g.\n", doc.Measured, doc.Environment, doc.Repeats, doc.Tolerance, doc.Alpha, doc.Beta)
+	fmt.Fprintf(&b, "Each row: `bin/gammaproof-e2e.test -test.run TestFaults --env=local --faults=NAME --fault-repeats=N` (after hack/build-faults.sh).\n")
+	fmt.Fprintf(&b, "Verdicts: FAIL / INCONCLUSIVE / PASS / ERROR over the runs; requests and seconds are per run (mean).\n\n")
+	fmt.Fprintf(&b, "| fault | statistical | scenarios | ours: FAIL / INCONCLUSIVE / PASS / ERROR | requests | seconds | upstream |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		if len(r.Runs) == 0 {
+			fmt.Fprintf(&b, "| %s | %v | — | not run: %s | — | — | not run |\n", r.Fault, r.Statistical, r.Gap)
+			continue
+		}
+		count := map[verdict.Verdict]int{}
+		var req, sec float64
+		for _, run := range r.Runs {
+			count[run.Verdict]++
+			req += float64(run.Requests)
+			sec += run.Seconds
+		}
+		n := float64(len(r.Runs))
+		fmt.Fprintf(&b, "| %s | %v | %s | %d / %d / %d / %d | %.0f | %.1f | %s |\n", r.Fault, r.Statistical, strings.Join(r.Scenarios, ", "),
+			count[verdict.Fail], count[verdict.Inconclusive], count[verdict.Pass], count[verdict.Error], req/n, sec/n, r.Upstream)
+	}
+	fmt.Fprintf(&b, "\nThe upstream column (upstream's conformance tests on the same faulty mesh, suite/upstream/runner) is not wired yet.\n")
+	if err := os.WriteFile(filepath.Join(dir, "table.md"), []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write fault table: %w", err)
+	}
+	return nil
+}
