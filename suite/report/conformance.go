@@ -2,28 +2,39 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	confv1 "sigs.k8s.io/gateway-api/conformance/apis/v1"
-	"sigs.k8s.io/gateway-api/pkg/features"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gammaproof/gammaproof/suite/profile"
+	"github.com/gammaproof/gammaproof/suite/upstream"
 	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
-// profileExtended lists each upstream profile's extended features (its core
-// features are Mesh plus HTTPRoute or GRPCRoute), as in upstream's
-// conformance/utils/suite/profiles.go.
-func profileExtended() []string {
-	var out []string
-	for _, f := range features.MeshExtendedFeatures.UnsortedList() {
-		out = append(out, string(f.Name))
+// extendedFeatures returns what upstream's report lists for a profile's
+// extended level: the profile's extended features the run supports, and
+// the rest, each sorted, as upstream's suite computes them (the profile's
+// ExtendedFeatures intersected with, and minus, the supported features).
+// A run told no supported features (the suite's default: all) supports
+// every feature except its unsupported (exempt) ones.
+func extendedFeatures(run Run, profileName string) (supported, unsupported []string) {
+	ext := upstream.FeatureNames().Extended[profileName]
+	for _, f := range slices.Sorted(maps.Keys(ext)) {
+		yes := !slices.Contains(run.UnsupportedFeatures, f)
+		if len(run.SupportedFeatures) > 0 {
+			yes = yes && slices.Contains(run.SupportedFeatures, f)
+		}
+		if yes {
+			supported = append(supported, f)
+		} else {
+			unsupported = append(unsupported, f)
+		}
 	}
-	slices.Sort(out)
-	return out
+	return supported, unsupported
 }
 
 // ConformanceFileName is upstream's report file name:
@@ -132,19 +143,7 @@ func profileReport(r *Results, name string) (confv1.ProfileReport, bool) {
 	if ext != nil {
 		ext.Result = result(ext.Status)
 		summary += ". Extended tests " + summaryOf(ext.Status)
-		extended := profileExtended()
-		for _, f := range r.Run.SupportedFeatures {
-			if slices.Contains(extended, f) {
-				ext.SupportedFeatures = append(ext.SupportedFeatures, f)
-			}
-		}
-		for _, f := range r.Run.UnsupportedFeatures {
-			if slices.Contains(extended, f) {
-				ext.UnsupportedFeatures = append(ext.UnsupportedFeatures, f)
-			}
-		}
-		slices.Sort(ext.SupportedFeatures)
-		slices.Sort(ext.UnsupportedFeatures)
+		ext.SupportedFeatures, ext.UnsupportedFeatures = extendedFeatures(r.Run, name)
 		pr.Extended = ext
 	}
 	pr.Summary = summary + "."
