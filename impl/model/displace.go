@@ -79,6 +79,10 @@ func noteCoexisting(groups map[groupKey][]attachment, sp svcPortKey, keys []grou
 		if len(grpcs) == 0 {
 			continue
 		}
+		// Attachments come in input order; notes must not.
+		slices.SortFunc(grpcs, func(a, b *routeObj) int {
+			return strings.Compare(a.ns+"/"+a.name, b.ns+"/"+b.name)
+		})
 		var https []string
 		for _, hk := range keys {
 			if hk == gk {

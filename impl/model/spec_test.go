@@ -184,14 +184,26 @@ metadata: {name: h, namespace: team-d}
 spec:
   parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
   rules: [{backendRefs: [{name: bookstore-v2, namespace: team-a, port: 8080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: g3, namespace: team-c}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: g2, namespace: team-e}
+spec:
+  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
 `,
 			check: func(t *testing.T, m *model.Mesh) {
 				wantCond(t, parentCond(t, m, "HTTPRoute/team-a/h", 0, "Accepted"), "True/Accepted",
 					"GRPCRoute team-c/g", "does not displace", "GEP-1294")
 				wantCond(t, parentCond(t, m, "GRPCRoute/team-c/g", 0, "Accepted"), "True/Accepted",
 					"HTTPRoute team-a/h", "HTTPRoute team-d/h", "only to requests from namespace team-c")
-				wantCond(t, parentCond(t, m, "HTTPRoute/team-d/h", 0, "Accepted"), "True/Accepted", "GRPCRoute team-c/g")
-				want := []string{"mesh~team-a~bookstore~8080", "mesh~team-a~bookstore~8080~from~team-c", "mesh~team-a~bookstore~8080~from~team-d"}
+				wantCond(t, parentCond(t, m, "HTTPRoute/team-d/h", 0, "Accepted"), "True/Accepted", "GRPCRoute team-c/g", "GRPCRoute team-e/g2")
+				want := []string{"mesh~team-a~bookstore~8080", "mesh~team-a~bookstore~8080~from~team-c", "mesh~team-a~bookstore~8080~from~team-d", "mesh~team-a~bookstore~8080~from~team-e"}
 				if got := listenerNames(m); !slices.Equal(got, want) {
 					t.Fatalf("listeners = %v, want %v", got, want)
 				}
@@ -333,7 +345,15 @@ spec:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.check(t, model.Build(parseInput(t, baseYAML+"\n---\n"+tt.yaml)))
+			in := parseInput(t, baseYAML+"\n---\n"+tt.yaml)
+			m := model.Build(in)
+			tt.check(t, m)
+			// The notes and conflicts do not depend on input order.
+			slices.Reverse(in.HTTPRoutes)
+			slices.Reverse(in.GRPCRoutes)
+			if rev := model.Build(in); !reflect.DeepEqual(rev, m) {
+				t.Errorf("reversing the routes changes the mesh:\n got %+v\nwant %+v", rev.Routes, m.Routes)
+			}
 		})
 	}
 }
