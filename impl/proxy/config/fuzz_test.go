@@ -516,8 +516,9 @@ func snapshotResources(s *xds.Snapshot) []proto.Message {
 
 // decodeObjects decodes the YAML documents of b that the model reads,
 // leniently: a document that does not decode or has another kind is
-// skipped, as the controller's informers never see it. A Service without a
-// clusterIP gets one, as from the API server.
+// skipped, as the controller's informers never see it, and so is a Service
+// whose ports the API server rejects. A Service without a clusterIP gets
+// one, as from the API server.
 func decodeObjects(b []byte) model.Input {
 	var in model.Input
 	for _, doc := range bytes.Split(b, []byte("\n---")) {
@@ -528,7 +529,7 @@ func decodeObjects(b []byte) model.Input {
 		switch tm.Kind {
 		case "Service":
 			var o corev1.Service
-			if yaml.Unmarshal(doc, &o) == nil {
+			if yaml.Unmarshal(doc, &o) == nil && portsValid(o) {
 				if o.Spec.ClusterIP == "" { // as the API server allocates one.
 					o.Spec.ClusterIP = fmt.Sprintf("198.19.%d.%d", len(in.Services)/250, 1+len(in.Services)%250)
 				}
@@ -557,6 +558,17 @@ func decodeObjects(b []byte) model.Input {
 		}
 	}
 	return in
+}
+
+// portsValid reports whether the API server would accept s's ports
+// (1-65535); it rejects a Service with any other.
+func portsValid(s corev1.Service) bool {
+	for _, p := range s.Spec.Ports {
+		if p.Port < 1 || p.Port > 65535 {
+			return false
+		}
+	}
+	return true
 }
 
 // TestFuzzSeedsTranslate checks that the seeds reach the parser: every
