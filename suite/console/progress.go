@@ -122,8 +122,9 @@ func (p *Progress) Requests(name string, n int) {
 }
 
 // Tick reports the scenarios still running: on a terminal it redraws the
-// status line, else it prints one line per scenario that has run for at
-// least a tick.
+// status line, else, once one has run for a tick, it prints one line with
+// every running scenario, longest-running first, its time and requests so
+// far.
 func (p *Progress) Tick() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -136,13 +137,32 @@ func (p *Progress) Tick() {
 		p.drawStatus(names)
 		return
 	}
-	now := p.now()
-	for _, n := range names {
-		if took := now.Sub(p.running[n].start); took >= p.tick {
-			p.printf("%s ...   %s: running %.0fs, %d requests so far", p.prefix(), n, took.Seconds(), p.requests[n])
-		}
+	if len(names) == 0 {
+		return
 	}
+	now := p.now()
+	slices.SortStableFunc(names, func(a, b string) int { return p.running[a].start.Compare(p.running[b].start) })
+	if now.Sub(p.running[names[0]].start) < p.tick {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s ...   running %d:", p.prefix(), len(names))
+	for i, n := range names {
+		item := fmt.Sprintf(" %s %.0fs %d req", n, now.Sub(p.running[n].start).Seconds(), p.requests[n])
+		if i > 0 {
+			item = "," + item
+		}
+		if b.Len()+len(item) > maxPlainLine {
+			fmt.Fprintf(&b, ", +%d more", len(names)-i)
+			break
+		}
+		b.WriteString(item)
+	}
+	p.printf("%s", b.String())
 }
+
+// maxPlainLine bounds a periodic line when not on a terminal.
+const maxPlainLine = 200
 
 // prefix is "[done/total elapsed]".
 func (p *Progress) prefix() string {

@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +43,11 @@ func TestProgressPlain(t *testing.T) {
 	p.Requests("mesh-weight", 300)
 	p.Requests("mesh-weight", 200)
 	p.Tick() // neither has run for a tick yet
+	for i := range 30 {
+		p.Started(fmt.Sprintf("many-%02d", i))
+		p.Ended(report.Scenario{Name: fmt.Sprintf("many-%02d", i), Verdict: verdict.Pass})
+	}
+	b.Reset()
 	c.add(time.Hour)
 	p.Tick()
 	p.Ended(report.Scenario{Name: "grants-spec", Verdict: verdict.Skip, Error: "needs strict\nsecond line"})
@@ -51,12 +57,9 @@ func TestProgressPlain(t *testing.T) {
 
 	got := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 	want := []string{
-		"[ 0/12    0.0s] start mesh-weight",
-		"[ 0/12    4.0s] start grants-spec",
-		"[ 0/12 3604.0s] ...   grants-spec: running 3600s, 0 requests so far",
-		"[ 0/12 3604.0s] ...   mesh-weight: running 3604s, 500 requests so far",
-		"[ 1/12 3604.0s] SKIP          grants-spec                          requests=0         0.0s  needs strict",
-		"[ 2/12 3604.0s] PASS          mesh-weight                          requests=549    3604.5s",
+		"[30/12 3604.0s] ...   running 2: mesh-weight 3604s 500 req, grants-spec 3600s 0 req",
+		"[31/12 3604.0s] SKIP          grants-spec                          requests=0         0.0s  needs strict",
+		"[32/12 3604.0s] PASS          mesh-weight                          requests=549    3604.5s",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d lines, want %d:\n%s", len(got), len(want), b.String())
@@ -93,5 +96,21 @@ func TestProgressTerminal(t *testing.T) {
 	p.End()
 	if !strings.HasSuffix(b.String(), "\r\x1b[K") {
 		t.Errorf("End leaves the status line:\n%q", b.String())
+	}
+}
+
+func TestProgressPlainLongLine(t *testing.T) {
+	p, b, c := newTestProgress(0)
+	p.Begin(40)
+	p.tick = 10 * time.Second // only Tick reads it after Begin
+	for i := range 40 {
+		p.Started(fmt.Sprintf("scenario-with-a-name-%02d", i))
+	}
+	b.Reset()
+	c.add(11 * time.Second)
+	p.Tick()
+	line := strings.TrimRight(b.String(), "\n")
+	if strings.Count(b.String(), "\n") != 1 || len(line) > maxPlainLine+len(", +40 more") || !strings.Contains(line, "running 40: scenario-with-a-name-00 11s 0 req,") || !strings.HasSuffix(line, " more") {
+		t.Errorf("periodic line for 40 scenarios:\n%s", b.String())
 	}
 }
