@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// commandPaths lists every command of the tree, e.g. "cluster up", "" for
+// the root.
+func commandPaths() []string {
+	var ran bool
+	var paths []string
+	var walk func(c *cobra.Command, prefix []string)
+	walk = func(c *cobra.Command, prefix []string) {
+		paths = append(paths, strings.Join(prefix, " "))
+		for _, sub := range c.Commands() {
+			if !sub.Hidden {
+				walk(sub, append(append([]string{}, prefix...), sub.Name()))
+			}
+		}
+	}
+	walk(newRootCommand(&ran), nil)
+	return append(paths, "help")
+}
+
+// TestConventions runs the built binary: for every command, --help prints
+// its help on stdout and exits 0; an unknown flag or an unexpected argument
+// prints one line on stderr saying what to do and exits 2; a missing
+// argument or subcommand exits 2 the same way.
+func TestConventions(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "gammaproof")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	work := t.TempDir()
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	gammaproof := func(t *testing.T, args ...string) result {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "GAMMAPROOF_STATE="+filepath.Join(work, "state"), "KUBECONFIG="+filepath.Join(work, "no-kubeconfig"))
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatalf("run gammaproof %q: %v", args, err)
+		}
+		return result{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+	}
+	wantUsage := func(t *testing.T, r result) {
+		t.Helper()
+		if r.code != 2 {
+			t.Errorf("exit %d, want 2 (stderr %q)", r.code, r.stderr)
+		}
+		if strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "gammaproof: ") || !strings.Contains(r.stderr, "--help`") {
+			t.Errorf("stderr %q, want one line `gammaproof: ...` saying to run --help", r.stderr)
+		}
+		if r.stdout != "" {
+			t.Errorf("stdout %q, want nothing", r.stdout)
+		}
+	}
+
+	type tc struct {
+		name  string
+		args  []string
+		check func(*testing.T, result)
+	}
+	var cases []tc
+	for _, p := range commandPaths() {
+		words := strings.Fields(p)
+		cases = append(cases,
+			tc{"help/" + p, append(append([]string{}, words...), "--help"), func(t *testing.T, r result) {
+				if r.code != 0 || r.stderr != "" {
+					t.Errorf("exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
+				}
+				if !strings.Contains(r.stdout, "Usage:\n  gammaproof "+strings.TrimSpace(strings.Join(words, " "))) {
+					t.Errorf("stdout %q is not the help of %q", r.stdout, p)
+				}
+			}},
+			tc{"unknown flag/" + p, append(append([]string{}, words...), "--no-such-flag"), func(t *testing.T, r result) {
+				wantUsage(t, r)
+				if !strings.Contains(r.stderr, "unknown flag: --no-such-flag") {
+					t.Errorf("stderr %q does not name the flag", r.stderr)
+				}
+			}},
+			tc{"unexpected argument/" + p, append(append([]string{}, words...), "no-such-arg"), wantUsage},
+		)
+	}
+	for _, args := range [][]string{
+		{},                        // the command
+		{"cluster"},               // the subcommand
+		{"images", "push"},        // --registry
+		{"completion"},            // the shell
+		{"install", "--timeout"},  // a flag's value
+		{"cluster", "-o", "json"}, // status's flag, given to its parent
+	} {
+		cases = append(cases, tc{"missing/" + strings.Join(args, " "), args, wantUsage})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.check(t, gammaproof(t, c.args...)) })
+	}
+}
