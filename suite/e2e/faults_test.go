@@ -98,8 +98,12 @@ func TestFaults(t *testing.T) {
 	if *faultRepeats < 1 {
 		t.Fatalf("--fault-repeats=%d: want 1 or more", *faultRepeats)
 	}
-	if _, err := os.Stat(filepath.Join(repo.BinDir(), "faults", "gamma-controller")); err != nil {
-		t.Fatalf("the fault-injecting controller is not built (run hack/build-faults.sh): %v", err)
+	// The fault-injecting controller is built here, so make e2e needs no
+	// extra step; go's build cache makes a rebuild cheap.
+	build := exec.Command(filepath.Join(repo.Root(), "hack", "build-faults.sh"))
+	build.Env = append(os.Environ(), "BIN="+repo.BinDir())
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the fault-injecting controller (hack/build-faults.sh, needs go in PATH): %v\n%s", err, out)
 	}
 	cs, err := kubernetes.NewForConfig(suite.rest)
 	if err != nil {
@@ -290,7 +294,15 @@ func setController(ctx context.Context, cs kubernetes.Interface, image string, a
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the controller Deployment did not roll out to %s %v in 3m (status %+v, %v)", image, args, d.Status, err)
+			var status appsv1.DeploymentStatus
+			if d != nil {
+				status = d.Status
+			}
+			hint := ""
+			if image == faultImage {
+				hint = "; a local cluster started before gammaproof/controller:faults resolved to bin/faults/ runs the release binary, which rejects --fault: restart it (make cluster-down cluster-up)"
+			}
+			return fmt.Errorf("the controller Deployment did not roll out to %s %v in 3m (status %+v, %v)%s", image, args, status, err, hint)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
