@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"slices"
 	"testing"
 
@@ -75,7 +75,7 @@ func (s *Suite) Test(t *testing.T, e env.Environment) {
 // suite created is removed. What the testing package prints goes to
 // testOutput. The verdicts are in [Suite.Summary]; an error means the run
 // itself failed (no cluster, no install, reports not written).
-func (s *Suite) Run(ctx context.Context, testOutput *os.File) error {
+func (s *Suite) Run(ctx context.Context, testOutput io.Writer) error {
 	e, err := s.Environment(ctx)
 	if err != nil {
 		return err

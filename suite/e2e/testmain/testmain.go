@@ -4,6 +4,7 @@
 package testmain
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,11 +22,12 @@ var mu sync.Mutex
 
 // Run runs f as the test named name, through [testing.MainStart] as the
 // binary `go test` builds would, and reports whether it passed. What the
-// testing package prints (failures and their logs, "FAIL") goes to out
-// instead of standard output: for the run os.Stdout is out, so nothing else
-// may rely on os.Stdout meanwhile. The testing package's flags (-test.*)
-// keep their defaults: no timeout, no verbose output.
-func Run(out *os.File, name string, f func(*testing.T)) bool {
+// testing package prints (failures and their logs) goes to out instead of
+// standard output, without its closing PASS or FAIL line: for the run
+// os.Stdout is a pipe to out, so nothing else may rely on os.Stdout
+// meanwhile. The testing package's flags (-test.*) keep their defaults: no
+// timeout, no verbose output.
+func Run(out io.Writer, name string, f func(*testing.T)) bool {
 	mu.Lock()
 	defer mu.Unlock()
 	m := testing.MainStart(deps{}, []testing.InternalTest{{Name: name, F: f}}, nil, nil, nil)
@@ -33,9 +35,31 @@ func Run(out *os.File, name string, f func(*testing.T)) bool {
 	if !flag.Parsed() {
 		_ = flag.CommandLine.Parse(nil)
 	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		// No pipe: the testing package writes to standard output.
+		return m.Run() == 0
+	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64*1024), 16<<20)
+		for sc.Scan() {
+			if l := sc.Text(); l != "PASS" && l != "FAIL" {
+				fmt.Fprintln(out, l)
+			}
+		}
+		_, _ = io.Copy(io.Discard, r) // a line too long for the scanner
+		r.Close()
+	}()
 	stdout := os.Stdout
-	os.Stdout = out
-	defer func() { os.Stdout = stdout }()
+	os.Stdout = w
+	defer func() {
+		os.Stdout = stdout
+		w.Close()
+		<-copied
+	}()
 	return m.Run() == 0
 }
 

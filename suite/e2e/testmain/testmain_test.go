@@ -72,6 +72,9 @@ func TestRun(t *testing.T) {
 					t.Errorf("the failure is not in the test output file:\n%s", out)
 				}
 			}
+			if slices.Contains(strings.Split(string(out), "\n"), "PASS") || slices.Contains(strings.Split(string(out), "\n"), "FAIL") {
+				t.Errorf("the test output keeps the closing PASS/FAIL line:\n%s", out)
+			}
 			if strings.Contains(string(stdout), "beta broke") {
 				t.Errorf("the testing package wrote to stdout during Run:\n%s", stdout)
 			}
