@@ -67,6 +67,10 @@ type scenarioView struct {
 	Walkthrough                                     bool
 	Steps                                           []stepView
 	Routes                                          []RouteStatus
+	// Upstream is upstream's own verdict on the same behaviour from the
+	// same run, if it ran; UpstreamNote explains an expected deviation.
+	UpstreamVerdict verdict.Verdict
+	UpstreamNote    string
 }
 
 type stepView struct {
@@ -181,6 +185,13 @@ func newScenarioView(s Scenario, delta float64) scenarioView {
 		Error:       s.Error,
 		Routes:      s.RouteStatus,
 		Walkthrough: s.Name == "seed-bookstore",
+	}
+	if u := s.Upstream; u != nil {
+		sv.UpstreamVerdict = u.Verdict
+		sv.UpstreamNote = "upstream's " + u.Test + " in the same run"
+		if u.Deviation != "" {
+			sv.UpstreamNote += "; expected to differ: " + u.Deviation
+		}
 	}
 	if s.Profile != profile.Gammaproof {
 		sv.Level = "extended"

@@ -2,10 +2,12 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/suite/profile"
@@ -119,6 +121,10 @@ type Scenario struct {
 	// Error says why the scenario is ERROR or FAIL beyond its checks, or
 	// why it was skipped.
 	Error string `json:"error,omitempty"`
+	// Upstream is upstream's verdict on UpstreamTest from the same run,
+	// when upstream's conformance suite ran as part of it (see
+	// AttachUpstream).
+	Upstream *UpstreamVerdict `json:"upstream,omitempty"`
 }
 
 // Check is one traffic expectation and its evidence.
@@ -265,6 +271,26 @@ func (r *Results) Validate() error {
 	if !grantpolicy.ValidOrEmpty(r.Run.GrantPolicy) {
 		return fieldErr("run.grantPolicy", "is %q, want %s or %s", r.Run.GrantPolicy, grantpolicy.Spec, grantpolicy.Strict)
 	}
+	// These go into upstream's ConformanceReport YAML, which cannot carry
+	// control characters.
+	impl := r.Run.Implementation
+	texts := map[string]string{
+		"run.implementation.name": impl.Name, "run.implementation.organization": impl.Organization,
+		"run.implementation.project": impl.Project, "run.implementation.url": impl.URL,
+		"run.implementation.version": impl.Version, "run.mode": r.Run.Mode,
+		"run.gatewayAPI.version": r.Run.GatewayAPI.Version, "run.gatewayAPI.channel": r.Run.GatewayAPI.Channel,
+	}
+	for i, c := range impl.Contact {
+		texts[fmt.Sprintf("run.implementation.contact[%d]", i)] = c
+	}
+	for i, s := range r.Scenarios {
+		texts[fmt.Sprintf("scenarios[%d].upstreamTest", i)] = s.UpstreamTest
+	}
+	for _, field := range slices.Sorted(maps.Keys(texts)) {
+		if strings.ContainsFunc(texts[field], unicode.IsControl) {
+			return fieldErr(field, "%q holds a control character", texts[field])
+		}
+	}
 	st := r.Run.Statistics
 	if !(st.Alpha > 0 && st.Alpha < 1) || !(st.Beta > 0 && st.Beta < 1) || !(st.Delta > 0 && st.Delta < 1) {
 		return fieldErr("run.statistics", "alpha, beta and delta must be in (0, 1), got %g, %g, %g", st.Alpha, st.Beta, st.Delta)
@@ -284,6 +310,14 @@ func (r *Results) Validate() error {
 		}
 		if !s.Verdict.Valid() {
 			return fieldErr(at+".verdict", "is %q, want one of %s", s.Verdict, verdictList())
+		}
+		if u := s.Upstream; u != nil {
+			if u.Test != s.UpstreamTest {
+				return fieldErr(at+".upstream.test", "is %q, want the scenario's upstreamTest %q", u.Test, s.UpstreamTest)
+			}
+			if u.Verdict != verdict.Pass && u.Verdict != verdict.Fail && u.Verdict != verdict.Skip {
+				return fieldErr(at+".upstream.verdict", "is %q, want PASS, FAIL or SKIP", u.Verdict)
+			}
 		}
 		for j, c := range s.Checks {
 			at := fmt.Sprintf("%s.checks[%d]", at, j)
