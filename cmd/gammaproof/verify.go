@@ -121,6 +121,9 @@ func runVerify(cmd *cobra.Command, opts e2e.Options, vf *verifyFlags) error {
 	}
 	runErr := suite.Run(cmd.Context(), os.Stderr)
 	sum := suite.Summary()
+	if runErr != nil && len(sum.Scenarios) == 0 {
+		return runErr // no cluster or no install: nothing to summarise
+	}
 	if err := sum.Write(stdout, vf.output); err != nil {
 		return errors.Join(runErr, err)
 	}
