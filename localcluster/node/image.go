@@ -12,7 +12,8 @@ import (
 )
 
 // ErrImageNotResolvable is returned by [ImageTable.Resolve] for an image
-// reference that maps to nothing on this machine. Nothing is ever pulled.
+// reference that maps to nothing on this machine. Only a registry on this
+// machine is pulled from ([PullsFromRegistry]).
 var ErrImageNotResolvable = errors.New("image not resolvable")
 
 // ErrImageBinaryMissing is returned by [ImageTable.Resolve] when an image maps
@@ -152,6 +153,9 @@ func Tag(ref string) string {
 // message lists what is available) or [ErrImageBinaryMissing] (the message
 // says what builds it: make build, or hack/build-faults.sh for the faults tag).
 func (t *ImageTable) Resolve(ref string) (Image, error) {
+	if PullsFromRegistry(ref) {
+		return t.pull(ref) // pull.go: a registry on this machine
+	}
 	im, err := t.lookup(ref)
 	if err != nil {
 		return Image{}, err
