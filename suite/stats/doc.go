@@ -59,12 +59,12 @@
 // that of the optimal test for the same α, β, δ, up to the Bonferroni factor
 // inside the logarithm (log(2/α) instead of log(1/α)), the two sides being
 // run together, and batch overshoot. The simulation in sim_test.go prints
-// both; see [WaldASN] and [ExactBinary], which computes the exact
+// both; see [WaldASN] and [OperatingCharacteristic], which computes the exact
 // operating characteristic (by dynamic programming over the binomial
 // lattice, so rare-event rates such as 1e-7 are computed, not sampled).
 //
 // Measured (go test ./suite/stats -run TestSim -v; exact figures by
-// [ExactBinary], defaults, batches of 20): at 70/30 a correct split fails
+// [OperatingCharacteristic], defaults, batches of 20): at 70/30 a correct split fails
 // with probability 7.6e-7 after 1667 requests on average (p99 3760); a split
 // 5 points off passes with probability 7.7e-4 (mean 2562); 8 points off,
 // 2.0e-7 (mean 1178). Upstream's scheme passes the 8-points-off split 61% of

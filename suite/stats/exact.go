@@ -12,22 +12,37 @@ import (
 // OC is the operating characteristic of a test at one true split: the
 // probability of each outcome and the distribution of requests used.
 type OC struct {
-	Pass, Fail, Inconclusive float64
+	Pass         float64 `json:"pass"`
+	Fail         float64 `json:"fail"`
+	Inconclusive float64 `json:"inconclusive"`
 	// MeanN is the expected number of requests; P99N the 99th percentile.
-	MeanN float64
-	P99N  int
+	MeanN float64 `json:"meanRequests"`
+	P99N  int     `json:"p99Requests"`
 }
 
-// pruneMass is the probability below which a lattice cell is dropped; the
-// dropped total is far below any rate reported.
+// pruneMass is the probability below which a lattice cell is dropped. At
+// most 4 masks × (Budget+1) counts × Budget/Batch checkpoints cells are
+// dropped, so the dropped total is below 4·20001·1000·1e-40 < 1e-29 for the
+// defaults, far below any rate reported.
 const pruneMass = 1e-40
 
-// ExactBinary computes the exact operating characteristic of [Split] for
-// two backends with expected shares (p, 1−p) when the first backend really
-// gets share q, by dynamic programming over the binomial lattice (batch by
-// batch, as [Split] evaluates). Unlike a simulation it resolves rates such
-// as 1e-9.
-func ExactBinary(p, q float64, params Params) (OC, error) {
+// OperatingCharacteristic computes, exactly, the operating characteristic
+// of [Split] for two backends with expected shares (expected, 1−expected)
+// when the first backend really gets share trueShare and every request is
+// routed independently: the probability of PASS, FAIL and INCONCLUSIVE and
+// the mean and 99th percentile of the requests used.
+//
+// It is a dynamic program over the test's state, not a simulation: the
+// count of the first backend is the sufficient statistic of every side's
+// likelihood ratio, so the state after n requests is that count and which
+// sides have been accepted; each batch (params.Batch requests, as [Split]
+// evaluates) convolves the count with Binomial(batch, trueShare), and the
+// mass that crosses a threshold is moved to its outcome. States below
+// 1e-40 are dropped (in total < 1e-29 for the defaults). For the defaults
+// (budget 20000, batches of 20) one call takes about 10–50 ms, and unlike
+// a simulation it resolves rates such as 1e-9.
+func OperatingCharacteristic(params Params, expected, trueShare float64) (OC, error) {
+	p, q := expected, trueShare
 	if err := params.Validate(); err != nil {
 		return OC{}, err
 	}
@@ -70,6 +85,14 @@ func ExactBinary(p, q float64, params Params) (OC, error) {
 		bin := distuv.Binomial{N: float64(b), P: q}
 		for j := range pmf {
 			pmf[j] = bin.Prob(float64(j))
+		}
+		switch q { // distuv gives NaN at the ends
+		case 0:
+			clear(pmf)
+			pmf[0] = 1
+		case 1:
+			clear(pmf)
+			pmf[b] = 1
 		}
 		for m := range dist {
 			clear(next[m][lo : hi+b+1])

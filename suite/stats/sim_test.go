@@ -110,7 +110,7 @@ func TestSim(t *testing.T) {
 		for _, dev := range []float64{0, 2, 5, 8, 10} {
 			q := p - dev/100
 			dv := dev / 100
-			exact, err := ExactBinary(p, q, params)
+			exact, err := OperatingCharacteristic(params, p, q)
 			if err != nil {
 				t.Fatal(err)
 			}
