@@ -86,3 +86,37 @@ func DefaultCurves() ([]OCCurve, error) {
 	}
 	return out, nil
 }
+
+// Retried is the exact operating characteristic of a check that runs up to
+// attempts tests one after another, as suite/check does while a route
+// converges: each attempt gets the error rates [ErrorBudget] gives it
+// (α/2, β/2, then α/4, β/4, …), a FAIL is retried, a PASS or an
+// INCONCLUSIVE ends the check. MeanN counts the requests of all attempts.
+// The split is assumed not to change between attempts, so inside the
+// indifference zone every FAIL is another chance to PASS; beyond δ the
+// miss rate over all attempts stays ≤ β.
+func Retried(params Params, expected, trueShare float64, attempts int) (OC, error) {
+	if attempts < 1 {
+		return OC{}, fmt.Errorf("%w: %d attempts, want at least 1", ErrBadParams, attempts)
+	}
+	budget := &ErrorBudget{Params: params}
+	var out OC
+	reach := 1.0 // probability that this attempt happens
+	for range attempts {
+		p, ok := budget.Next()
+		if !ok {
+			break
+		}
+		oc, err := OperatingCharacteristic(p, expected, trueShare)
+		if err != nil {
+			return OC{}, err
+		}
+		out.Pass += reach * oc.Pass
+		out.Inconclusive += reach * oc.Inconclusive
+		out.MeanN += reach * oc.MeanN
+		reach *= oc.Fail
+	}
+	out.Fail = reach
+	out.P99N = -1 // not computed over attempts
+	return out, nil
+}

@@ -96,3 +96,43 @@ func TestCurveErrors(t *testing.T) {
 		t.Error("expected share 1.5: no error")
 	}
 }
+
+// TestRetried checks the check's operating characteristic over attempts:
+// one attempt is one test at α/2, β/2; more attempts can only turn FAILs
+// into PASSes or INCONCLUSIVEs, and beyond δ the miss rate stays ≤ β.
+func TestRetried(t *testing.T) {
+	params := DefaultParams()
+	one, err := Retried(params, 0.7, 0.67, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := params
+	half.Alpha, half.Beta = params.Alpha/2, params.Beta/2
+	direct, err := OperatingCharacteristic(half, 0.7, 0.67)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(one.Pass-direct.Pass) > 1e-12 || math.Abs(one.Fail-direct.Fail) > 1e-12 {
+		t.Errorf("one attempt %+v, want the test at α/2, β/2 %+v", one, direct)
+	}
+	three, err := Retried(params, 0.7, 0.67, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(three.Pass > one.Pass+0.1 && three.Fail < one.Fail) {
+		t.Errorf("3 points off: one attempt PASS %.3f FAIL %.3f, three attempts PASS %.3f FAIL %.3f; want retries to pass it more often", one.Pass, one.Fail, three.Pass, three.Fail)
+	}
+	if sum := three.Pass + three.Fail + three.Inconclusive; math.Abs(sum-1) > 1e-9 {
+		t.Errorf("three attempts: outcomes add up to %g", sum)
+	}
+	far, err := Retried(params, 0.7, 0.65, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if far.Pass > params.Beta {
+		t.Errorf("5 points off, 20 attempts: P(PASS) %g exceeds β", far.Pass)
+	}
+	if _, err := Retried(params, 0.7, 0.7, 0); err == nil {
+		t.Error("0 attempts: no error")
+	}
+}
