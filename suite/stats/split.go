@@ -149,6 +149,8 @@ type Split struct {
 	intervals []Interval
 	// skipIntervals saves the interval work in simulations.
 	skipIntervals bool
+	// batches are the observed counts, batch by batch, for [BurstTest].
+	batches [][]int
 }
 
 // NewSplit returns a test that backends names get shares expected (which
@@ -280,8 +282,19 @@ func (s *Split) Observe(counts []int) (Decision, error) {
 		s.counts[i] += c
 		s.n += c
 	}
+	s.batches = append(s.batches, append([]int(nil), counts...))
 	s.update()
 	return s.decision, nil
+}
+
+// Batches returns a copy of the counts observed, batch by batch, in order
+// (for [BurstTest]).
+func (s *Split) Batches() [][]int {
+	out := make([][]int, len(s.batches))
+	for i, b := range s.batches {
+		out[i] = append([]int(nil), b...)
+	}
+	return out
 }
 
 // N returns the number of requests observed.
