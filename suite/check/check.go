@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -49,6 +50,17 @@ type Outcome struct {
 	// Alpha and Beta are the error rates spent over all attempts.
 	Alpha float64 `json:"alpha"`
 	Beta  float64 `json:"beta"`
+	// BudgetRequests is the most requests the deciding attempt could send
+	// (the statistics' budget, or the check's maxRequests).
+	BudgetRequests int `json:"budgetRequests"`
+	// Tolerated counts, by kind, the requests of the deciding attempt that
+	// got no answer with an error the check tolerates (tolerateErrors):
+	// counted and reported, never judged.
+	Tolerated map[string]int `json:"tolerated,omitempty"`
+	// Bursts is the test for answers coming in bursts, run after a split
+	// or status-share test FAILed (see suite/stats: Independence); nil
+	// when it did not run.
+	Bursts *stats.Bursts `json:"bursts,omitempty"`
 }
 
 // Run decides c by sampling through s. A FAIL is retried until
@@ -110,16 +122,17 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 		merged.Merge(res)
 		return res, nil
 	}
-	out := Outcome{}
+	out := Outcome{BudgetRequests: p.Budget}
 	finish := func(v verdict.Verdict, reason string) Outcome {
 		out.Verdict, out.Reason, out.Observed, out.Requests = v, reason, merged, merged.Requests
+		out.Tolerated = tolerated(merged, e.TolerateErrors)
 		return out
 	}
 
 	// Shares first: they decide how many requests are needed.
 	backends, shares := positiveShares(e.Split)
 	if len(backends) > 1 {
-		ev, v, why, err := sequential(backends, shares, p, opts, draw, func(res sample.Result) ([]int, string) {
+		ev, v, why, bursts, err := sequential(backends, shares, p, opts, draw, func(res sample.Result) ([]int, string) {
 			if why := unexpected(res, backends, e); why != "" {
 				return nil, why
 			}
@@ -129,17 +142,17 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 			}
 			return counts, ""
 		})
-		out.Split = ev
+		out.Split, out.Bursts = ev, bursts
 		if err != nil {
 			return finish(verdict.Error, err.Error())
 		}
 		if v != verdict.Pass {
-			return finish(v, orElse(why, fmt.Sprintf("split %s: observed %s%s", describeShares(backends, shares), describeObserved(*ev), describeUnanswered(merged))))
+			return finish(v, orElse(why, shareReason("split", backends, shares, v, *ev, bursts, p.Budget)+describeUnanswered(merged, e.TolerateErrors)))
 		}
 	}
 	codes, codeShares := positiveShares(e.StatusShare)
 	if len(codes) > 1 {
-		ev, v, why, err := sequential(codes, codeShares, p, opts, draw, func(res sample.Result) ([]int, string) {
+		ev, v, why, bursts, err := sequential(codes, codeShares, p, opts, draw, func(res sample.Result) ([]int, string) {
 			counts := make([]int, len(codes))
 			other := 0
 			for code, n := range res.ByStatus {
@@ -155,11 +168,14 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 			return counts, ""
 		})
 		out.StatusShare = ev
+		if bursts != nil {
+			out.Bursts = bursts
+		}
 		if err != nil {
 			return finish(verdict.Error, err.Error())
 		}
 		if v != verdict.Pass {
-			return finish(v, orElse(why, fmt.Sprintf("status shares %s: observed %s%s", describeShares(codes, codeShares), describeObserved(*ev), describeUnanswered(merged))))
+			return finish(v, orElse(why, shareReason("status shares", codes, codeShares, v, *ev, bursts, p.Budget)+describeUnanswered(merged, e.TolerateErrors)))
 		}
 	}
 
@@ -186,9 +202,38 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 	case answered == 0:
 		return finish(verdict.Fail, fmt.Sprintf("none of %d requests got an answer: errors %v", merged.Requests, merged.Errors))
 	case answered < need:
-		return finish(verdict.Inconclusive, fmt.Sprintf("%d answers met every expectation, %d are needed%s", answered, need, describeUnanswered(merged)))
+		return finish(verdict.Inconclusive, fmt.Sprintf("%d answers met every expectation, %d are needed; the budget of %d requests is spent%s", answered, need, p.Budget, describeUnanswered(merged, e.TolerateErrors)))
 	}
-	return finish(verdict.Pass, fmt.Sprintf("%d requests met every expectation%s", merged.Requests, describeUnanswered(merged)))
+	reason := fmt.Sprintf("%d requests met every expectation", merged.Requests)
+	if t := tolerated(merged, e.TolerateErrors); len(t) > 0 {
+		reason = fmt.Sprintf("%d of %d requests answered, every answer as expected; %s tolerated (the check's tolerateErrors), not judged",
+			merged.Answered(), merged.Requests, describeCounts(t))
+	}
+	if len(backends) > 1 || len(codes) > 1 {
+		reason += "; shares judged assuming each request is routed independently"
+	}
+	return finish(verdict.Pass, reason)
+}
+
+// shareReason says why a split or status-share test did not PASS: a FAIL
+// names bursts when [stats.BurstTest] found them (the test's error rates
+// assume independent routing, so the FAIL does not show the shares are
+// off), else says the shares are off and no bursts were found; an
+// INCONCLUSIVE says the budget, with its unit, is spent.
+func shareReason(what string, names []string, shares []float64, v verdict.Verdict, ev stats.Evidence, bursts *stats.Bursts, budget int) string {
+	want := describeShares(names, shares)
+	switch {
+	case v == verdict.Fail && bursts != nil && bursts.Bursty:
+		return fmt.Sprintf("%s %s: responses come in bursts, or the %s changed while sampling (%s); the test assumes each request is routed independently, so this FAIL does not show the %s is off; observed %s",
+			what, want, what, bursts, what, describeObserved(ev))
+	case v == verdict.Fail && bursts != nil:
+		return fmt.Sprintf("%s %s is off: observed %s; no bursts found (%s)", what, want, describeObserved(ev), bursts)
+	case v == verdict.Fail:
+		return fmt.Sprintf("%s %s is off: observed %s", what, want, describeObserved(ev))
+	case v == verdict.Inconclusive:
+		return fmt.Sprintf("%s %s: observed %s; the budget of %d requests is spent without a decision", what, want, describeObserved(ev), budget)
+	}
+	return fmt.Sprintf("%s %s: observed %s", what, want, describeObserved(ev))
 }
 
 // sequential runs a sequential test of names' shares over batches from
@@ -198,34 +243,68 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 // it is spent before the test decided, the verdict is INCONCLUSIVE, or FAIL
 // if no request got a counted answer (every one failed with a tolerated
 // error). The evidence is returned whenever the test was created.
-func sequential(names []string, shares []float64, p stats.Params, opts Options, draw func(int) (sample.Result, error), count func(sample.Result) ([]int, string)) (*stats.Evidence, verdict.Verdict, string, error) {
+//
+// After the test FAILs, sampling goes on to [stats.BurstMinRequests]
+// answers (within the budget) and [stats.BurstTest] runs over the batches
+// in order; its result is returned so the reason can name bursts. The
+// verdict stays the test's.
+func sequential(names []string, shares []float64, p stats.Params, opts Options, draw func(int) (sample.Result, error), count func(sample.Result) ([]int, string)) (*stats.Evidence, verdict.Verdict, string, *stats.Bursts, error) {
 	test, err := stats.NewSplit(names, shares, p)
 	if err != nil {
-		return nil, verdict.Error, "", err
+		return nil, verdict.Error, "", nil, err
 	}
 	evidence := func() *stats.Evidence { ev := test.Evidence(); return &ev }
 	var sent sample.Result
 	for test.Decision() == stats.Continue {
 		if sent.Requests >= p.Budget {
 			if test.N() == 0 {
-				return evidence(), verdict.Fail, fmt.Sprintf("none of %d requests got an answer: errors %v", sent.Requests, sent.Errors), nil
+				return evidence(), verdict.Fail, fmt.Sprintf("none of %d requests got an answer: errors %v", sent.Requests, sent.Errors), nil, nil
 			}
-			return evidence(), verdict.Inconclusive, "", nil
+			return evidence(), verdict.Inconclusive, "", nil, nil
 		}
 		res, err := draw(min(test.Next(), p.Budget-sent.Requests, batch(opts)))
 		if err != nil {
-			return evidence(), verdict.Error, "", err
+			return evidence(), verdict.Error, "", nil, err
 		}
 		sent.Merge(res)
 		counts, why := count(res)
 		if why != "" {
-			return evidence(), verdict.Fail, why, nil
+			return evidence(), verdict.Fail, why, nil, nil
 		}
 		if _, err := test.Observe(counts); err != nil {
-			return evidence(), verdict.Error, "", err
+			return evidence(), verdict.Error, "", nil, err
 		}
 	}
-	return evidence(), test.Decision(), "", nil
+	if test.Decision() != verdict.Fail {
+		return evidence(), test.Decision(), "", nil, nil
+	}
+	bursts := burstsAfterFail(test, p, opts, &sent, draw, count)
+	return evidence(), verdict.Fail, "", &bursts, nil
+}
+
+// burstsAfterFail samples on after a FAIL to stats.BurstMinRequests
+// answers and tests the batches for bursts. A batch that cannot be counted
+// (an error, a response outside the shares) ends the sampling; the test
+// then runs on what there is.
+func burstsAfterFail(test *stats.Split, p stats.Params, opts Options, sent *sample.Result, draw func(int) (sample.Result, error), count func(sample.Result) ([]int, string)) stats.Bursts {
+	batches := test.Batches()
+	answered := test.N()
+	for answered < stats.BurstMinRequests && sent.Requests < p.Budget {
+		res, err := draw(min(test.Params().Batch, p.Budget-sent.Requests, batch(opts)))
+		if err != nil {
+			break
+		}
+		sent.Merge(res)
+		counts, why := count(res)
+		if why != "" {
+			break
+		}
+		batches = append(batches, counts)
+		for _, c := range counts {
+			answered += c
+		}
+	}
+	return stats.BurstTest(batches, stats.DefaultBurstLevel)
 }
 
 func orElse(a, b string) string {
@@ -339,17 +418,55 @@ func success(code string) bool {
 	return err == nil && c >= 200 && c <= 299
 }
 
-// describeUnanswered says how many requests got no answer (errors the check
-// tolerates), or "" if all were answered.
-func describeUnanswered(res sample.Result) string {
-	n := 0
-	for _, v := range res.Errors {
-		n += v
-	}
-	if n == 0 {
+// describeUnanswered says how many requests got no answer with an error
+// the check tolerates, or "" if there were none.
+func describeUnanswered(res sample.Result, toleratedKinds []string) string {
+	t := tolerated(res, toleratedKinds)
+	if len(t) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; %d of %d requests got no answer: %v", n, res.Requests, res.Errors)
+	return fmt.Sprintf("; %d of %d requests got no answer: %s tolerated (the check's tolerateErrors)", sum(t), res.Requests, describeCounts(t))
+}
+
+// tolerated counts, by kind, the failed requests whose kind the check
+// tolerates; nil if there are none.
+func tolerated(res sample.Result, kinds []string) map[string]int {
+	var out map[string]int
+	for k, v := range res.Errors {
+		if v > 0 && slices.Contains(kinds, string(k)) {
+			if out == nil {
+				out = map[string]int{}
+			}
+			out[string(k)] += v
+		}
+	}
+	return out
+}
+
+// describeCounts writes counts by kind, largest first: "56 connection
+// refused, 3 reset".
+func describeCounts(m map[string]int) string {
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, func(a, b string) int {
+		if m[a] != m[b] {
+			return m[b] - m[a]
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d %s", m[k], k)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sum adds up counts.
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // errorCount counts failed requests whose kind is not tolerated.

@@ -35,6 +35,10 @@ type simulated struct {
 	switchAfter int
 	after       []float64
 	served      int
+	// blockShares, if set, draws new shares every block requests: traffic
+	// that is right on average but comes in bursts.
+	block       int
+	blockShares func() []float64
 }
 
 func (s *simulated) Sample(ctx context.Context, req sample.Request) (sample.Result, error) {
@@ -50,6 +54,9 @@ func (s *simulated) Sample(ctx context.Context, req sample.Request) (sample.Resu
 			res.Requests++
 			res.Errors[s.errKind]++
 			continue
+		}
+		if s.blockShares != nil && s.served%s.block == 0 {
+			s.shares = s.blockShares()
 		}
 		shares := s.shares
 		if s.after != nil && s.served >= s.switchAfter {
@@ -262,5 +269,83 @@ func TestRunAttempts(t *testing.T) {
 	out = Run(context.Background(), flaky, c, Options{Convergence: time.Minute})
 	if out.Verdict != verdict.Inconclusive || out.Attempts != 1 {
 		t.Errorf("inconclusive check: %s in %d attempts, want INCONCLUSIVE in 1 (not retried)", out.Verdict, out.Attempts)
+	}
+}
+
+// TestRunBursts: traffic right on average but sent in blocks of 100
+// requests, each block to one backend (70% of blocks to v1), FAILs the
+// split test; the reason names bursts, not a split that is off. A split
+// that is steadily off says so and that no bursts were found.
+func TestRunBursts(t *testing.T) {
+	v12 := []string{"v1", "v2"}
+	split := check(scenario.Expect{Split: map[string]float64{"v1": 0.7, "v2": 0.3}})
+	fails := 0
+	for seed := range uint64(20) {
+		s := sim(100+seed, v12, 0.7, 0.3)
+		s.block = 100
+		s.blockShares = func() []float64 {
+			if s.rng.Float64() < 0.7 {
+				return []float64{1, 0}
+			}
+			return []float64{0, 1}
+		}
+		out := Run(context.Background(), s, split, Options{})
+		if out.Verdict != verdict.Fail {
+			continue
+		}
+		fails++
+		if out.Bursts == nil || !out.Bursts.Bursty || !strings.Contains(out.Reason, "responses come in bursts") || strings.Contains(out.Reason, "is off:") {
+			t.Errorf("seed %d: FAIL with reason %q, bursts %+v; want the bursts named", seed, out.Reason, out.Bursts)
+		}
+		if out.Requests < 3000 {
+			t.Errorf("seed %d: %d requests; the burst test needs %d", seed, out.Requests, 3000)
+		}
+	}
+	if fails < 10 {
+		t.Errorf("only %d of 20 bursty runs FAILed; the simulation does not show the problem", fails)
+	}
+
+	out := Run(context.Background(), sim(130, v12, 0.62, 0.38), split, Options{})
+	if out.Verdict != verdict.Fail || !strings.Contains(out.Reason, "is off: observed") || !strings.Contains(out.Reason, "no bursts found") || out.Bursts == nil || out.Bursts.Bursty {
+		t.Errorf("62/38: %s (%s), bursts %+v; want FAIL as a split that is off, no bursts", out.Verdict, out.Reason, out.Bursts)
+	}
+	out = Run(context.Background(), sim(131, v12, 0.7, 0.3), split, Options{})
+	if out.Verdict != verdict.Pass || out.Bursts != nil || !strings.Contains(out.Reason, "assuming each request is routed independently") {
+		t.Errorf("70/30: %s (%s), bursts %+v; want PASS stating the assumption, no burst test", out.Verdict, out.Reason, out.Bursts)
+	}
+}
+
+// TestRunTolerated: a check whose requests partly fail with tolerated
+// errors says how many were tolerated and of what kind, not that every
+// request met every expectation; budgets carry their unit.
+func TestRunTolerated(t *testing.T) {
+	v12 := []string{"v1", "v2"}
+	flaky := sim(140, v12, 0.5, 0.5)
+	flaky.errRate, flaky.errKind = 0.2, sample.ErrRefused
+	c := check(scenario.Expect{Split: map[string]float64{"v1": 0.5, "v2": 0.5}, TolerateErrors: []string{string(sample.ErrRefused), string(sample.ErrReset)}})
+	out := Run(context.Background(), flaky, c, Options{})
+	n := out.Tolerated[string(sample.ErrRefused)]
+	if out.Verdict != verdict.Pass || n == 0 || n != out.Observed.Errors[sample.ErrRefused] {
+		t.Fatalf("%s (%s), tolerated %v; want PASS with the refused connections counted", out.Verdict, out.Reason, out.Tolerated)
+	}
+	if want := strconv.Itoa(n) + " connection refused tolerated"; !strings.Contains(out.Reason, want) || strings.Contains(out.Reason, "requests met every expectation") {
+		t.Errorf("reason %q, want %q and not \"requests met every expectation\"", out.Reason, want)
+	}
+	if out.BudgetRequests != 20000 {
+		t.Errorf("budget %d requests, want 20000", out.BudgetRequests)
+	}
+
+	clean := Run(context.Background(), sim(141, v12, 1, 0), check(scenario.Expect{Zero: []string{"v2"}}), Options{})
+	if clean.Tolerated != nil || !strings.Contains(clean.Reason, "149 requests met every expectation") {
+		t.Errorf("clean check: reason %q, tolerated %v", clean.Reason, clean.Tolerated)
+	}
+
+	dead := sim(142, v12, 1, 0)
+	dead.errRate, dead.errKind = 0.98, sample.ErrRefused
+	c = check(scenario.Expect{Zero: []string{"v2"}, TolerateErrors: []string{string(sample.ErrRefused)}})
+	c.MaxRequests = 400
+	out = Run(context.Background(), dead, c, Options{})
+	if out.Verdict != verdict.Inconclusive || !strings.Contains(out.Reason, "budget of 400 requests") || out.BudgetRequests != 400 {
+		t.Errorf("%s (%s), budget %d; want INCONCLUSIVE naming the budget of 400 requests", out.Verdict, out.Reason, out.BudgetRequests)
 	}
 }

@@ -110,6 +110,48 @@
 // for convergence does not change, so another attempt would most likely
 // spend another budget to the same end.
 //
+// # Independence
+//
+// Every error rate above assumes that requests are routed independently:
+// each goes to backend i with the same probability q_i, whatever the
+// requests before it did. A mesh can be right on average and still break
+// that: a balancer that picks a backend per connection, or weights drawn
+// per block of 50–200 requests. Then the counts wander far more than a
+// binomial's, and the split test FAILs a split that is right on average
+// far more often than α (in the simulations of burst_test.go, 10–90% of
+// the time instead of 1e-6), and would call it "split off".
+//
+// We test for that, but only to explain a FAIL, never to decide one:
+// after the split test FAILs, suite/check samples on to
+// [BurstMinRequests] (3000) requests and runs [BurstTest], Pearson's
+// chi-square test of homogeneity of the shares across windows of about
+// 100 and 500 consecutive requests (the client reports counts per batch,
+// not the order of single requests, so batches in order are the sequence
+// we have), at level [DefaultBurstLevel] = 1e-3. When it finds bursts the
+// FAIL says "responses come in bursts (dispersion test … p = …)" instead
+// of the split being off; otherwise it says the split is off and that
+// no bursts were found. Why not a finding that can fail a check by
+// itself, with a share of α:
+//
+//   - bursts are not by themselves wrong: the Gateway API's weights are
+//     proportions of requests and say nothing of their order, so a
+//     per-connection balancer that is right on average is not a failed
+//     split; what bursts do break is our test's error rates;
+//   - a share of α = 1e-6 would need the chi-square tail at p ≈ 5e-7,
+//     where the approximation is not good enough to promise anything; at
+//     1e-3 it is checked by simulation (TestBurstsIndependent: independent
+//     traffic, including at the split test's stopping time);
+//   - so the verdicts stay exactly those of the split test, and with them
+//     α, β and the exact operating characteristic; only the reason a FAIL
+//     gives changes, and a wrongly named reason costs a word, not a
+//     verdict (at most at level 1e-3 for independent traffic).
+//
+// A PASS is not tested for bursts (that would cost every passing check
+// thousands of requests); its text states the assumption instead. Data
+// that show bursts also fit a split that changed while sampling (a route
+// converging); the reason says so, and such a FAIL is retried like any
+// other.
+//
 // # Latency
 //
 // [CompareQuantile] estimates how much a quantile (the p99, say) of one
