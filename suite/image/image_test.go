@@ -81,3 +81,23 @@ func TestWriteAllMissingBinary(t *testing.T) {
 		t.Fatalf("err = %v, want one saying to run make build", err)
 	}
 }
+
+func TestInRegistry(t *testing.T) {
+	tests := []struct{ ref, registry, want string }{
+		{"gammaproof/echo:dev", "127.0.0.1:5000", "127.0.0.1:5000/gammaproof/echo:dev"},
+		{"gammaproof/client:dev", "ghcr.io/me/", "ghcr.io/me/gammaproof/client:dev"},
+		{"gammaproof/echo:dev", "", "gammaproof/echo:dev"},
+		{"busybox:1.36", "127.0.0.1:5000", "busybox:1.36"},
+		{"registry.k8s.io/gateway-api/echo-advanced:v1", "127.0.0.1:5000", "registry.k8s.io/gateway-api/echo-advanced:v1"},
+	}
+	for _, tt := range tests {
+		if got := InRegistry(tt.ref, tt.registry); got != tt.want {
+			t.Errorf("InRegistry(%q, %q) = %q, want %q", tt.ref, tt.registry, got, tt.want)
+		}
+	}
+	for _, s := range Ours {
+		if got, want := InRegistry(s.Ref(), "r:1"), s.RefIn("r:1", Tag); got != want {
+			t.Errorf("InRegistry(%q) = %q, RefIn says %q", s.Ref(), got, want)
+		}
+	}
+}

@@ -124,3 +124,14 @@ func Push(ctx context.Context, registry, tag string, specs []Spec, binDirs map[s
 	}
 	return out, nil
 }
+
+// InRegistry returns ref, one of our image references such as
+// "gammaproof/echo:dev", as registry names it:
+// "127.0.0.1:5000/gammaproof/echo:dev". Any other reference, or an empty
+// registry, comes back unchanged.
+func InRegistry(ref, registry string) string {
+	if registry == "" || !strings.HasPrefix(ref, "gammaproof/") {
+		return ref
+	}
+	return strings.TrimSuffix(registry, "/") + "/" + ref
+}
