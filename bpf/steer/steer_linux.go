@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gammaproof/gammaproof/bpf/bpfload"
-	"github.com/gammaproof/gammaproof/internal/cgroup2"
 )
 
 // Programs are the loaded steering programs and their maps. Methods are safe
@@ -253,7 +252,3 @@ func CgroupID(path string) (uint64, error) {
 	}
 	return st.Ino, nil
 }
-
-// CgroupV2Root returns the mount point of the cgroup v2 hierarchy; it is
-// [cgroup2.Mount], kept for the callers that know it by this name.
-func CgroupV2Root() (string, error) { return cgroup2.Mount() }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/gammaproof/gammaproof/bpf/shortcut"
 	"github.com/gammaproof/gammaproof/bpf/steer"
+	"github.com/gammaproof/gammaproof/internal/cgroup2"
 )
 
 // CgroupParentAnnotation on a Node names the cgroup v2 directory under which
@@ -377,7 +378,7 @@ func WalkCgroups(parent string) ([]Cgroup, error) {
 // set, else the Node's [CgroupParentAnnotation], else the cgroup v2 root. A
 // relative path is taken relative to the cgroup v2 mount.
 func ResolveCgroupParent(ctx context.Context, client kubernetes.Interface, nodeName, flag string) (string, error) {
-	root, err := steer.CgroupV2Root()
+	root, err := cgroup2.Mount()
 	if err != nil {
 		return "", err
 	}

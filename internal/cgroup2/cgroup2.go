@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/gammaproof/gammaproof/internal/procmounts"
 )
 
 // ErrNotMounted is wrapped by the errors of [Mount] and [ParseMount] when no
@@ -37,7 +39,7 @@ func ParseMount(r io.Reader) (string, error) {
 	found := ""
 	for s.Scan() {
 		if f := strings.Fields(s.Text()); len(f) >= 3 && f[2] == "cgroup2" {
-			found = unescape(f[1])
+			found = procmounts.Unescape(f[1])
 		}
 	}
 	if err := s.Err(); err != nil {
@@ -47,34 +49,4 @@ func ParseMount(r io.Reader) (string, error) {
 		return "", fmt.Errorf("find cgroup v2 mount: %w: mount one (`mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 none /sys/fs/cgroup/unified`) or boot with systemd.unified_cgroup_hierarchy=1", ErrNotMounted)
 	}
 	return found, nil
-}
-
-// unescape undoes the octal escapes of /proc/mounts (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, ok := octal(s[i+1 : i+4]); ok {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func octal(digits string) (byte, bool) {
-	var v byte
-	for _, c := range digits {
-		if c < '0' || c > '7' {
-			return 0, false
-		}
-		v = v*8 + byte(c-'0')
-	}
-	return v, true
 }

@@ -29,6 +29,10 @@ var (
 	goText = regexp.MustCompile("//.*$|\"(?:[^\"\\\\]|\\\\.)*\"|`[^`]*`")
 )
 
+// onPurpose marks a line whose path leaves the repository on purpose, such
+// as a test that a path traversal is refused.
+const onPurpose = "climbs outside " + "on purpose"
+
 // TestNoReferenceOutsideRepository fails when a file of the repository refers
 // to a path outside it: a relative path that leaves the checkout or names
 // nothing in it, a document that does not exist in the checkout, or an
@@ -96,6 +100,9 @@ func outsideRefs(t *testing.T, root, path string) []badRef {
 	s.Buffer(make([]byte, 1<<20), 1<<24)
 	for n := 1; s.Scan(); n++ {
 		line := s.Text()
+		if strings.Contains(line, onPurpose) {
+			continue
+		}
 		if filepath.Ext(path) == ".go" {
 			line = strings.Join(goText.FindAllString(line, -1), " ")
 		}

@@ -66,17 +66,3 @@ func TestStatusRunning(t *testing.T) {
 		}
 	}
 }
-
-func TestUnescapeMount(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"/var/lib/state", "/var/lib/state"},
-		{`/mnt/my\040dir/x`, "/mnt/my dir/x"},
-		{`/mnt/a\011b\134c`, "/mnt/a\tb\\c"},
-		{`/mnt/a\09x`, `/mnt/a\09x`},
-	}
-	for _, tt := range tests {
-		if got := unescapeMount(tt.in); got != tt.want {
-			t.Errorf("unescapeMount(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
