@@ -199,6 +199,43 @@ func summary(s report.Scenario) string {
 	return strings.Join(parts, "; ")
 }
 
+// maxExecOutput bounds the output an exec check records.
+const maxExecOutput = 16 << 10
+
+// execObserved says what an exec check judged: for each expected string,
+// on how many output lines it was found, then the whole output (its first
+// 16 KiB, with how much more there was).
+func execObserved(out string, contains []string) string {
+	text := strings.TrimRight(out, "\n")
+	lines := strings.Split(text, "\n")
+	if text == "" {
+		lines = nil
+	}
+	var b strings.Builder
+	for i, want := range contains {
+		n := 0
+		for _, l := range lines {
+			if strings.Contains(l, want) {
+				n++
+			}
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%q on %d of %d lines", want, n, len(lines))
+	}
+	if len(contains) > 0 {
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "output (%d lines):\n", len(lines))
+	if len(text) > maxExecOutput {
+		fmt.Fprintf(&b, "%s\n… %d more bytes", text[:maxExecOutput], len(text)-maxExecOutput)
+	} else {
+		b.WriteString(text)
+	}
+	return b.String()
+}
+
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	if len(s) > 160 {
@@ -240,7 +277,7 @@ func (r *Runner) runStep(ctx context.Context, s *scenario.Scenario, st scenario.
 		c := report.Check{Name: "exec " + strings.Join(e.Command, " "), Step: st.Name, Kind: report.CheckExact,
 			Client: e.Namespace + "/" + e.Pod, Expected: "output contains " + strings.Join(e.Contains, ", ")}
 		out, err := r.exec(ctx, e)
-		c.Verdict, c.Observed = verdict.Pass, firstLine(out)
+		c.Verdict, c.Observed = verdict.Pass, execObserved(out, e.Contains)
 		if err != nil {
 			c.Verdict, c.Error = verdict.Error, err.Error()
 		} else {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +147,34 @@ spec:
 	st := r.routeStatuses(ctx, objs)
 	if len(st) != 1 || st[0].Parent != "w/echo:8080" || st[0].Conditions[0].Type != "Accepted" {
 		t.Fatalf("route statuses %+v", st)
+	}
+}
+
+// TestExecObserved: an exec check records the whole output it judged and,
+// per expected string, the lines that had it.
+func TestExecObserved(t *testing.T) {
+	var out strings.Builder
+	for i := range 20 {
+		v := "v1"
+		if i%4 == 0 {
+			v = "v2"
+		}
+		fmt.Fprintf(&out, "Response from %s\n", v)
+	}
+	got := execObserved(out.String(), []string{"Response from v1", "Response from v2"})
+	for _, want := range []string{`"Response from v1" on 15 of 20 lines`, `"Response from v2" on 5 of 20 lines`, "output (20 lines):\nResponse from v2\nResponse from v1"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("observed %q lacks %q", got, want)
+		}
+	}
+	if n := strings.Count(got, "Response from v"); n != 22 {
+		t.Errorf("observed shows %d backend lines, want the 20 of the output (plus the 2 expectations)", n)
+	}
+	long := execObserved(strings.Repeat("x", maxExecOutput+10), nil)
+	if !strings.HasSuffix(long, "… 10 more bytes") || strings.Contains(long, " on ") {
+		t.Errorf("long output: %q…", long[len(long)-40:])
+	}
+	if got := execObserved("", []string{"a"}); got != "\"a\" on 0 of 0 lines\noutput (0 lines):\n" {
+		t.Errorf("empty output: %q", got)
 	}
 }
