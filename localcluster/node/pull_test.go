@@ -224,8 +224,8 @@ func TestResolveIn(t *testing.T) {
 		}
 	}
 	mk("usr/bin/busybox")
-	link("usr/bin", "bin")                 // relative, merged /usr
-	link("/usr/bin/busybox", "usr/bin/sh") // absolute: inside the image
+	link("usr/bin", "bin")                               // relative, merged /usr
+	link("/usr/bin/busybox", "usr/bin/sh")               // absolute: inside the image
 	link("../../../../../usr/bin/busybox", "usr/bin/up") // climbs outside on purpose
 	tests := []struct{ in, want string }{
 		{"/bin/sh", "usr/bin/busybox"},
