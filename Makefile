@@ -7,6 +7,10 @@ export GAMMAPROOF_BIN := $(BIN)
 ENV ?= $(shell if (docker info >/dev/null 2>&1 || podman info >/dev/null 2>&1); then echo kind; else echo local; fi)
 E2E_FLAGS ?=
 
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 COMMANDS := gammaproof gamma-localnode gamma-controller gamma-node gamma-echo gamma-client
 
 .PHONY: all build kube test e2e cluster-up cluster-down cluster-status images bpf bench publish-report clean
@@ -17,7 +21,7 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	@for c in $(COMMANDS); do \
-		if [ -d cmd/$$c ]; then CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/$$c ./cmd/$$c || exit 1; fi; \
+		if [ -d cmd/$$c ]; then CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$c ./cmd/$$c || exit 1; fi; \
 	done
 
 ## kube: Kubernetes + etcd binaries from the pinned tools/kube module (cached in bin/)
