@@ -40,6 +40,11 @@ type Options struct {
 	KindConfig        string
 	KeepCluster       bool
 	Concurrency       int
+	// ImageRegistry, when set, is where the cluster pulls gammaproof's
+	// images from (pushed with `gammaproof images push`): scenario images
+	// gammaproof/* become ImageRegistry/gammaproof/*, and gammaproof is
+	// installed from it.
+	ImageRegistry string
 	// Metadata of the implementation for the reports (upstream's
 	// ConformanceReport fields); empty ones keep the defaults.
 	Organization, Project, URL, Version string
@@ -68,6 +73,7 @@ func RegisterFlags(fs *flag.FlagSet) *Options {
 	fs.StringVar(&o.KindConfig, "kind-config", "", "kind cluster config for --env=kind (default: kind-configs/default.yaml of the checkout)")
 	fs.BoolVar(&o.KeepCluster, "keep-cluster", false, "leave a cluster the suite created running")
 	fs.IntVar(&o.Concurrency, "scenario-concurrency", 0, "how many scenarios run at once (they use disjoint namespaces); 0: all, 1: one after another")
+	fs.StringVar(&o.ImageRegistry, "image-registry", "", "registry the cluster pulls gammaproof's images from, e.g. 127.0.0.1:5000 (push them with `gammaproof images push`); default: images loaded without a registry (local cluster, kind)")
 	fs.StringVar(&o.Organization, "organization", "", "organization of the implementation, for the reports (default: gammaproof's, or \"unknown\" for existing)")
 	fs.StringVar(&o.Project, "project", "", "project of the implementation, for the reports; also its display name")
 	fs.StringVar(&o.URL, "url", "", "URL of the implementation, for the reports")

@@ -146,7 +146,8 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 			name := s.byNamespace[ns]
 			return countingSampler{podproxy.New(cs, ns, pod, port), func(n int) { s.progress.Requests(name, n) }}
 		},
-		Concurrency: s.opts.Concurrency,
+		Concurrency:   s.opts.Concurrency,
+		ImageRegistry: s.opts.ImageRegistry,
 	}
 	if s.opts.Implementation == ImplGammaproof {
 		s.runner.ControllerName = controllername.Gammaproof
@@ -263,7 +264,11 @@ func (s *Suite) installGammaproof(ctx context.Context, kubeconfig string) error 
 			}
 		}
 	}
-	cmd := exec.CommandContext(ctx, gp, "install", "--kubeconfig", kubeconfig, "--grant-policy", s.opts.GrantPolicy, "--wait")
+	args := []string{"install", "--kubeconfig", kubeconfig, "--grant-policy", s.opts.GrantPolicy, "--wait"}
+	if s.opts.ImageRegistry != "" {
+		args = append(args, "--image-registry", s.opts.ImageRegistry)
+	}
+	cmd := exec.CommandContext(ctx, gp, args...)
 	cmd.Stdout, cmd.Stderr = s.out, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("install gammaproof: %w", err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
 	"github.com/gammaproof/gammaproof/suite/check"
+	"github.com/gammaproof/gammaproof/suite/image"
 	"github.com/gammaproof/gammaproof/suite/report"
 	"github.com/gammaproof/gammaproof/suite/sample"
 	"github.com/gammaproof/gammaproof/suite/scenario"
@@ -58,6 +59,9 @@ type Runner struct {
 	// Concurrency bounds how many scenarios run at once when features run
 	// in parallel; 0 means no bound.
 	Concurrency int
+	// ImageRegistry, when set, moves the scenarios' gammaproof/* images to
+	// that registry (see [image.InRegistry]). Optional.
+	ImageRegistry string
 
 	mu      sync.Mutex
 	results []report.Scenario
@@ -252,6 +256,9 @@ func (r *Runner) runStep(ctx context.Context, s *scenario.Scenario, st scenario.
 		objs, err := s.Objects(f)
 		if err != nil {
 			return applied, err
+		}
+		for _, o := range objs {
+			inRegistry(o.Object, r.ImageRegistry)
 		}
 		if err := r.Applier.Apply(ctx, objs, false); err != nil {
 			return applied, err
@@ -520,4 +527,35 @@ func dedupe(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 		out = append(out, o)
 	}
 	return out
+}
+
+// inRegistry rewrites, in place, the image of every container and init
+// container found anywhere in obj (a Pod, a Deployment's template…) with
+// [image.InRegistry]. An empty registry changes nothing.
+func inRegistry(obj any, registry string) {
+	if registry == "" {
+		return
+	}
+	switch v := obj.(type) {
+	case map[string]any:
+		for k, child := range v {
+			if k == "containers" || k == "initContainers" || k == "ephemeralContainers" {
+				if list, ok := child.([]any); ok {
+					for _, c := range list {
+						if m, ok := c.(map[string]any); ok {
+							if ref, ok := m["image"].(string); ok {
+								m["image"] = image.InRegistry(ref, registry)
+							}
+						}
+					}
+				}
+				continue
+			}
+			inRegistry(child, registry)
+		}
+	case []any:
+		for _, child := range v {
+			inRegistry(child, registry)
+		}
+	}
 }
