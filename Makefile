@@ -13,7 +13,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 COMMANDS := gammaproof gamma-localnode gamma-controller gamma-node gamma-echo gamma-client
 
-.PHONY: all build kube test e2e cluster-up cluster-down cluster-status images bpf bench publish-report clean
+.PHONY: all build kube test e2e e2e-robustness faults-build faults fuzz istio-echo conformance cluster-up cluster-down cluster-status images bpf bench publish-report clean
 
 all: build
 
@@ -39,6 +39,41 @@ test: kube build
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go' | grep -v '^tools/'); exit 1; }
 	$(GO) test -count=1 -p 1 -timeout 45m ./...
 	$(MAKE) e2e ENV=local
+	$(MAKE) e2e-robustness
+
+## e2e-robustness: the e2e-only tests on the local cluster: the controller
+## and the node agent killed under load, two faults caught (and the correct
+## mesh passed), a grant revoked under traffic (strict policy).
+E2E_TEST := $(BIN)/gammaproof-e2e.test
+e2e-robustness: kube build faults-build
+	$(GO) test -c -tags e2e -o $(E2E_TEST) ./suite/e2e
+	$(E2E_TEST) -test.timeout 30m -test.v -test.run '$(ROBUSTNESS_TESTS)' --env=local --faults-report-dir=$(BIN)/faults-report
+	$(E2E_TEST) -test.timeout 20m -test.v -test.run '^TestGrantRevocationUnderTraffic$$' --env=local --grant-policy=strict
+ROBUSTNESS_TESTS := ^(TestControllerRestartUnderLoad|TestNodeRestartUnderLoad|TestFaults)$$
+
+## faults-build: the fault-injecting controller (build tag gammaproof_faults) into bin/faults/
+faults-build:
+	@./hack/build-faults.sh
+
+## faults: every catalogued fault against our suite on the local cluster;
+## writes reports/faults/ (FAULT_REPEATS runs per fault). Slow: not in make test.
+FAULT_REPEATS ?= 3
+faults: kube build faults-build
+	$(GO) test -c -tags e2e -o $(E2E_TEST) ./suite/e2e
+	$(E2E_TEST) -test.timeout 180m -test.v -test.run '^TestFaults$$' --env=local --faults=all --fault-repeats=$(FAULT_REPEATS)
+
+## fuzz: every fuzz target for FUZZTIME each (default 60s)
+fuzz:
+	./hack/fuzz.sh
+
+## istio-echo: upstream's echo app (Istio's echo server and client) into bin/
+istio-echo:
+	@./hack/build-istio-echo.sh
+
+## conformance: upstream's own mesh conformance tests, unchanged, against the
+## local cluster (ENV=existing: the current kubeconfig); reports/latest/upstream/
+conformance:
+	ENV=$(if $(filter kind,$(ENV)),local,$(ENV)) ./hack/conformance.sh
 
 ## e2e: run every scenario against the implementation under test; writes reports/latest/.
 ## A thin wrapper over `gammaproof verify`; only ENV=local builds Kubernetes (make kube).
