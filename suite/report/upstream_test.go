@@ -81,8 +81,8 @@ func TestReadUpstreamVerdicts(t *testing.T) {
 	for _, tc := range []struct {
 		name, json, errHas string
 	}{
-		{"ok", `{"MeshBasic": "PASS", "MeshConsumerRoute": "FAIL", "MeshPorts": "SKIP"}`, ""},
-		{"not upstream's test", `{"MeshNoSuchTest": "PASS"}`, `"MeshNoSuchTest"`},
+		{"ok", `{"MeshBasic": "PASS", "MeshConsumerRoute": "FAIL", "MeshPorts": "SKIP", "HTTPRouteSimpleSameNamespace": "SKIP"}`, ""},
+		{"a gateway test ran", `{"MeshBasic": "PASS", "HTTPRouteSimpleSameNamespace": "PASS"}`, "HTTPRouteSimpleSameNamespace is PASS, but it is not"},
 		{"not upstream's verdict", `{"MeshBasic": "INCONCLUSIVE"}`, `"INCONCLUSIVE"`},
 		{"not JSON", `MeshBasic: PASS`, "parse upstream verdicts"},
 	} {
