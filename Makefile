@@ -42,15 +42,14 @@ test: kube build
 	$(MAKE) e2e-robustness
 
 ## e2e-robustness: the e2e-only tests on the local cluster: the controller
-## killed under load, two faults caught (and the correct mesh passed), a
-## grant revoked under traffic (strict policy). TestNodeRestartUnderLoad is
-## not here yet: while gamma-node is down, steering stops and traffic
-## bypasses the route (docs/robustness.md).
+## killed under load, two faults caught (and the correct mesh passed).
+## Not here yet: TestGrantRevocationUnderTraffic (never run so far) and
+## TestNodeRestartUnderLoad (while gamma-node is down, steering stops and
+## traffic bypasses the route: docs/robustness.md).
 E2E_TEST := $(BIN)/gammaproof-e2e.test
 e2e-robustness: kube build faults-build
 	$(GO) test -c -tags e2e -o $(E2E_TEST) ./suite/e2e
 	$(E2E_TEST) -test.timeout 30m -test.v -test.run '$(ROBUSTNESS_TESTS)' --env=local --faults-report-dir=$(BIN)/faults-report
-	$(E2E_TEST) -test.timeout 20m -test.v -test.run '^TestGrantRevocationUnderTraffic$$' --env=local --grant-policy=strict
 ROBUSTNESS_TESTS := ^(TestControllerRestartUnderLoad|TestFaults)$$
 
 ## faults-build: the fault-injecting controller (build tag gammaproof_faults) into bin/faults/
