@@ -10,21 +10,16 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/gammaproof/gammaproof/impl/controller"
 	"github.com/gammaproof/gammaproof/impl/model"
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
-
-// MeshSink is what the controller hands its meshes to (impl/controller's
-// MeshSink): the xDS server.
-type MeshSink interface {
-	Update(ctx context.Context, m *model.Mesh) error
-}
 
 // Sink passes the faulty mesh to the next sink instead of the one it is
 // given. It lists the cluster state itself (from the controller's cache)
 // because input faults need what Build leaves out.
 type Sink struct {
-	next   MeshSink
+	next   controller.MeshSink
 	reader client.Reader
 	policy grantpolicy.Policy
 	inj    *Injector
@@ -32,7 +27,7 @@ type Sink struct {
 
 // NewSink returns a sink that builds the meshes it passes to next with inj
 // from what reader lists, under policy.
-func NewSink(next MeshSink, reader client.Reader, policy grantpolicy.Policy, inj *Injector) *Sink {
+func NewSink(next controller.MeshSink, reader client.Reader, policy grantpolicy.Policy, inj *Injector) *Sink {
 	return &Sink{next: next, reader: reader, policy: policy, inj: inj}
 }
 

@@ -190,8 +190,8 @@ func TestOutsideRefsFindsEachKind(t *testing.T) {
 	}
 	text := strings.Join([]string{
 		"See docs/a.md and ../README.md.",    // 1: ../README.md leaves root
-		"Design: ../shared/DESIGN.md",        // 2: leaves root
-		"from /work/shared/x and /root/y",    // 3: two host paths
+		"Notes: ../elsewhere/NOTES.md",       // 2: leaves root
+		"from /work/other/x and /root/y",     // 3: two host paths
 		"see docs/missing.md",                // 4: no such document
 		"https://example.com/../z/README.md", // 5: a URL, fine
 		"fine: docs/a.md, ../docs/a.md",      // 6: ../docs/a.md from sub/ is fine
@@ -208,7 +208,7 @@ func TestOutsideRefsFindsEachKind(t *testing.T) {
 	for _, b := range outsideRefs(t, root, file) {
 		got = append(got, fmt.Sprintf("%d:%s", b.line, b.ref))
 	}
-	want := []string{"1:../README.md", "2:../shared/DESIGN.md", "3:/work/shared/x", "3:/root/y", "4:docs/missing.md"}
+	want := []string{"1:../README.md", "2:../elsewhere/NOTES.md", "3:/work/other/x", "3:/root/y", "4:docs/missing.md"}
 	if !slices.Equal(got, want) {
 		t.Errorf("found %q, want %q", got, want)
 	}
