@@ -17,6 +17,9 @@ COMMANDS := gammaproof gamma-localnode gamma-controller gamma-node gamma-echo ga
 
 all: build
 
+# Each area's own targets (kind, soak, ...).
+-include mk/*.mk
+
 ## build: our binaries into bin/ (static, CGO off)
 build:
 	@mkdir -p $(BIN)
