@@ -25,23 +25,13 @@ targets=(
 )
 total=$((${#targets[@]} + 1))
 
+# shellcheck source=lib/pinned-build.sh
+source "$root/hack/lib/pinned-build.sh"
 cd "$mod"
 i=0
 for t in "${targets[@]}"; do
 	i=$((i + 1))
-	name=${t%% *}
-	pkg=${t#* }
-	stamp=$bin/.$name.pin
-	if [[ -x $bin/$name && -f $stamp && $(cat "$stamp") == "$pin" ]]; then
-		echo "istio-echo: [$i/$total] $name up to date"
-		continue
-	fi
-	echo "istio-echo: [$i/$total] building $name from istio.io/istio $istio_version (cold builds take minutes)"
-	start=$(date +%s)
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin/$name.tmp" "$pkg"
-	mv "$bin/$name.tmp" "$bin/$name"
-	echo "$pin" >"$stamp"
-	echo "istio-echo: [$i/$total] built $name in $(($(date +%s) - start))s"
+	pinned_build istio-echo "$i/$total" "${t%% *}" "${t#* }" "from istio.io/istio $istio_version" "$pin" "-s -w"
 done
 
 i=$((i + 1))

@@ -31,23 +31,14 @@ targets=(
 	"kube-proxy k8s.io/kubernetes/cmd/kube-proxy"
 )
 
+# shellcheck source=lib/pinned-build.sh
+source "$root/hack/lib/pinned-build.sh"
 cd "$mod"
 i=0
 for t in "${targets[@]}"; do
 	i=$((i + 1))
 	name=${t%% *}
-	pkg=${t#* }
-	stamp=$bin/.$name.pin
-	if [[ -x $bin/$name && -f $stamp && $(cat "$stamp") == "$pin" ]]; then
-		echo "kube: [$i/${#targets[@]}] $name up to date"
-		continue
-	fi
 	version=$kube_version
 	[[ $name == etcd ]] && version=$etcd_version
-	echo "kube: [$i/${#targets[@]}] building $name $version (cold builds take minutes)"
-	start=$(date +%s)
-	CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/$name.tmp" "$pkg"
-	mv "$bin/$name.tmp" "$bin/$name"
-	echo "$pin" >"$stamp"
-	echo "kube: [$i/${#targets[@]}] built $name in $(($(date +%s) - start))s"
+	pinned_build kube "$i/${#targets[@]}" "$name" "${t#* }" "$version" "$pin" "$ldflags"
 done

@@ -72,24 +72,12 @@ func (s *DNSServer) answer(req *dns.Msg, from netip.Addr) *dns.Msg {
 		return m
 	}
 	ns, svc, inDomain, ok := s.parse(q.Name, from)
-	if !ok {
-		if inDomain {
-			m.Rcode = dns.RcodeNameError
-		} else {
-			m.Rcode = dns.RcodeRefused
-			m.Authoritative = false
-		}
-		return m
+	var ips []netip.Addr
+	if ok {
+		ips, ok = s.Lookup.Service(ns, svc)
 	}
-	ips, found := s.Lookup.Service(ns, svc)
-	if !found {
-		if inDomain {
-			m.Rcode = dns.RcodeNameError
-		} else {
-			m.Rcode = dns.RcodeRefused
-			m.Authoritative = false
-		}
-		return m
+	if !ok {
+		return miss(m, inDomain)
 	}
 	ttl := s.TTL
 	if ttl == 0 {
@@ -107,6 +95,18 @@ func (s *DNSServer) answer(req *dns.Msg, from netip.Addr) *dns.Msg {
 		}
 	}
 	return m // NOERROR, possibly with no answer (e.g. AAAA for an IPv4 Service)
+}
+
+// miss answers a name that resolves to no Service: NXDOMAIN inside the
+// cluster domain, REFUSED (not authoritative) outside it.
+func miss(m *dns.Msg, inDomain bool) *dns.Msg {
+	if inDomain {
+		m.Rcode = dns.RcodeNameError
+	} else {
+		m.Rcode = dns.RcodeRefused
+		m.Authoritative = false
+	}
+	return m
 }
 
 // parse splits a query name into namespace and Service. inDomain reports
