@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,15 +14,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gammaproof/gammaproof/internal/repo"
+	"github.com/gammaproof/gammaproof/internal/testenv"
 )
-
-// tlog writes progress lines to the test log.
-type tlog struct{ t *testing.T }
-
-func (w tlog) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(b), "\n"))
-	return len(b), nil
-}
 
 // TestControlPlane starts etcd and the control plane for real, checks the
 // API works, then takes it down and checks nothing is left.
@@ -39,7 +31,7 @@ func TestControlPlane(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := filepath.Join(t.TempDir(), "state")
-	c := New(Options{StateDir: dir, ControlPlaneOnly: true, Progress: tlog{t}})
+	c := New(Options{StateDir: dir, ControlPlaneOnly: true, Progress: testenv.LogWriter(t)})
 	t.Cleanup(func() {
 		if err := c.Down(context.Background()); err != nil {
 			t.Errorf("cleanup: %v", err)

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/gammaproof/gammaproof/internal/repo"
+	"github.com/gammaproof/gammaproof/internal/testenv"
 	"github.com/gammaproof/gammaproof/localcluster/cluster"
 )
 
@@ -34,14 +35,6 @@ var (
 )
 
 const testNS = "gpt-seed"
-
-// tlog writes progress lines to the test log.
-type tlog struct{ t *testing.T }
-
-func (w tlog) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(b), "\n"))
-	return len(b), nil
-}
 
 // TestAcceptance is the acceptance test through the provider: the
 // seed's bookstore v1/v2 behind one Service answer a netshoot client,
@@ -59,7 +52,7 @@ func TestAcceptance(t *testing.T) {
 	defer cancel()
 
 	stateDir := filepath.Join(t.TempDir(), "state")
-	p := NewCluster("gpt-acceptance").WithOpts(WithStateDir(stateDir), WithProgress(tlog{t})).(*Cluster)
+	p := NewCluster("gpt-acceptance").WithOpts(WithStateDir(stateDir), WithProgress(testenv.LogWriter(t))).(*Cluster)
 	destroyed := false
 	t.Cleanup(func() {
 		if !destroyed {
