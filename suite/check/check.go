@@ -181,8 +181,13 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 
 	// Exact expectations hold for every response: enough answers that a
 	// violation with share ≥ δ would have shown up but with probability β,
-	// within the budget of requests sent.
+	// within the budget of requests sent. A backend that must get nothing
+	// (zero) is tested one-sidedly against the smaller share ZeroDelta
+	// (stats.ExpectZero): a weight-0 backend leaking 1% is a real bug.
 	need := stats.ZeroRequests(p.Delta, p.Beta)
+	if len(e.Zero) > 0 {
+		need = max(need, stats.ZeroRequests(p.ZeroDelta, p.Beta))
+	}
 	if c.MaxRequests > 0 && need > c.MaxRequests {
 		need = c.MaxRequests
 	}
@@ -208,6 +213,10 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 	if t := tolerated(merged, e.TolerateErrors); len(t) > 0 {
 		reason = fmt.Sprintf("%d of %d requests answered, every answer as expected; %s tolerated (the check's tolerateErrors), not judged",
 			merged.Answered(), merged.Requests, describeCounts(t))
+	}
+	if len(e.Zero) > 0 {
+		reason += fmt.Sprintf("; %s got none of %d answers: a share of %.1f%% or more would have shown up but with probability %.2g (a correct mesh never fails this)",
+			strings.Join(e.Zero, ", "), merged.Answered(), 100*p.ZeroDelta, stats.ZeroMissRate(p.ZeroDelta, merged.Answered()))
 	}
 	if len(backends) > 1 || len(codes) > 1 {
 		reason += "; shares judged assuming each request is routed independently"

@@ -252,14 +252,19 @@ func TestRunSplitNeedsSuccess(t *testing.T) {
 
 // TestRunAttempts: an exact check's first attempt sends ZeroRequests(δ, β/2)
 // requests, 149 for the defaults (the error budget gives the first attempt
-// half of α and β); only a FAIL is retried while converging, not an
-// INCONCLUSIVE.
+// half of α and β), and a zero check ZeroRequests(ZeroDelta, β/2), 1517;
+// only a FAIL is retried while converging, not an INCONCLUSIVE.
 func TestRunAttempts(t *testing.T) {
 	v12 := []string{"v1", "v2"}
-	zero := check(scenario.Expect{Zero: []string{"v2"}})
-	out := Run(context.Background(), sim(40, v12, 1, 0), zero, Options{})
+	status := check(scenario.Expect{Status: 200})
+	out := Run(context.Background(), sim(40, v12, 1, 0), status, Options{})
 	if out.Verdict != verdict.Pass || out.Requests != 149 || out.Attempts != 1 {
 		t.Errorf("exact check: %s after %d requests in %d attempts, want PASS after 149 in 1", out.Verdict, out.Requests, out.Attempts)
+	}
+	zero := check(scenario.Expect{Zero: []string{"v2"}})
+	out = Run(context.Background(), sim(40, v12, 1, 0), zero, Options{})
+	if out.Verdict != verdict.Pass || out.Requests != 1517 || out.Attempts != 1 {
+		t.Errorf("zero check: %s after %d requests in %d attempts, want PASS after 1517 in 1", out.Verdict, out.Requests, out.Attempts)
 	}
 
 	flaky := sim(41, v12, 1, 0)
@@ -336,7 +341,7 @@ func TestRunTolerated(t *testing.T) {
 	}
 
 	clean := Run(context.Background(), sim(141, v12, 1, 0), check(scenario.Expect{Zero: []string{"v2"}}), Options{})
-	if clean.Tolerated != nil || !strings.Contains(clean.Reason, "149 requests met every expectation") {
+	if clean.Tolerated != nil || !strings.Contains(clean.Reason, "1517 requests met every expectation") {
 		t.Errorf("clean check: reason %q, tolerated %v", clean.Reason, clean.Tolerated)
 	}
 
@@ -347,5 +352,34 @@ func TestRunTolerated(t *testing.T) {
 	out = Run(context.Background(), dead, c, Options{})
 	if out.Verdict != verdict.Inconclusive || !strings.Contains(out.Reason, "budget of 400 requests") || out.BudgetRequests != 400 {
 		t.Errorf("%s (%s), budget %d; want INCONCLUSIVE naming the budget of 400 requests", out.Verdict, out.Reason, out.BudgetRequests)
+	}
+}
+
+// TestRunZeroLeak: a weight-0 backend that gets 1% of the requests (the
+// weight-zero-gets-one-percent fault) FAILs in every one of 200 runs. With
+// the zero check at δ = 5% (149 requests) about a fifth of them passed
+// (0.99^149 ≈ 22%); at ZeroDelta = 0.5% (1517 requests) a run passes with
+// probability 0.99^1517 ≈ 2e-7. A correct mesh PASSes stating the error
+// rate.
+func TestRunZeroLeak(t *testing.T) {
+	v12 := []string{"v1", "v2"}
+	zero := check(scenario.Expect{Status: 200, Split: map[string]float64{"v1": 1}, Zero: []string{"v2"}})
+	passed := 0
+	for seed := range uint64(200) {
+		out := Run(context.Background(), sim(1000+seed, v12, 0.99, 0.01), zero, Options{})
+		if out.Verdict != verdict.Fail {
+			passed++
+			continue
+		}
+		if !strings.Contains(out.Reason, `backend "v2"`) {
+			t.Errorf("seed %d: FAIL with reason %q, want the weight-0 backend named", seed, out.Reason)
+		}
+	}
+	if passed > 0 {
+		t.Errorf("%d of 200 runs missed a weight-0 backend getting 1%% of the requests", passed)
+	}
+	out := Run(context.Background(), sim(999, v12, 1, 0), zero, Options{})
+	if out.Verdict != verdict.Pass || !strings.Contains(out.Reason, "v2 got none of 1517 answers: a share of 0.5% or more would have shown up but with probability 0.0005") {
+		t.Errorf("correct mesh: %s (%s), want PASS stating the zero test's error rate", out.Verdict, out.Reason)
 	}
 }

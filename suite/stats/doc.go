@@ -92,7 +92,16 @@
 // and β = 1e-3. A check spends its error rates over attempts (see Retries),
 // so its first attempt tests at β/2 and needs 149 clean requests, a second
 // 162, a third 176. A share of 1 (every request must be a 500) is the
-// mirror image. [ExpectZero] is the short form. Status shares (the 500-share
+// mirror image.
+//
+// A backend that must get nothing (a weight-0 backendRef, a check's
+// "zero") is tested against a smaller alternative, q = ZeroDelta
+// ([DefaultZeroDelta] = 0.5%) instead of δ: [ExpectZero]. Against δ a
+// backend leaking 1% passes a 149-request check with probability
+// 0.99^149 ≈ 22%; against ZeroDelta the check needs 1379 clean requests at
+// β = 1e-3 (1517 at a first attempt's β/2), and a 1% leak passes with
+// probability 0.99^1517 ≈ 2e-7 ([ZeroMissRate] gives (1−q)^n for any
+// share q). The false-fail rate stays 0. Status shares (the 500-share
 // for a partly invalid route) are tested as a two-category split (status,
 // not status) by the same machinery.
 //

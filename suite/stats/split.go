@@ -24,6 +24,11 @@ const (
 	DefaultDelta  = 0.05
 	DefaultBudget = 20000
 	DefaultBatch  = 20
+	// DefaultZeroDelta is the share a backend that must get nothing
+	// (weight 0) is proven below: 0.5%, so a weight-0 backend that gets 1%
+	// of the requests is caught with probability far above 1−β (see
+	// [ZeroRequests]).
+	DefaultZeroDelta = 0.005
 )
 
 // ErrBadParams is wrapped by every error about invalid parameters or shares.
@@ -46,6 +51,10 @@ type Params struct {
 	// Batch is the number of requests to send between decisions.
 	// Optional: 0 means [DefaultBatch].
 	Batch int `json:"batch"`
+	// ZeroDelta is the tolerance of a share that must be 0 (a weight-0
+	// backend): a PASS of [ExpectZero] means the share is below ZeroDelta
+	// but with probability β. Optional: 0 means [DefaultZeroDelta].
+	ZeroDelta float64 `json:"zeroDelta,omitempty"`
 }
 
 // DefaultParams returns the defaults.
@@ -67,6 +76,9 @@ func (p Params) withDefaults() Params {
 	if p.Batch == 0 {
 		p.Batch = DefaultBatch
 	}
+	if p.ZeroDelta == 0 {
+		p.ZeroDelta = DefaultZeroDelta
+	}
 	return p
 }
 
@@ -84,6 +96,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("%w: budget %d must not be negative", ErrBadParams, p.Budget)
 	case p.Batch < 0:
 		return fmt.Errorf("%w: batch %d must not be negative", ErrBadParams, p.Batch)
+	case !(p.ZeroDelta > 0 && p.ZeroDelta < 1):
+		return fmt.Errorf("%w: zero tolerance %g must be in (0, 1), an absolute share such as 0.005", ErrBadParams, p.ZeroDelta)
 	}
 	return nil
 }
@@ -432,16 +446,18 @@ func (s *Split) Run(draw func(n int) ([]int, error)) (Decision, error) {
 	return s.decision, nil
 }
 
-// ExpectZero is the exact check of a share that must be 0 (weight 0 gets
-// nothing): any hit FAILs, and the check PASSes once n requests without a
-// hit make a share ≥ δ improbable below β, i.e. n ≥ [ZeroRequests](δ, β).
-// A correct implementation can never FAIL it.
+// ExpectZero is the one-sided test that a share is 0 (a weight-0 backend
+// gets nothing), q = 0 against q ≥ ZeroDelta: any hit FAILs, and the check
+// PASSes once n requests without a hit make a share ≥ ZeroDelta improbable
+// below β, i.e. n ≥ [ZeroRequests](ZeroDelta, β). Its false-fail rate is
+// 0: a correct implementation can never FAIL it. Its miss rate is ≤ β for
+// any share ≥ ZeroDelta and (1−q)^n for a share q (see [ZeroMissRate]).
 func ExpectZero(hits, n int, params Params) Decision {
 	params = params.withDefaults()
 	switch {
 	case hits > 0:
 		return verdict.Fail
-	case n >= ZeroRequests(params.Delta, params.Beta):
+	case n >= ZeroRequests(params.ZeroDelta, params.Beta):
 		return verdict.Pass
 	case n >= params.Budget:
 		return verdict.Inconclusive
@@ -453,4 +469,11 @@ func ExpectZero(hits, n int, params Params) Decision {
 // delta with miss rate beta: the least n with (1−δ)^n ≤ β.
 func ZeroRequests(delta, beta float64) int {
 	return int(math.Ceil(math.Log(beta) / math.Log1p(-delta)))
+}
+
+// ZeroMissRate is the probability that n requests show no hit on a backend
+// whose true share is q: (1−q)^n, the rate at which a zero check of n
+// requests passes a backend that gets the share q.
+func ZeroMissRate(q float64, n int) float64 {
+	return math.Exp(float64(n) * math.Log1p(-q))
 }

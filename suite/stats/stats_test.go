@@ -152,7 +152,20 @@ func TestExpectZero(t *testing.T) {
 		hits, n int
 		want    Decision
 	}{
-		{1, 1, verdict.Fail}, {0, 134, Continue}, {0, 135, verdict.Pass}, {3, 10000, verdict.Fail},
+		{1, 1, verdict.Fail}, {0, 1378, Continue}, {0, 1379, verdict.Pass}, {3, 10000, verdict.Fail},
+	}
+	// ExpectZero tests against ZeroDelta (0.5%), not δ: 1379 clean
+	// requests at β = 1e-3, and a backend getting 1% slips through with
+	// probability 0.99^1379 ≈ 1e-6, where 135 requests (δ = 5%) let it
+	// through 26% of the time.
+	if got := ZeroRequests(DefaultZeroDelta, 1e-3); got != 1379 {
+		t.Errorf("ZeroRequests(ZeroDelta) = %d, want 1379", got)
+	}
+	if got := ZeroMissRate(0.01, 1379); got > 1e-5 {
+		t.Errorf("ZeroMissRate(1%%, 1379) = %g, want ≤ 1e-5", got)
+	}
+	if got := ZeroMissRate(0.01, 135); got < 0.25 || got > 0.27 {
+		t.Errorf("ZeroMissRate(1%%, 135) = %g, want ≈ 0.26", got)
 	}
 	for _, tt := range tests {
 		if got := ExpectZero(tt.hits, tt.n, Params{}); got != tt.want {
