@@ -18,21 +18,36 @@ import (
 // Programs are the loaded steering programs and their maps. Methods are safe
 // for concurrent use.
 type Programs struct {
-	objs steerObjects
+	objs  steerObjects
+	nsIDs *ebpf.Map // namespace name -> id, see [Programs.SetNamespaceID]
+
+	pinDir    string // "" for [Load]: nothing pinned
+	inherited bool
 
 	mu     sync.Mutex
 	links  map[*attachment]struct{}
 	closed bool
 }
 
-// Load loads the programs and creates their (empty) maps. Nothing is
-// attached yet: see [Programs.Attach]. A kernel without the needed features
+// Load loads the programs and creates their (empty) maps, pinned nowhere:
+// they and every attachment end with the process (see [Open] for programs
+// that outlive it). Nothing is attached yet: see [Programs.Attach]. A kernel without the needed features
 // returns an error wrapping [ebpf.ErrNotSupported]; a process that is not
 // root returns [bpfload.ErrNotRoot].
 func Load() (*Programs, error) {
 	p := &Programs{links: map[*attachment]struct{}{}}
-	if err := bpfload.Load("steering programs", func() error { return loadSteerObjects(&p.objs, nil) }); err != nil {
-		return nil, err
+	err := bpfload.Load("steering programs", func() error {
+		if err := loadSteerObjects(&p.objs, nil); err != nil {
+			return err
+		}
+		var err error
+		if p.nsIDs, err = ebpf.NewMap(nsIDsSpec); err != nil {
+			return fmt.Errorf("create namespace id map: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, errors.Join(err, p.objs.Close())
 	}
 	return p, nil
 }
@@ -44,7 +59,9 @@ type attachment struct {
 	err   error
 }
 
-// Close detaches the programs from the cgroup. It is idempotent.
+// Close detaches the programs from the cgroup, or for programs from [Open]
+// releases this process's hold on the pinned links, which stay attached.
+// It is idempotent.
 func (a *attachment) Close() error {
 	a.once.Do(func() {
 		var errs []error
@@ -65,6 +82,12 @@ func (a *attachment) Close() error {
 // cgroupPath; they apply to every process in it and its descendants. The
 // returned Closer detaches them again; [Programs.Close] detaches every
 // attachment still open.
+//
+// For programs from [Open] the links are pinned in the pin directory and
+// outlive the process: a link an earlier process pinned there for the same
+// cgroup gets this process's program in place (the kernel swaps the
+// program of the live link, so no connect() is ever made without one), and
+// closing releases the hold without detaching; [Uninstall] detaches.
 func (p *Programs) Attach(cgroupPath string) (io.Closer, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -80,7 +103,13 @@ func (p *Programs) Attach(cgroupPath string) (io.Closer, error) {
 		{"connect4", ebpf.AttachCGroupInet4Connect, p.objs.SteerConnect4},
 		{"getpeername4", ebpf.AttachCgroupInet4GetPeername, p.objs.SteerGetpeername4},
 	} {
-		lk, err := link.AttachCgroup(link.CgroupOptions{Path: cgroupPath, Attach: l.typ, Program: l.prog})
+		var lk link.Link
+		var err error
+		if p.pinDir != "" {
+			lk, err = p.attachPinned(l.name, cgroupPath, l.typ, l.prog)
+		} else {
+			lk, err = link.AttachCgroup(link.CgroupOptions{Path: cgroupPath, Attach: l.typ, Program: l.prog})
+		}
 		if err != nil {
 			for _, done := range a.links {
 				_ = done.Close() // Best effort: the attach error below is what matters.
@@ -93,7 +122,9 @@ func (p *Programs) Attach(cgroupPath string) (io.Closer, error) {
 	return a, nil
 }
 
-// Close detaches every attachment and frees the programs and maps.
+// Close detaches every attachment and frees the programs and maps; for
+// programs from [Open] it closes this process's file descriptors only, and
+// what is pinned keeps running.
 func (p *Programs) Close() error {
 	p.mu.Lock()
 	open := make([]*attachment, 0, len(p.links))
@@ -107,7 +138,7 @@ func (p *Programs) Close() error {
 	for _, a := range open {
 		errs = append(errs, a.Close())
 	}
-	if err := p.objs.Close(); err != nil {
+	if err := errors.Join(p.objs.Close(), closeMap(p.nsIDs)); err != nil {
 		errs = append(errs, fmt.Errorf("close steering objects: %w", err))
 	}
 	return errors.Join(errs...)

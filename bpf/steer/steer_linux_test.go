@@ -16,6 +16,7 @@ import (
 
 func TestMain(m *testing.M) {
 	steertest.MaybeRunChild()
+	maybeRunPinChild()
 	os.Exit(m.Run())
 }
 

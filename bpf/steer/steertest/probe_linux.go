@@ -460,3 +460,23 @@ func txPackets(lo netlink.Link) (uint64, error) {
 	}
 	return l.Attrs().Statistics.TxPackets, nil
 }
+
+// BPFFS mounts a fresh bpf filesystem on a temporary directory and
+// unmounts it (freeing what is still pinned there) when the test ends. It
+// returns the mount point.
+func BPFFS(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "bpffs")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
+		t.Fatalf("mount bpffs on %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount bpffs %s: %v", dir, err)
+		}
+	})
+	return dir
+}
