@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -29,6 +30,48 @@ type Options struct {
 	Batch int
 	// Concurrency of the client. Optional: 0 means 4.
 	Concurrency int
+	// FailFast ends the retries early once the mesh has converged to a
+	// wrong answer (see [Run]). Optional: the zero value means
+	// [DefaultFailFastAttempts] attempts over [DefaultFailFastWindow].
+	FailFast FailFast
+	// StatusCurrent reports whether the routes the check depends on have
+	// a current status (observedGeneration equal to their generation).
+	// Optional: nil means the caller waited for that before the check, as
+	// suite/runner does for a step's routeCondition waits.
+	StatusCurrent func(context.Context) (bool, error)
+}
+
+// Defaults of [FailFast].
+const (
+	DefaultFailFastAttempts = 3
+	DefaultFailFastWindow   = 10 * time.Second
+)
+
+// FailFast is the rule that FAILs a retried check before the convergence
+// window is over: at least Attempts consecutive attempts FAILed, each
+// agreeing with the one before it (stats.Agree on what they observed, and
+// the same reason once numbers are left out), they span at least Window
+// (first one's start to last one's end), and the route status is
+// current. docs/statistics.md states the rule
+// and its error rates.
+type FailFast struct {
+	// Attempts is how many consecutive agreeing FAIL attempts are needed.
+	// Optional: 0 means [DefaultFailFastAttempts]; below 0 turns the rule
+	// off (a FAIL is retried for the whole convergence window).
+	Attempts int
+	// Window is the least time from the first agreeing attempt's start to
+	// the last one's end. Optional: 0 means [DefaultFailFastWindow].
+	Window time.Duration
+}
+
+func (f FailFast) withDefaults() FailFast {
+	if f.Attempts == 0 {
+		f.Attempts = DefaultFailFastAttempts
+	}
+	if f.Window == 0 {
+		f.Window = DefaultFailFastWindow
+	}
+	return f
 }
 
 // Outcome is what a check concluded and the evidence for it.
@@ -61,25 +104,90 @@ type Outcome struct {
 	// or status-share test FAILed (see suite/stats: Independence); nil
 	// when it did not run.
 	Bursts *stats.Bursts `json:"bursts,omitempty"`
+	// FailedFast is true when the FAIL came from the [FailFast] rule,
+	// before the convergence window was over.
+	FailedFast bool `json:"failedFast,omitempty"`
+}
+
+// answer is what one FAILed attempt saw, for [FailFast]: its reason with
+// the numbers left out, and its counts by category (backend, status,
+// error, recorded header and echo values).
+type answer struct {
+	shape      string
+	counts     map[string]int
+	n          int
+	start, end time.Time
+}
+
+var numbers = regexp.MustCompile(`[-+]?[0-9][0-9.e+-]*`)
+
+func answerOf(out Outcome, start, end time.Time) answer {
+	a := answer{shape: numbers.ReplaceAllString(out.Reason, "#"), counts: map[string]int{}, n: out.Observed.Requests, start: start, end: end}
+	res := out.Observed
+	for k, v := range res.ByBackend {
+		a.counts["backend "+k] += v
+	}
+	for k, v := range res.ByStatus {
+		a.counts["status "+k] += v
+	}
+	for k, v := range res.Errors {
+		a.counts["error "+string(k)] += v
+	}
+	for h, vals := range res.Headers {
+		for v, n := range vals {
+			a.counts["header "+strings.ToLower(h)+"="+v] += n
+		}
+	}
+	for f, vals := range res.Echo {
+		for v, n := range vals {
+			a.counts["echo "+strings.ToLower(f)+"="+v] += n
+		}
+	}
+	return a
+}
+
+// agrees reports whether two FAILed attempts saw the same wrong answer:
+// the same reason, numbers aside, and counts consistent with one
+// distribution (stats.Agree).
+func (a answer) agrees(b answer) bool {
+	if a.shape != b.shape {
+		return false
+	}
+	ok, _ := stats.Agree(a.counts, a.n, b.counts, b.n, stats.DefaultAgreeLevel)
+	return ok
 }
 
 // Run decides c by sampling through s. A FAIL is retried until
 // opts.Convergence has passed, each attempt with the error rates
-// [stats.ErrorBudget] gives it; an INCONCLUSIVE or an ERROR is final.
+// [stats.ErrorBudget] gives it, unless the [FailFast] rule finds the mesh
+// converged to a wrong answer first; an INCONCLUSIVE or an ERROR is final.
 func Run(ctx context.Context, s sample.Sampler, c scenario.Check, opts Options) Outcome {
 	start := time.Now()
 	budget := &stats.ErrorBudget{Params: opts.Params}
 	deadline := start.Add(opts.Convergence)
+	ff := opts.FailFast.withDefaults()
 	var out Outcome
+	var agreeing []answer // the last FAILed attempts, each agreeing with the one before
 	requests := 0
 	for {
 		params, ok := budget.Next()
 		if !ok {
 			break
 		}
+		t0 := time.Now()
 		out = attempt(ctx, s, c, params, opts)
 		requests += out.Requests
 		if out.Verdict != verdict.Fail || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		a := answerOf(out, t0, time.Now())
+		if len(agreeing) > 0 && !agreeing[len(agreeing)-1].agrees(a) {
+			agreeing = agreeing[:0]
+		}
+		agreeing = append(agreeing, a)
+		if why := failFast(ctx, ff, agreeing, opts.StatusCurrent); why != "" {
+			out.Reason += "; " + why
+			out.FailedFast = true
 			break
 		}
 		select {
@@ -92,6 +200,26 @@ func Run(ctx context.Context, s sample.Sampler, c scenario.Check, opts Options) 
 	out.Alpha, out.Beta = budget.Spent()
 	out.Seconds = time.Since(start).Seconds()
 	return out
+}
+
+// failFast says why the retries end now, or "" if they go on: at least
+// ff.Attempts consecutive FAILed attempts agree, span ff.Window and the
+// route status is current.
+func failFast(ctx context.Context, ff FailFast, agreeing []answer, statusCurrent func(context.Context) (bool, error)) string {
+	if ff.Attempts < 0 || len(agreeing) < ff.Attempts {
+		return ""
+	}
+	span := agreeing[len(agreeing)-1].end.Sub(agreeing[0].start)
+	if span < ff.Window {
+		return ""
+	}
+	if statusCurrent != nil {
+		if ok, err := statusCurrent(ctx); err != nil || !ok {
+			return ""
+		}
+	}
+	return fmt.Sprintf("FAILed without waiting out the convergence window: %d consecutive attempts over %.1f s saw the same wrong answer with the route status current (the mesh converged to it)",
+		len(agreeing), span.Seconds())
 }
 
 // attempt is one try at the check with the error rates of params.

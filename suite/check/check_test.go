@@ -35,6 +35,13 @@ type simulated struct {
 	switchAfter int
 	after       []float64
 	served      int
+	// switchAt, if set, makes the shares change to after at that time
+	// instead (a route converging some seconds after its status).
+	switchAt time.Time
+	// freshShares, if set, draws new shares whenever an attempt starts
+	// (a request with FreshConnections): a mesh whose wrong answer keeps
+	// changing.
+	freshShares func() []float64
 	// blockShares, if set, draws new shares every block requests: traffic
 	// that is right on average but comes in bursts.
 	block       int
@@ -48,6 +55,9 @@ func (s *simulated) Sample(ctx context.Context, req sample.Request) (sample.Resu
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res := sample.Result{ByBackend: map[string]int{}, ByStatus: map[string]int{}, Errors: map[sample.ErrorKind]int{}, Headers: map[string]map[string]int{}}
+	if s.freshShares != nil && req.FreshConnections {
+		s.shares = s.freshShares()
+	}
 	for range req.Count {
 		if s.errRate > 0 && s.rng.Float64() < s.errRate {
 			s.served++
@@ -59,7 +69,7 @@ func (s *simulated) Sample(ctx context.Context, req sample.Request) (sample.Resu
 			s.shares = s.blockShares()
 		}
 		shares := s.shares
-		if s.after != nil && s.served >= s.switchAfter {
+		if s.after != nil && (s.switchAt.IsZero() && s.served >= s.switchAfter || !s.switchAt.IsZero() && !time.Now().Before(s.switchAt)) {
 			shares = s.after
 		}
 		s.served++
@@ -381,5 +391,77 @@ func TestRunZeroLeak(t *testing.T) {
 	out := Run(context.Background(), sim(999, v12, 1, 0), zero, Options{})
 	if out.Verdict != verdict.Pass || !strings.Contains(out.Reason, "v2 got none of 1517 answers: a share of 0.5% or more would have shown up but with probability 0.0005") {
 		t.Errorf("correct mesh: %s (%s), want PASS stating the zero test's error rate", out.Verdict, out.Reason)
+	}
+}
+
+// TestRunFailFast: the FailFast rule. A mesh stuck on a wrong answer FAILs
+// once FailFast.Attempts agreeing FAIL attempts span FailFast.Window, not
+// after the convergence window; a route that converges within the window
+// still PASSes (no false alarm); a wrong answer that keeps changing, or a
+// route status that is not current, waits out the convergence window. The
+// windows are scaled down from the defaults (10 s, 45 s) to keep the test
+// short.
+func TestRunFailFast(t *testing.T) {
+	v123 := []string{"v1", "v2", "v3"}
+	split := check(scenario.Expect{Split: map[string]float64{"v1": 0.7, "v2": 0.3}})
+	exact := check(scenario.Expect{Split: map[string]float64{"v1": 1}})
+	ff := FailFast{Attempts: 3, Window: 600 * time.Millisecond}
+	const conv = 4 * time.Second
+	alternate := func(s *simulated) func() []float64 {
+		i := 0
+		return func() []float64 {
+			i++
+			if i%2 == 0 {
+				return []float64{0, 0, 1}
+			}
+			return []float64{0, 1, 0}
+		}
+	}
+	tests := []struct {
+		name    string
+		sampler func() *simulated
+		check   scenario.Check
+		status  func(context.Context) (bool, error)
+		want    verdict.Verdict
+		fast    bool
+		// minSec and maxSec bound the time to the verdict.
+		minSec, maxSec float64
+	}{
+		{"split stuck at 82/18 fails fast", func() *simulated { return sim(200, v123, 0.82, 0.18, 0) }, split, nil, verdict.Fail, true, 0.6, 3},
+		{"wrong backend stuck fails fast", func() *simulated { return sim(201, v123, 0, 1, 0) }, exact, nil, verdict.Fail, true, 0.6, 3},
+		{"converging route passes", func() *simulated {
+			s := sim(202, v123, 0, 1, 0)
+			s.after, s.switchAt = []float64{1, 0, 0}, time.Now().Add(400*time.Millisecond)
+			return s
+		}, exact, nil, verdict.Pass, false, 0.3, 3},
+		{"changing wrong answers wait", func() *simulated {
+			s := sim(203, v123, 0, 1, 0)
+			s.freshShares = alternate(s)
+			return s
+		}, exact, nil, verdict.Fail, false, 4, 8},
+		{"status not current waits", func() *simulated { return sim(204, v123, 0, 1, 0) }, exact,
+			func(context.Context) (bool, error) { return false, nil }, verdict.Fail, false, 4, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := Run(context.Background(), tt.sampler(), tt.check, Options{Convergence: conv, FailFast: ff, StatusCurrent: tt.status})
+			t.Logf("%s after %d requests, %d attempts, %.1f s: %s", out.Verdict, out.Requests, out.Attempts, out.Seconds, out.Reason)
+			if out.Verdict != tt.want || out.FailedFast != tt.fast {
+				t.Fatalf("%s, failed fast %v (%s); want %s, failed fast %v", out.Verdict, out.FailedFast, out.Reason, tt.want, tt.fast)
+			}
+			if out.Seconds < tt.minSec || out.Seconds > tt.maxSec {
+				t.Errorf("verdict after %.1f s, want %.1f–%.1f s", out.Seconds, tt.minSec, tt.maxSec)
+			}
+			if tt.fast && (!strings.Contains(out.Reason, "without waiting out the convergence window") || out.Attempts < ff.Attempts) {
+				t.Errorf("fast FAIL after %d attempts with reason %q; want ≥ %d attempts, named", out.Attempts, out.Reason, ff.Attempts)
+			}
+			if out.Alpha <= 0 || out.Alpha > 1e-6 || out.Beta > 1e-3 {
+				t.Errorf("error rates spent α %g β %g, want within α 1e-6, β 1e-3", out.Alpha, out.Beta)
+			}
+		})
+	}
+	off := Run(context.Background(), sim(205, v123, 0, 1, 0), exact, Options{Convergence: 1500 * time.Millisecond, FailFast: FailFast{Attempts: -1, Window: time.Millisecond}})
+	if off.FailedFast || off.Seconds < 1.5 {
+		t.Errorf("FailFast off: failed fast %v after %.1f s, want the whole 1.5 s window", off.FailedFast, off.Seconds)
 	}
 }
