@@ -112,3 +112,26 @@ func TestConventions(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { c.check(t, gammaproof(t, c.args...)) })
 	}
 }
+
+// TestShortTexts: every command's one-line description (cobra's Short, in
+// the command lists of --help) starts lower-case, like the flag texts,
+// and ends without a full stop.
+func TestShortTexts(t *testing.T) {
+	var ran bool
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		s := c.Short
+		switch {
+		case s == "":
+			t.Errorf("%s: no Short text", c.CommandPath())
+		case strings.ToLower(s[:1]) != s[:1]:
+			t.Errorf("%s: Short %q starts upper-case", c.CommandPath(), s)
+		case strings.HasSuffix(s, "."):
+			t.Errorf("%s: Short %q ends with a full stop", c.CommandPath(), s)
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCommand(&ran))
+}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -30,6 +32,7 @@ type verifyFlags struct {
 	feature                 string
 	labels                  labelsValue
 	output                  string
+	list                    bool
 }
 
 const verifyExample = `  # another mesh, on the cluster of the current kubeconfig
@@ -60,7 +63,7 @@ func verifyCommand() *cobra.Command {
 	gofs.StringVar(&vf.feature, "feature", "", "run only the scenarios whose name matches this regular expression")
 	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Run the verification suite against a cluster and write its reports",
+		Short: "run the verification suite against a cluster and write its reports",
 		Long: `Run every scenario (or those --feature and --labels select) against the
 implementation under test on a cluster, print a line as each starts and
 ends, then a summary, and write results.json, the upstream
@@ -74,6 +77,11 @@ $KUBECONFIG, or ~/.kube/config) and needs nothing but this program;
 --organization, --project, --url, --version and --contact name it in the
 reports.
 
+The scenarios are built into this program (those of the checkout's
+scenarios/ it was built from); --scenarios DIR runs the folders of DIR
+instead. --list prints the scenarios the selection picks, without a
+cluster.
+
 Exit status: 0 when every scenario passed (skips allowed), 1 when one
 failed, was inconclusive or hit an error (or none ran), 2 on bad usage.`,
 		Example: verifyExample,
@@ -85,12 +93,16 @@ failed, was inconclusive or hit an error (or none ran), 2 on bad usage.`,
 			return opts.Validate()
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if vf.list {
+				return listScenarios(cmd.OutOrStdout(), *opts, vf)
+			}
 			return runVerify(cmd, *opts, vf)
 		},
 	}
 	cmd.Flags().AddGoFlagSet(gofs)
 	cmd.Flags().Var(&vf.labels, "labels", "run only the scenarios with these labels: comma-separated key=value (profile=MESH-HTTP, feature=…, scenario=…)")
 	cmd.Flags().StringVarP(&vf.output, "output", "o", "", "print the summary as json or yaml on stdout (progress then goes to stderr)")
+	cmd.Flags().BoolVar(&vf.list, "list", false, "print the scenarios the run would select (--scenarios, --feature, --labels) and exit; needs no cluster")
 	return cmd
 }
 
@@ -102,10 +114,7 @@ func runVerify(cmd *cobra.Command, opts e2e.Options, vf *verifyFlags) error {
 	if vf.output != console.FormatTable {
 		progress = stderr
 	}
-	cfg := envconf.New().WithKubeconfigFile(vf.kubeconfig).WithKubeContext(vf.kubeContext).WithLabels(vf.labels.m)
-	if vf.feature != "" {
-		cfg.WithFeatureRegex(vf.feature)
-	}
+	cfg := vf.config()
 	host := e2e.Host{Progress: progress, TerminalWidth: terminalWidth(progress)}
 	if opts.Implementation == e2e.ImplGammaproof {
 		// gammaproof installs itself: this very program, not bin/.
@@ -131,6 +140,69 @@ func runVerify(cmd *cobra.Command, opts e2e.Options, vf *verifyFlags) error {
 		return runErr
 	}
 	return verdictError(sum)
+}
+
+// config is the e2e-framework configuration of the flags: the cluster and
+// the selection.
+func (vf *verifyFlags) config() *envconf.Config {
+	cfg := envconf.New().WithKubeconfigFile(vf.kubeconfig).WithKubeContext(vf.kubeContext).WithLabels(vf.labels.m)
+	if vf.feature != "" {
+		cfg.WithFeatureRegex(vf.feature)
+	}
+	return cfg
+}
+
+// scenarioLine is one scenario of `verify --list`.
+type scenarioLine struct {
+	Name        string   `json:"name"`
+	Profile     string   `json:"profile"`
+	Level       string   `json:"level"` // core or extended
+	Upstream    string   `json:"upstream,omitempty"`
+	GrantPolicy string   `json:"grantPolicy,omitempty"`
+	Features    []string `json:"features"`
+	Description string   `json:"description"`
+}
+
+// listScenarios prints the scenarios the selection picks: a table, or
+// -o json|yaml.
+func listScenarios(w io.Writer, opts e2e.Options, vf *verifyFlags) error {
+	all, err := opts.Scenarios()
+	if err != nil {
+		return err
+	}
+	picked := e2e.Select(vf.config(), all)
+	lines := make([]scenarioLine, 0, len(picked))
+	for _, sc := range picked {
+		l := scenarioLine{Name: sc.Name, Profile: sc.Profile, Level: "extended", Upstream: sc.Upstream,
+			GrantPolicy: sc.GrantPolicy, Features: sc.Features, Description: sc.Description}
+		if sc.Core {
+			l.Level = "core"
+		}
+		lines = append(lines, l)
+	}
+	if vf.output != console.FormatTable {
+		return printStructured(w, vf.output, lines)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tPROFILE\tLEVEL\tUPSTREAM TEST\tGRANTS\tFEATURES")
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	for _, l := range lines {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Name, l.Profile, l.Level, dash(l.Upstream), dash(l.GrantPolicy), strings.Join(l.Features, ","))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("print the scenarios: %w", err)
+	}
+	from := "built into this program"
+	if opts.ScenarioDir != "" {
+		from = "in " + opts.ScenarioDir
+	}
+	_, err = fmt.Fprintf(w, "%d of %d scenarios %s\n", len(lines), len(all), from)
+	return err
 }
 
 // verdictError decides the exit status from the summary: nil when the run

@@ -12,6 +12,7 @@ import (
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/repo"
 	"github.com/gammaproof/gammaproof/suite/report"
+	"github.com/gammaproof/gammaproof/suite/scenario"
 	"github.com/gammaproof/gammaproof/suite/stats"
 )
 
@@ -68,7 +69,7 @@ func RegisterFlags(fs *flag.FlagSet) *Options {
 	fs.Float64Var(&o.Tolerance, "tolerance", stats.DefaultDelta, "tolerance of a split, an absolute share (0.05 = 5 points)")
 	fs.IntVar(&o.Budget, "budget", stats.DefaultBudget, "most requests one sequential test may use")
 	fs.DurationVar(&o.Convergence, "convergence", 45*time.Second, "how long a failing check is retried while routes converge")
-	fs.StringVar(&o.ScenarioDir, "scenarios", "", "scenario folders (default: scenarios/ of the gammaproof checkout)")
+	fs.StringVar(&o.ScenarioDir, "scenarios", "", "directory of scenario folders to run instead of the built-in ones (default: the scenarios built into this program, those of the checkout's scenarios/)")
 	fs.StringVar(&o.ReportDir, "report-dir", "", "where results.json and the reports go (default: reports/latest/ of the gammaproof checkout, else of the working directory)")
 	fs.StringVar(&o.KindConfig, "kind-config", "", "kind cluster config for --env=kind (default: kind-configs/default.yaml of the checkout)")
 	fs.BoolVar(&o.KeepCluster, "keep-cluster", false, "leave a cluster the suite created running")
@@ -111,11 +112,9 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// withDefaults fills the paths left empty with the checkout's.
+// withDefaults fills the paths left empty with the checkout's. An empty
+// ScenarioDir stays empty: the built-in scenarios ([Options.Scenarios]).
 func (o Options) withDefaults() Options {
-	if o.ScenarioDir == "" {
-		o.ScenarioDir = filepath.Join(repo.Root(), "scenarios")
-	}
 	if o.ReportDir == "" {
 		o.ReportDir = filepath.Join(repo.Root(), "reports", "latest")
 	}
@@ -123,6 +122,12 @@ func (o Options) withDefaults() Options {
 		o.KindConfig = filepath.Join(repo.Root(), "kind-configs", "default.yaml")
 	}
 	return o
+}
+
+// Scenarios loads the scenarios of the run: those of ScenarioDir, or the
+// ones built into the program when it is empty.
+func (o Options) Scenarios() ([]*scenario.Scenario, error) {
+	return scenario.LoadAll(o.ScenarioDir)
 }
 
 func (o Options) params() stats.Params {

@@ -99,17 +99,38 @@ func (s *Suite) Run(ctx context.Context, testOutput io.Writer) error {
 func selected(cfg *envconf.Config, fs []features.Feature) int {
 	n := 0
 	for _, f := range fs {
-		if re := cfg.FeatureRegex(); re != nil && !re.MatchString(f.Name()) {
-			continue
-		}
-		if re := cfg.SkipFeatureRegex(); re != nil && re.MatchString(f.Name()) {
-			continue
-		}
-		if labelsMatch(cfg.Labels(), f.Labels()) && !labelsHit(cfg.SkipLabels(), f.Labels()) {
+		if selects(cfg, f.Name(), f.Labels()) {
 			n++
 		}
 	}
 	return n
+}
+
+// Select returns the scenarios of all that a run under cfg's selection
+// (--feature, --skip-features, --labels, --skip-labels) runs, judging
+// them by the labels the runner gives them: profile, scenario and one
+// feature label per feature.
+func Select(cfg *envconf.Config, all []*scenario.Scenario) []*scenario.Scenario {
+	var out []*scenario.Scenario
+	for _, sc := range all {
+		labels := map[string][]string{"profile": {sc.Profile}, "scenario": {sc.Name}, "feature": sc.Features}
+		if selects(cfg, sc.Name, labels) {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// selects reports whether cfg's selection runs the feature of this name
+// and labels.
+func selects(cfg *envconf.Config, name string, labels map[string][]string) bool {
+	if re := cfg.FeatureRegex(); re != nil && !re.MatchString(name) {
+		return false
+	}
+	if re := cfg.SkipFeatureRegex(); re != nil && re.MatchString(name) {
+		return false
+	}
+	return labelsMatch(cfg.Labels(), labels) && !labelsHit(cfg.SkipLabels(), labels)
 }
 
 // labelsMatch: every key of want has one of its values among have's.

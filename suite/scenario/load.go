@@ -4,20 +4,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/url"
 	"os"
+	pathpkg "path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
+	"github.com/gammaproof/gammaproof/scenarios"
 	"github.com/gammaproof/gammaproof/suite/profile"
 )
 
@@ -44,12 +50,35 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes the duration as "100ms".
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
-// LoadAll loads every scenario folder under root, sorted by name. All
+// BuiltinLabel names the scenarios built into the program (package
+// scenarios) in [Scenario.Dir] and in errors: "built-in/mesh-basic".
+const BuiltinLabel = "built-in"
+
+// LoadAll loads every scenario folder under root, sorted by name; root ""
+// loads the scenarios built into the program instead ([Builtin]). All
 // problems are reported together, each naming its file and field.
 func LoadAll(root string) ([]*Scenario, error) {
-	entries, err := os.ReadDir(root)
+	if root == "" {
+		return Builtin()
+	}
+	return LoadFS(os.DirFS(root), root)
+}
+
+// Builtin loads the scenarios built into the program: those of the
+// checkout's scenarios/ when it was compiled, so a lone binary needs no
+// files beside it.
+func Builtin() ([]*Scenario, error) {
+	return LoadFS(scenarios.FS(), BuiltinLabel)
+}
+
+// LoadFS loads every top-level folder of fsys as a scenario, sorted by
+// name. label says where fsys is (a directory, or [BuiltinLabel]): each
+// scenario's Dir is label/<folder>, and errors name files under it. All
+// problems are reported together.
+func LoadFS(fsys fs.FS, label string) ([]*Scenario, error) {
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		return nil, fmt.Errorf("read scenarios: %w", err)
+		return nil, fmt.Errorf("read scenarios in %s: %w", label, err)
 	}
 	var out []*Scenario
 	var errs []error
@@ -57,7 +86,7 @@ func LoadAll(root string) ([]*Scenario, error) {
 		if !e.IsDir() {
 			continue
 		}
-		s, err := Load(filepath.Join(root, e.Name()))
+		s, err := load(source{fsys: fsys, dir: e.Name()}, filepath.Join(label, e.Name()))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -68,45 +97,86 @@ func LoadAll(root string) ([]*Scenario, error) {
 		return nil, errors.Join(errs...)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("read scenarios: no scenario folders in %s", root)
+		return nil, fmt.Errorf("read scenarios: no scenario folders in %s", label)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-// Load reads and validates one scenario folder.
+// Load reads and validates one scenario folder on disk.
 func Load(dir string) (*Scenario, error) {
-	path := filepath.Join(dir, ExpectFile)
-	raw, err := os.ReadFile(path)
+	return load(source{fsys: os.DirFS(dir), dir: "."}, dir)
+}
+
+// source is where a scenario's files are: folder dir of fsys.
+type source struct {
+	fsys fs.FS
+	dir  string
+}
+
+// sources maps each loaded Scenario to its source, for
+// [Scenario.Objects], without keeping it alive: an entry goes when its
+// Scenario is collected. A Scenario made any other way reads its
+// manifests from Dir on disk.
+var sources sync.Map // weak.Pointer[Scenario] → source
+
+// remember records that s was loaded from src.
+func remember(s *Scenario, src source) {
+	key := weak.Make(s)
+	sources.Store(key, src)
+	runtime.AddCleanup(s, func(k weak.Pointer[Scenario]) { sources.Delete(k) }, key)
+}
+
+// sourceOf returns where s's files are.
+func sourceOf(s *Scenario) source {
+	if src, ok := sources.Load(weak.Make(s)); ok {
+		return src.(source)
+	}
+	return source{fsys: os.DirFS(s.Dir), dir: "."}
+}
+
+// load reads and validates the scenario folder of src; display is the
+// folder's path for Dir and errors.
+func load(src source, display string) (*Scenario, error) {
+	path := filepath.Join(display, ExpectFile)
+	raw, err := fs.ReadFile(src.fsys, pathpkg.Join(src.dir, ExpectFile))
 	if err != nil {
-		return nil, fmt.Errorf("load scenario %s: %w", filepath.Base(dir), err)
+		return nil, fmt.Errorf("load scenario %s: %w", filepath.Base(display), err)
 	}
 	s := &Scenario{}
 	if err := yaml.UnmarshalStrict(raw, s); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	s.Dir = dir
+	s.Dir = display
 	if s.Name == "" {
-		s.Name = filepath.Base(dir)
+		s.Name = filepath.Base(display)
 	}
-	if errs := validate(s); len(errs) > 0 {
+	if errs := validate(s, src); len(errs) > 0 {
 		for i := range errs {
 			errs[i] = fmt.Errorf("%s: %w", path, errs[i])
 		}
 		return nil, errors.Join(errs...)
 	}
+	remember(s, src)
 	return s, nil
 }
 
 // Objects decodes a manifest file of the scenario into objects, in order.
 func (s *Scenario) Objects(file string) ([]*unstructured.Unstructured, error) {
-	return decodeManifest(filepath.Join(s.Dir, file))
+	return decodeManifest(sourceOf(s), s.Dir, file)
 }
 
-func decodeManifest(path string) ([]*unstructured.Unstructured, error) {
-	raw, err := os.ReadFile(path)
+// decodeManifest decodes manifest file of the scenario folder src, whose
+// path for errors is display.
+func decodeManifest(src source, display, file string) ([]*unstructured.Unstructured, error) {
+	path := filepath.Join(display, file)
+	rel := filepath.ToSlash(file)
+	if !fs.ValidPath(rel) || rel == "." {
+		return nil, fmt.Errorf("read manifest %s: not a file in the scenario folder", path)
+	}
+	raw, err := fs.ReadFile(src.fsys, pathpkg.Join(src.dir, rel))
 	if err != nil {
-		return nil, fmt.Errorf("read manifest: %w", err)
+		return nil, fmt.Errorf("read manifest %s: %w", path, err)
 	}
 	out, err := kubeapply.Decode(raw)
 	if err != nil {
@@ -118,7 +188,7 @@ func decodeManifest(path string) ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
-func validate(s *Scenario) []error {
+func validate(s *Scenario, src source) []error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
@@ -143,7 +213,7 @@ func validate(s *Scenario) []error {
 				bad(fmt.Sprintf("%s.apply/delete[%d]", f, j), "%q must be a file in the scenario folder", m)
 				continue
 			}
-			if _, err := decodeManifest(filepath.Join(s.Dir, m)); err != nil {
+			if _, err := decodeManifest(src, s.Dir, m); err != nil {
 				bad(fmt.Sprintf("%s.apply/delete[%d]", f, j), "%v", err)
 			}
 		}
