@@ -1,5 +1,8 @@
 // Command gamma-echo is the echo backend (image gammaproof/echo): it answers
 // HTTP/1.1, h2c and gRPC on one port with who it is and what it received.
+// Besides suite/sample/echo's behaviours it has the modes of modes.go: a
+// reset after reading the request (reset-first) and every value of a
+// request header joined (join-header).
 package main
 
 import (
@@ -8,10 +11,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/gammaproof/gammaproof/suite/sample"
 	"github.com/gammaproof/gammaproof/suite/sample/echo"
@@ -54,7 +59,22 @@ func run() error {
 		return fmt.Errorf("listen on port %d: %w", port, err)
 	}
 	slog.Info("serving echo", "addr", ln.Addr().String(), "version", cfg.Version, "pod", cfg.Pod, "plain", cfg.Plain)
-	return echo.New(cfg).Serve(ctx, ln)
+	return serve(ctx, echo.New(cfg), ln)
+}
+
+// serve is echo.Server.Serve with the handler wrapped in gamma-echo's
+// modes (modes.go).
+func serve(ctx context.Context, s *echo.Server, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           withModes(s.Handler()),
+		ReadHeaderTimeout: 30 * time.Second,
+		Protocols:         new(http.Protocols),
+	}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	return sample.ServeUntilDone(ctx, srv, ln, echo.DefaultShutdownGrace, "echo server", func() { s.SetReady(false) }, func() {
+		slog.Info("cut requests still running after the shutdown grace period", "grace", echo.DefaultShutdownGrace)
+	})
 }
 
 func envOr(key, def string) string {

@@ -32,23 +32,17 @@ func TestNewUnknownFault(t *testing.T) {
 
 // representative names the scenarios a fault's unit test builds its input
 // from when the catalogue names none (the fault is a gap in the suite).
-var representative = map[string][]string{
-	"header-add-replaces":         {"mesh-backend-request-header-modifier"},
-	"retries-on-post":             {"mesh-weight"},
-	"deleted-route-still-applied": {"mesh-weight"},
-}
+// Every catalogued fault has scenarios now; the map stays for the next gap.
+var representative = map[string][]string{}
 
 // inputs returns what a fault's injector sees first (nil for stateless
 // faults) and then the input the correct and faulty meshes are built from.
 func inputs(t *testing.T, fault string, names []string) (first, then func() model.Input) {
 	then = func() model.Input { return scenarioInput(t, names) }
 	switch fault {
-	case "revoked-grant-honoured":
-		// Before grants-strict's last step the grants exist.
+	case "revoked-grant-honoured", "deleted-route-still-applied":
+		// Before the scenario's delete step the grants (the route) exist.
 		first = func() model.Input { return loadInput(t, names, true, nil) }
-	case "deleted-route-still-applied":
-		first = then
-		then = func() model.Input { return scenarioInput(t, names, "02-route.yaml") }
 	}
 	return first, then
 }

@@ -129,7 +129,7 @@ var catalog = []Fault{
 		Name:        "header-add-replaces",
 		Description: "RequestHeaderModifier add replaces an existing header's value instead of appending to it",
 		Source:      "Gateway API HTTPHeaderFilter.Add, https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPHeaderFilter: add \"appends to any existing values associated with the header name\"",
-		Gap:         "no check sends a header that an add filter also adds and asserts the appended value (mesh-backend-request-header-modifier's /multiple sends X-Header-Add-2 but does not assert it; upstream expects add-val-2,header-add-2)",
+		Scenarios:   []string{"mesh-backend-request-header-modifier"},
 	},
 	{
 		Name:        "rewrite-double-slash",
@@ -153,7 +153,7 @@ var catalog = []Fault{
 		Name:        "retries-on-post",
 		Description: "routes without a retry stanza retry resets and connection failures of every method, POST included, up to five times",
 		Source:      "https://github.com/istio/istio/issues/13851 (Istio's default retry policy transparently retried POST requests that had connected)",
-		Gap:         "no scenario sends a POST to a backend that resets the connection after reading the request and asserts it reached the backend once",
+		Scenarios:   []string{"gammaproof-post-not-retried"},
 	},
 	{
 		Name:        "strict-backend-without-grant",
@@ -171,7 +171,7 @@ var catalog = []Fault{
 		Name:        "deleted-route-still-applied",
 		Description: "a route once seen keeps being applied after it is deleted",
 		Source:      "https://github.com/kgateway-dev/kgateway/issues/8947 (deleting an HTTPRoute did not remove its Envoy config)",
-		Gap:         "no scenario deletes a route and checks that traffic returns to plain Service load balancing (or to the remaining routes)",
+		Scenarios:   []string{"gammaproof-route-deleted"},
 	},
 	{
 		Name:        "grpc-weights-ignored",
