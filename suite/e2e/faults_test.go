@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"maps"
@@ -46,8 +47,11 @@ const (
 var (
 	faultsFlag = flag.String("faults", "prefix-not-segment-bounded,timeout-ignored",
 		`comma-separated faults TestFaults runs (internal/faultcatalog), or "all"; the correct mesh always runs`)
-	faultRepeats = flag.Int("fault-repeats", 1, "how often TestFaults runs the scenarios of each fault and of the correct mesh")
-	faultsReport = flag.String("faults-report-dir", filepath.Join(repo.Root(), "reports", "faults"), "where TestFaults writes table.md and table.json")
+	faultRepeats   = flag.Int("fault-repeats", 1, "how often TestFaults runs the scenarios of each fault and of the correct mesh")
+	faultsReport   = flag.String("faults-report-dir", filepath.Join(repo.Root(), "reports", "faults"), "where TestFaults writes table.md and table.json")
+	faultsMerge    = flag.Bool("faults-merge", false, "merge into the table already in --faults-report-dir: its rows of other faults stay (run the catalogue in batches)")
+	faultsUpstream = flag.String("faults-upstream", "",
+		"upstream's conformance runner as a test binary (go test -c -tags conformance -o bin/gammaproof-upstream.test ./suite/upstream/runner): TestFaults runs upstream's mesh tests on each faulty mesh and on the correct one; empty: the upstream column is not run")
 )
 
 // faultRun is one run of a fault's scenarios (or the correct mesh's).
@@ -57,6 +61,25 @@ type faultRun struct {
 	Requests  int                        `json:"requests"`
 	Seconds   float64                    `json:"seconds"`
 	Error     string                     `json:"error,omitempty"`
+	// Upstream is upstream's mesh conformance run on the same mesh, right
+	// after ours; nil when --faults-upstream is empty.
+	Upstream *upstreamRun `json:"upstream,omitempty"`
+}
+
+// upstreamRun is one run of upstream's mesh conformance tests
+// (suite/upstream/runner, unchanged upstream tests) on a mesh.
+type upstreamRun struct {
+	// Tests is each mesh test's verdict by short name (SKIPs left out).
+	Tests map[string]verdict.Verdict `json:"tests,omitempty"`
+	// Failed are the tests that FAILed, sorted.
+	Failed []string `json:"failed,omitempty"`
+	// New are the FAILed tests that PASS on the correct mesh under the
+	// same grant policy: what upstream caught. Filled in once the correct
+	// mesh has run.
+	New     []string `json:"new,omitempty"`
+	Caught  bool     `json:"caught"`
+	Seconds float64  `json:"seconds"`
+	Error   string   `json:"error,omitempty"`
 }
 
 // faultRow is one row of reports/faults/table.
@@ -70,8 +93,9 @@ type faultRow struct {
 	Runs        []faultRun `json:"runs"`
 	// Gap is why no scenario can catch the fault yet (it was not run).
 	Gap string `json:"gap,omitempty"`
-	// Upstream is upstream's conformance suite on the same faulty mesh;
-	// not wired yet (suite/upstream/runner).
+	// Upstream summarises upstream's conformance suite on the same faulty
+	// mesh over the runs (each run's detail is in Runs[i].Upstream), or
+	// "not run".
 	Upstream string `json:"upstream"`
 }
 
@@ -138,6 +162,9 @@ func TestFaults(t *testing.T) {
 		for i := 0; i < *faultRepeats; i++ {
 			run := runWithController(ctx, t, cs, faultImage, args, f.Scenarios, row.GrantPolicy)
 			fmt.Fprintf(suite.out, "faults: %-34s run %d: %-12s requests=%-7d %6.1fs %s\n", f.Name, i+1, run.Verdict, run.Requests, run.Seconds, run.Error)
+			if run.Upstream != nil {
+				fmt.Fprintf(suite.out, "faults: %-34s run %d: upstream %s\n", f.Name, i+1, describeUpstream(row.GrantPolicy, run.Upstream))
+			}
 			row.Runs = append(row.Runs, run)
 		}
 		rows = append(rows, row)
@@ -154,12 +181,33 @@ func TestFaults(t *testing.T) {
 		p := policyOf([]string{s}, policies)
 		byPolicy[p] = append(byPolicy[p], s)
 	}
+	// baseline is upstream's verdicts on the correct mesh by grant policy
+	// (the last run's): a test that fails there too is no catch.
+	baseline := map[string]map[string]verdict.Verdict{}
+	var correctUpstream []string
 	for i := 0; i < *faultRepeats; i++ {
 		total := faultRun{Verdict: verdict.Pass, Scenarios: map[string]verdict.Verdict{}}
 		for _, p := range slices.Sorted(maps.Keys(byPolicy)) {
 			names := byPolicy[p]
 			slices.Sort(names)
 			run := runWithController(ctx, t, cs, release.image, controllerArgs(release.args, p, ""), names, p)
+			if up := run.Upstream; up != nil {
+				if up.Error == "" {
+					baseline[p] = up.Tests
+				}
+				correctUpstream = append(correctUpstream, describeUpstream(p, up))
+				if total.Upstream == nil {
+					total.Upstream = &upstreamRun{Tests: map[string]verdict.Verdict{}}
+				}
+				total.Upstream.Seconds += up.Seconds
+				total.Upstream.Failed = append(total.Upstream.Failed, up.Failed...)
+				for k, v := range up.Tests {
+					total.Upstream.Tests[p+"/"+k] = v
+				}
+				if up.Error != "" {
+					total.Upstream.Error = strings.TrimPrefix(total.Upstream.Error+"; "+up.Error, "; ")
+				}
+			}
 			total.Requests += run.Requests
 			total.Seconds += run.Seconds
 			for k, v := range run.Scenarios {
@@ -179,8 +227,19 @@ func TestFaults(t *testing.T) {
 		correct.Scenarios = append(correct.Scenarios, s)
 	}
 	slices.Sort(correct.Scenarios)
+	if len(correctUpstream) > 0 {
+		correct.Upstream = strings.Join(correctUpstream, "; ")
+	}
+	for i := range rows {
+		rows[i].Upstream = judgeUpstream(&rows[i], baseline)
+	}
 	rows = append(rows, correct)
 
+	if *faultsMerge {
+		if rows, err = mergeFaultRows(*faultsReport, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := writeFaultTable(*faultsReport, rows); err != nil {
 		t.Error(err)
 	}
@@ -328,7 +387,110 @@ func runWithController(ctx context.Context, t *testing.T, cs kubernetes.Interfac
 	if err := waitNamespacesGone(ctx, cs, scenarios); err != nil {
 		t.Logf("faults: %v", err)
 	}
+	if *faultsUpstream != "" {
+		up := runUpstream(ctx, t, policy)
+		run.Upstream = &up
+	}
 	return run
+}
+
+// runUpstream runs upstream's mesh conformance tests (profiles MESH-HTTP
+// and MESH-GRPC, gammaproof's features, as hack/conformance.sh does) on the
+// mesh as it is, with the binary --faults-upstream names, and reads the
+// per-test verdicts it writes. Upstream's tests failing is the point, not
+// an error: only a run that wrote no verdicts is one.
+func runUpstream(ctx context.Context, t *testing.T, policy string) upstreamRun {
+	t.Helper()
+	dir := t.TempDir()
+	mode := "default"
+	if policy == string(grantpolicy.Strict) {
+		mode = "strict-grants"
+	}
+	args := []string{
+		"-test.run", "^TestConformance$", "-test.timeout", "30m",
+		"--kubeconfig=" + suite.runner.Kubeconfig,
+		"--conformance-profiles=MESH-HTTP,MESH-GRPC", "--gammaproof-features",
+		"--organization=gammaproof", "--project=gammaproof", "--url=https://github.com/gammaproof/gammaproof",
+		"--version=faults", "--contact=https://github.com/gammaproof/gammaproof/issues", "--mode=" + mode,
+		"--report-output=" + filepath.Join(dir, "report.yaml"), "--upstream-verdicts=" + filepath.Join(dir, "verdicts.json"),
+	}
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, *faultsUpstream, args...)
+	cmd.Dir = filepath.Join(repo.Root(), "suite", "upstream", "runner")
+	out, runErr := cmd.CombinedOutput()
+	up := upstreamRun{Seconds: time.Since(start).Seconds(), Tests: map[string]verdict.Verdict{}}
+	data, err := os.ReadFile(filepath.Join(dir, "verdicts.json"))
+	if err != nil {
+		up.Error = fmt.Sprintf("upstream wrote no verdicts (%v): %v: %s", runErr, err, lastLines(string(out), 5))
+		return up
+	}
+	var all map[string]verdict.Verdict
+	if err := json.Unmarshal(data, &all); err != nil {
+		up.Error = fmt.Sprintf("read upstream's verdicts: %v", err)
+		return up
+	}
+	for name, v := range all {
+		if v == verdict.Skip {
+			continue
+		}
+		up.Tests[name] = v
+		if v == verdict.Fail {
+			up.Failed = append(up.Failed, name)
+		}
+	}
+	slices.Sort(up.Failed)
+	if len(up.Tests) == 0 {
+		up.Error = "upstream ran no mesh test"
+	}
+	return up
+}
+
+// judgeUpstream marks, in every fault run, the upstream tests that FAILed
+// but PASS on the correct mesh under the same grant policy (baseline):
+// those are what upstream caught. It returns the row's summary.
+func judgeUpstream(row *faultRow, baseline map[string]map[string]verdict.Verdict) string {
+	caught, ran := 0, 0
+	seconds := 0.0
+	var errs []string
+	names := map[string]bool{}
+	for i := range row.Runs {
+		up := row.Runs[i].Upstream
+		if up == nil {
+			continue
+		}
+		if up.Error != "" {
+			errs = append(errs, up.Error)
+			continue
+		}
+		ran++
+		seconds += up.Seconds
+		base := baseline[row.GrantPolicy]
+		up.New = nil
+		for _, name := range up.Failed {
+			if base == nil || base[name] == verdict.Pass {
+				up.New = append(up.New, name)
+				names[name] = true
+			}
+		}
+		up.Caught = len(up.New) > 0
+		if up.Caught {
+			caught++
+		}
+	}
+	if ran == 0 && len(errs) == 0 {
+		return "not run"
+	}
+	s := fmt.Sprintf("%d / %d caught", caught, ran)
+	if len(names) > 0 {
+		s += " (" + strings.Join(slices.Sorted(maps.Keys(names)), ", ") + ")"
+	}
+	if ran > 0 {
+		s += fmt.Sprintf(", %.0f s", seconds/float64(ran))
+	}
+	if len(errs) > 0 {
+		s += fmt.Sprintf("; %d run(s) in error: %s", len(errs), errs[0])
+	}
+	return s
 }
 
 // runScenarios runs this binary's TestScenarios for the scenarios alone,
@@ -379,6 +541,18 @@ func runScenarios(ctx context.Context, t *testing.T, scenarios []string, policy 
 	return run
 }
 
+// describeUpstream says what one upstream run did: its FAILed tests, or
+// that every test passed.
+func describeUpstream(policy string, up *upstreamRun) string {
+	switch {
+	case up.Error != "":
+		return fmt.Sprintf("%s: ERROR %s", policy, up.Error)
+	case len(up.Failed) == 0:
+		return fmt.Sprintf("%s: %d/%d PASS (%.0f s)", policy, len(up.Tests), len(up.Tests), up.Seconds)
+	}
+	return fmt.Sprintf("%s: %d/%d PASS, FAIL %s (%.0f s)", policy, len(up.Tests)-len(up.Failed), len(up.Tests), strings.Join(up.Failed, ", "), up.Seconds)
+}
+
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], " | ")
@@ -422,20 +596,65 @@ func waitNamespacesGone(ctx context.Context, cs kubernetes.Interface, scenarios 
 	return nil
 }
 
+// faultTable is table.json.
+type faultTable struct {
+	Measured    string     `json:"measured"`
+	Environment string     `json:"environment"`
+	Repeats     int        `json:"repeats"`
+	Tolerance   float64    `json:"tolerance"`
+	Alpha       float64    `json:"alpha"`
+	Beta        float64    `json:"beta"`
+	Rows        []faultRow `json:"rows"`
+}
+
+// mergeFaultRows returns the rows of the table.json in dir that this run
+// did not redo, with rows, in the catalogue's order; correct-mesh rows of
+// other scenario sets (other batches) stay, after the faults.
+func mergeFaultRows(dir string, rows []faultRow) ([]faultRow, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "table.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return rows, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("merge fault table: %w", err)
+	}
+	var old faultTable
+	if err := json.Unmarshal(data, &old); err != nil {
+		return nil, fmt.Errorf("merge fault table: read %s: %w", filepath.Join(dir, "table.json"), err)
+	}
+	byName := map[string]faultRow{}
+	var corrects []faultRow
+	key := func(r faultRow) string { return strings.Join(r.Scenarios, ",") }
+	for _, r := range old.Rows {
+		if r.Fault == correctMesh {
+			corrects = append(corrects, r)
+		} else {
+			byName[r.Fault] = r
+		}
+	}
+	for _, r := range rows {
+		if r.Fault != correctMesh {
+			byName[r.Fault] = r
+			continue
+		}
+		corrects = slices.DeleteFunc(corrects, func(c faultRow) bool { return key(c) == key(r) })
+		corrects = append(corrects, r)
+	}
+	var out []faultRow
+	for _, f := range faultcatalog.All() {
+		if r, ok := byName[f.Name]; ok {
+			out = append(out, r)
+		}
+	}
+	return append(out, corrects...), nil
+}
+
 // writeFaultTable writes table.json and table.md.
 func writeFaultTable(dir string, rows []faultRow) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write fault table: %w", err)
 	}
-	doc := struct {
-		Measured    string     `json:"measured"`
-		Environment string     `json:"environment"`
-		Repeats     int        `json:"repeats"`
-		Tolerance   float64    `json:"tolerance"`
-		Alpha       float64    `json:"alpha"`
-		Beta        float64    `json:"beta"`
-		Rows        []faultRow `json:"rows"`
-	}{time.Now().UTC().Format(time.RFC3339), suite.opts.Env, *faultRepeats, suite.opts.Tolerance, suite.opts.Alpha, suite.opts.Beta, rows}
+	doc := faultTable{time.Now().UTC().Format(time.RFC3339), suite.opts.Env, *faultRepeats, suite.opts.Tolerance, suite.opts.Alpha, suite.opts.Beta, rows}
 	js, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write fault table: %w", err)
@@ -466,7 +685,7 @@ func writeFaultTable(dir string, rows []faultRow) error {
 		fmt.Fprintf(&b, "| %s | %v | %s | %d / %d / %d / %d | %.0f | %.1f | %s |\n", r.Fault, r.Statistical, strings.Join(r.Scenarios, ", "),
 			count[verdict.Fail], count[verdict.Inconclusive], count[verdict.Pass], count[verdict.Error], req/n, sec/n, r.Upstream)
 	}
-	fmt.Fprintf(&b, "\nThe upstream column (upstream's conformance tests on the same faulty mesh, suite/upstream/runner) is not wired yet.\n")
+	fmt.Fprintf(&b, "\nThe upstream column: upstream's own mesh conformance tests (sigs.k8s.io/gateway-api/conformance, run unchanged by suite/upstream/runner with profiles MESH-HTTP and MESH-GRPC and gammaproof's features, as hack/conformance.sh does) on the same faulty mesh, right after ours (`--faults-upstream=bin/gammaproof-upstream.test`). A run counts as caught when a test FAILs that PASSes on the correct mesh under the same grant policy; the tests are named. The correct mesh's row lists upstream's own verdicts per grant policy.\n")
 	if err := os.WriteFile(filepath.Join(dir, "table.md"), []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("write fault table: %w", err)
 	}
