@@ -17,25 +17,38 @@ import (
 // reportCommand is `gammaproof report`: re-renders the reports from a
 // results.json.
 func reportCommand() *cobra.Command {
-	var results, out string
+	var results, out, upstreamVerdicts string
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "render the reports (YAML, JUnit, HTML) from a results.json",
 		Long: `Re-render the upstream ConformanceReport YAML, junit.xml and report.html
-from a run's results.json (by default into the same directory).`,
+from a run's results.json (by default into the same directory).
+
+--upstream-verdicts records upstream's verdicts from a conformance run of
+the same cluster (hack/conformance.sh) beside ours in results.json and
+the reports, and exits 1 if a verdict disagrees.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return renderReport(c.Context(), c.OutOrStdout(), results, out)
+			verdicts, err := readUpstreamVerdicts(upstreamVerdicts)
+			if err != nil {
+				return err
+			}
+			return renderReport(c.Context(), c.OutOrStdout(), results, out, upstreamVerdicts, verdicts)
 		},
 	}
 	cmd.Flags().StringVar(&results, "results", filepath.Join("reports", "latest", report.ResultsFile), "results.json of a run")
 	cmd.Flags().StringVar(&out, "out", "", "directory to write the reports to (default: the directory of --results)")
+	cmd.Flags().StringVar(&upstreamVerdicts, "upstream-verdicts", "", upstreamVerdictsHelp)
 	_ = cmd.MarkFlagFilename("results", "json")
+	_ = cmd.MarkFlagFilename("upstream-verdicts", "json")
 	_ = cmd.MarkFlagDirname("out")
 	return cmd
 }
 
-func renderReport(ctx context.Context, w io.Writer, results, out string) error {
+// renderReport renders the reports of results into out (default: its
+// directory), with upstream's verdicts (read from verdictsPath) beside
+// ours when there are any.
+func renderReport(ctx context.Context, w io.Writer, results, out, verdictsPath string, verdicts map[string]verdict.Verdict) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -53,8 +66,18 @@ func renderReport(ctx context.Context, w io.Writer, results, out string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create output dir: %w", err)
 	}
-	written, err := report.Render(dir, r, nil)
-	if err != nil {
+	var written []string
+	var agreeErr error
+	if verdicts != nil {
+		written, agreeErr = attachUpstream(w, results, dir, verdictsPath, verdicts)
+		var d *errDisagree
+		if agreeErr != nil && !errors.As(agreeErr, &d) {
+			return agreeErr
+		}
+		if r, err = report.ReadResults(filepath.Join(dir, report.ResultsFile)); err != nil {
+			return err
+		}
+	} else if written, err = report.Render(dir, r, nil); err != nil {
 		return err
 	}
 	t := r.Totals()
@@ -64,5 +87,5 @@ func renderReport(ctx context.Context, w io.Writer, results, out string) error {
 	for _, p := range written {
 		fmt.Fprintln(w, "wrote", p)
 	}
-	return nil
+	return agreeErr
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +19,7 @@ import (
 	"github.com/gammaproof/gammaproof/suite/console"
 	"github.com/gammaproof/gammaproof/suite/e2e"
 	"github.com/gammaproof/gammaproof/suite/report"
+	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
 // errScenariosFailed says that a verify run ended with a scenario that did
@@ -33,6 +35,9 @@ type verifyFlags struct {
 	labels                  labelsValue
 	output                  string
 	list                    bool
+	upstreamVerdicts        string
+	// upstream holds the verdicts read from upstreamVerdicts.
+	upstream map[string]verdict.Verdict
 }
 
 const verifyExample = `  # another mesh, on the cluster of the current kubeconfig
@@ -68,6 +73,9 @@ func verifyCommand() *cobra.Command {
 implementation under test on a cluster, print a line as each starts and
 ends, then a summary, and write results.json, the upstream
 ConformanceReport, junit.xml and report.html to --report-dir.
+--upstream-verdicts adds upstream's verdicts from a conformance run of the
+same cluster (hack/conformance.sh) beside ours and fails the run if they
+disagree.
 
 --env=existing (the default) uses the cluster of --kubeconfig (or
 $KUBECONFIG, or ~/.kube/config) and needs nothing but this program;
@@ -90,7 +98,12 @@ failed, was inconclusive or hit an error (or none ran), 2 on bad usage.`,
 			if !slices.Contains(console.Formats, vf.output) {
 				return fmt.Errorf("-o %q: use json or yaml (or leave it out for a table)", vf.output)
 			}
-			return opts.Validate()
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			var err error
+			vf.upstream, err = readUpstreamVerdicts(vf.upstreamVerdicts)
+			return err
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if vf.list {
@@ -102,6 +115,8 @@ failed, was inconclusive or hit an error (or none ran), 2 on bad usage.`,
 	cmd.Flags().AddGoFlagSet(gofs)
 	cmd.Flags().Var(&vf.labels, "labels", "run only the scenarios with these labels: comma-separated key=value (profile=MESH-HTTP, feature=…, scenario=…)")
 	cmd.Flags().StringVarP(&vf.output, "output", "o", "", "print the summary as json or yaml on stdout (progress then goes to stderr)")
+	cmd.Flags().StringVar(&vf.upstreamVerdicts, "upstream-verdicts", "", upstreamVerdictsHelp)
+	_ = cmd.MarkFlagFilename("upstream-verdicts", "json")
 	cmd.Flags().BoolVar(&vf.list, "list", false, "print the scenarios the run would select (--scenarios, --feature, --labels) and exit; needs no cluster")
 	return cmd
 }
@@ -133,13 +148,29 @@ func runVerify(cmd *cobra.Command, opts e2e.Options, vf *verifyFlags) error {
 	if runErr != nil && len(sum.Scenarios) == 0 {
 		return runErr // no cluster or no install: nothing to summarise
 	}
-	if err := sum.Write(stdout, vf.output); err != nil {
-		return errors.Join(runErr, err)
+	var agreeErr error
+	if vf.upstream != nil {
+		agreeErr = withUpstream(progress, sum.Reports, vf)
 	}
-	if runErr != nil {
-		return runErr
+	if err := sum.Write(stdout, vf.output); err != nil {
+		return errors.Join(runErr, agreeErr, err)
+	}
+	if runErr != nil || agreeErr != nil {
+		return errors.Join(runErr, agreeErr)
 	}
 	return verdictError(sum)
+}
+
+// withUpstream attaches --upstream-verdicts to the run's reports (the
+// results.json among written) and rewrites them.
+func withUpstream(w io.Writer, written []string, vf *verifyFlags) error {
+	for _, p := range written {
+		if filepath.Base(p) == report.ResultsFile {
+			_, err := attachUpstream(w, p, filepath.Dir(p), vf.upstreamVerdicts, vf.upstream)
+			return err
+		}
+	}
+	return errors.New("--upstream-verdicts: the run wrote no results.json to attach them to")
 }
 
 // config is the e2e-framework configuration of the flags: the cluster and
