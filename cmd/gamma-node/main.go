@@ -3,6 +3,15 @@
 // Command gamma-node is the gammaproof node agent (image gammaproof/node):
 // it runs the node proxy and steers the node's pod connections to Service
 // ports into it with eBPF.
+//
+// The steering programs are pinned in <bpffs>/gammaproof/steer and stay
+// attached when gamma-node ends: until a new gamma-node listens,
+// connections to steered Services are refused (fail closed). They are
+// detached by `gamma-node uninstall`, or when gamma-node stops after its
+// DaemonSet was deleted.
+//
+//	gamma-node [flags]              run the proxy and the agent
+//	gamma-node uninstall [--bpffs]  detach and unpin the steering programs
 package main
 
 import (
@@ -16,15 +25,18 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sys/unix"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/gammaproof/gammaproof/bpf/steer"
 	"github.com/gammaproof/gammaproof/impl/node"
 )
 
@@ -35,7 +47,14 @@ func main() {
 	}
 }
 
+// pinSubdir is where, under the bpffs mount, the steering programs are
+// pinned (the local cluster's `cluster down` removes <bpffs>/gammaproof).
+const pinSubdir = "gammaproof/steer"
+
 func run() error {
+	if len(os.Args) > 1 && os.Args[1] == "uninstall" {
+		return uninstall(os.Args[2:])
+	}
 	fs := flag.NewFlagSet("gamma-node", flag.ContinueOnError)
 	xds := fs.String("xds-address", "gamma-controller.gammaproof-system.svc:15010", "host:port of the controller's xDS server")
 	proxyIP := fs.String("proxy-ip", os.Getenv("HOST_IP"), "IPv4 address steered connections go to: this node's IP ($HOST_IP)")
@@ -45,6 +64,8 @@ func run() error {
 	socketShortcut := fs.Bool("socket-shortcut", true, "hand data between pods and the proxy socket to socket (eBPF sockmap) once connections are established")
 	metricsAddr := fs.String("metrics-address", "", "serve Prometheus metrics on this host:port (empty: off)")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster)")
+	bpffs := fs.String("bpffs", "/sys/fs/bpf", "bpf filesystem to pin the steering programs in, under gammaproof/steer, so steering outlives this process (mounted here if it is not one); empty: pin nothing, detach on exit")
+	daemonSet := fs.String("daemonset", daemonSetDefault(), "namespace/name of the DaemonSet running gamma-node: once it is deleted, gamma-node unpins the steering programs when it stops (default from $POD_NAMESPACE; empty: never)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return fmt.Errorf("parse flags: %w", err)
 	}
@@ -78,13 +99,22 @@ func run() error {
 		defer stopMetrics()
 	}
 
-	slog.Info("starting node agent", "node", *nodeName, "xds", *xds, "proxyIP", ip, "cgroupParent", parent)
+	pinDir := ""
+	if *bpffs != "" {
+		if err := ensureBPFFS(*bpffs); err != nil {
+			return err
+		}
+		pinDir = filepath.Join(*bpffs, pinSubdir)
+	}
+
+	slog.Info("starting node agent", "node", *nodeName, "xds", *xds, "proxyIP", ip, "cgroupParent", parent, "pinDir", pinDir)
 	return node.Run(ctx, node.Config{
 		ADSAddress: *xds,
 		ListenHost: *listenHost,
 		Registerer: reg,
 		Agent: node.Options{
 			Client: client, NodeName: *nodeName, ProxyIP: ip, CgroupParent: parent, Shortcut: *socketShortcut, Logger: slog.Default(),
+			PinDir: pinDir, DaemonSet: *daemonSet,
 		},
 	})
 }
@@ -118,4 +148,56 @@ func serveMetrics(addr string, reg *prometheus.Registry) (stop func(), err error
 		}
 	}()
 	return func() { srv.Close() }, nil
+}
+
+// daemonSetDefault is $POD_NAMESPACE/gamma-node, or "" without
+// POD_NAMESPACE.
+func daemonSetDefault() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns + "/gamma-node"
+	}
+	return ""
+}
+
+// ensureBPFFS mounts a bpf filesystem on dir unless one is there. A mount
+// made here lives in this process's mount namespace: in a container it
+// ends with the container, and steering with it; the node should mount
+// bpffs (systemd does at /sys/fs/bpf) so pins outlive gamma-node.
+func ensureBPFFS(dir string) error {
+	ok, err := steer.IsBPFFS(dir)
+	if err != nil {
+		return fmt.Errorf("check --bpffs: %w: pass a bpf filesystem mount, or --bpffs= to pin nothing", err)
+	}
+	if ok {
+		return nil
+	}
+	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
+		return fmt.Errorf("mount bpffs on %s: %w: mount one on the node (mount -t bpf bpf %s) or pass --bpffs= to pin nothing", dir, err, dir)
+	}
+	slog.Warn("no bpf filesystem was mounted: mounted one in gamma-node's mount namespace; steering will not outlive it (mount bpffs on the node so it does)", "bpffs", dir)
+	return nil
+}
+
+// uninstall is `gamma-node uninstall`: it detaches and unpins the steering
+// programs a gamma-node pinned, so Services are reached through kube-proxy
+// again. Stop gamma-node first (or delete its DaemonSet).
+func uninstall(args []string) error {
+	fs := flag.NewFlagSet("gamma-node uninstall", flag.ContinueOnError)
+	bpffs := fs.String("bpffs", "/sys/fs/bpf", "bpf filesystem gamma-node pinned the steering programs in")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("parse flags: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("uninstall takes no arguments, got %q", fs.Args())
+	}
+	dir := filepath.Join(*bpffs, pinSubdir)
+	if err := steer.Uninstall(dir); err != nil {
+		return err
+	}
+	// The parent is ours too; leave it if something else is pinned there.
+	if err := os.Remove(filepath.Dir(dir)); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENOTEMPTY) {
+		return fmt.Errorf("remove %s: %w", filepath.Dir(dir), err)
+	}
+	fmt.Printf("gamma-node: steering programs in %s detached and unpinned\n", dir)
+	return nil
 }

@@ -10,10 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -35,6 +38,9 @@ const CgroupParentAnnotation = "gammaproof.io/cgroup-parent"
 // defaultResync is how often cgroups are rescanned without a Pod event:
 // container cgroups appear after the Pod update that announces them.
 const defaultResync = 2 * time.Second
+
+// defaultKeepInherited is the default of Options.KeepInherited.
+const defaultKeepInherited = 5 * time.Second
 
 // Options configure an [Agent].
 type Options struct {
@@ -58,6 +64,26 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Resync is how often cgroups are rescanned. Optional; default 2s.
 	Resync time.Duration
+	// PinDir is a directory on a bpf filesystem where the steering
+	// programs' maps and links are pinned (see [steer.Open]), so steering
+	// outlives the agent: while no agent runs, connections to steered
+	// Services go to the closed listener ports and are refused (fail
+	// closed) instead of bypassing the routes through kube-proxy. A new
+	// agent takes over the pinned maps and links. Empty: nothing is pinned
+	// and the programs are detached when Run returns. Optional.
+	PinDir string
+	// KeepInherited is how long after the proxy's first listener report a
+	// new agent keeps the steering entries it inherited from pinned maps
+	// but no reported listener claims (yet): the proxy reports a listener
+	// only once its routes arrived, and deleting the entry meanwhile would
+	// send the Service's connections past the route. Optional; default 5s.
+	KeepInherited time.Duration
+	// DaemonSet is the namespace/name of the DaemonSet that runs the
+	// agent. When it is deleted (gammaproof is being uninstalled) the
+	// agent unpins and detaches the steering programs when it stops, so
+	// Services are reached through kube-proxy again. Empty: the programs
+	// stay pinned on every exit (see cmd gamma-node uninstall). Optional.
+	DaemonSet string
 	// Logger. Optional.
 	Logger *slog.Logger
 }
@@ -74,6 +100,14 @@ type steeringMaps interface {
 
 var _ steeringMaps = (*steer.Programs)(nil)
 
+// namespaceIDStore keeps the namespace ids with the pinned maps.
+type namespaceIDStore interface {
+	NamespaceIDs() (map[string]uint32, error)
+	SetNamespaceID(string, uint32) error
+}
+
+var _ namespaceIDStore = (*steer.Programs)(nil)
+
 // Agent keeps the steering programs attached and their maps in sync with
 // the proxy's listeners ([Agent.SetListeners]) and the pods on the node.
 type Agent struct {
@@ -83,9 +117,14 @@ type Agent struct {
 
 	mu        sync.Mutex
 	listeners []Listener
+	reported  time.Time // First SetListeners call; zero before.
 
-	ids         NamespaceIDs // Owned by the Run goroutine.
-	lastSkipped string       // Owned by the Run goroutine: skips logged last.
+	ids         NamespaceIDs      // Owned by the Run goroutine.
+	savedIDs    map[string]uint32 // Owned by the Run goroutine: ids in the id store.
+	inherited   bool              // Owned by the Run goroutine: maps came from pins.
+	lastSkipped string            // Owned by the Run goroutine: skips logged last.
+
+	uninstall atomic.Bool // The DaemonSet is gone: unpin on the way out.
 }
 
 // New checks opts and returns an agent; [Agent.Run] starts it.
@@ -103,6 +142,14 @@ func New(opts Options) (*Agent, error) {
 	if opts.Resync <= 0 {
 		opts.Resync = defaultResync
 	}
+	if opts.KeepInherited <= 0 {
+		opts.KeepInherited = defaultKeepInherited
+	}
+	if opts.DaemonSet != "" {
+		if ns, name, ok := strings.Cut(opts.DaemonSet, "/"); !ok || ns == "" || name == "" {
+			return nil, fmt.Errorf("create node agent: DaemonSet %q is not namespace/name", opts.DaemonSet)
+		}
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -116,6 +163,9 @@ func New(opts Options) (*Agent, error) {
 func (a *Agent) SetListeners(ls []Listener) {
 	a.mu.Lock()
 	a.listeners = slices.Clone(ls)
+	if a.reported.IsZero() {
+		a.reported = time.Now()
+	}
 	a.mu.Unlock()
 	a.trigger()
 }
@@ -128,19 +178,27 @@ func (a *Agent) trigger() {
 }
 
 // Run loads and attaches the programs, watches the node's Pods and keeps
-// the maps in sync until ctx is done; then it detaches the programs and
-// returns nil. Sync errors are logged and retried.
+// the maps in sync until ctx is done; then it detaches the programs (with
+// Options.PinDir: leaves them attached, unless the DaemonSet was deleted)
+// and returns nil. Sync errors are logged and retried.
 func (a *Agent) Run(ctx context.Context) (err error) {
-	progs, err := steer.Load()
+	progs, err := a.loadPrograms()
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, progs.Close()) }()
+	defer func() { err = errors.Join(err, a.release(progs)) }()
 	if _, err := progs.Attach(a.opts.CgroupParent); err != nil {
 		return err
 	}
-	a.log.Info("steering programs attached", "cgroup", a.opts.CgroupParent, "proxyIP", a.opts.ProxyIP)
-	defer a.log.Info("steering programs detached", "cgroup", a.opts.CgroupParent)
+	a.log.Info("steering programs attached", "cgroup", a.opts.CgroupParent, "proxyIP", a.opts.ProxyIP,
+		"pinDir", a.opts.PinDir, "inherited", a.inherited, "inheritedNamespaces", len(a.savedIDs))
+	if a.opts.DaemonSet != "" {
+		stop, err := a.watchDaemonSet(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if a.opts.Shortcut {
 		stop, err := a.startShortcut()
 		if err != nil {
@@ -153,8 +211,79 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer stop()
-	a.syncLoop(ctx, progs, pods)
+	a.syncLoop(ctx, progs, progs, pods)
 	return nil
+}
+
+// loadPrograms loads the steering programs: pinned in Options.PinDir if
+// set, taking over the maps (and namespace ids) an earlier agent pinned.
+func (a *Agent) loadPrograms() (*steer.Programs, error) {
+	if a.opts.PinDir == "" {
+		return steer.Load()
+	}
+	progs, err := steer.Open(a.opts.PinDir)
+	if err != nil {
+		return nil, err
+	}
+	a.inherited = progs.Inherited()
+	ids, err := progs.NamespaceIDs()
+	if err != nil {
+		return nil, errors.Join(err, progs.Close())
+	}
+	a.ids.Seed(ids)
+	a.savedIDs = ids
+	return progs, nil
+}
+
+// release closes progs: this detaches them, unless they are pinned; pinned
+// ones are unpinned (detached) only when the DaemonSet was deleted.
+func (a *Agent) release(progs *steer.Programs) error {
+	err := progs.Close()
+	switch {
+	case a.opts.PinDir == "":
+		a.log.Info("steering programs detached", "cgroup", a.opts.CgroupParent)
+	case a.uninstall.Load():
+		err = errors.Join(err, steer.Uninstall(a.opts.PinDir))
+		a.log.Info("DaemonSet deleted: steering programs unpinned and detached", "daemonSet", a.opts.DaemonSet, "pinDir", a.opts.PinDir)
+	default:
+		a.log.Info("steering programs stay attached (pinned): connections to steered Services are refused until an agent listens again",
+			"pinDir", a.opts.PinDir, "cgroup", a.opts.CgroupParent)
+	}
+	return err
+}
+
+// watchDaemonSet watches Options.DaemonSet and marks the agent for
+// uninstall when it is deleted or marked for deletion.
+func (a *Agent) watchDaemonSet(ctx context.Context) (stop func(), err error) {
+	ns, name, _ := strings.Cut(a.opts.DaemonSet, "/")
+	factory := informers.NewSharedInformerFactoryWithOptions(a.opts.Client, 0, informers.WithNamespace(ns),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+		}))
+	informer := factory.Apps().V1().DaemonSets().Informer()
+	mark := func(why string) {
+		if !a.uninstall.Swap(true) {
+			a.log.Info("DaemonSet "+why+": the steering programs will be unpinned when the agent stops", "daemonSet", a.opts.DaemonSet)
+		}
+	}
+	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) {
+			if ds, ok := obj.(*appsv1.DaemonSet); ok && ds.DeletionTimestamp != nil {
+				mark("marked for deletion")
+			}
+		},
+		DeleteFunc: func(any) { mark("deleted") },
+	}); err != nil {
+		return nil, fmt.Errorf("watch DaemonSet %s: %w", a.opts.DaemonSet, err)
+	}
+	factory.Start(ctx.Done())
+	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok && ctx.Err() == nil {
+			factory.Shutdown()
+			return nil, fmt.Errorf("sync %v informer: cache did not sync", typ)
+		}
+	}
+	return factory.Shutdown, nil
 }
 
 // startShortcut attaches the socket shortcut and registers its metrics;
@@ -210,11 +339,11 @@ func (a *Agent) watchPods(ctx context.Context) (pods corelisters.PodLister, stop
 
 // syncLoop syncs the maps m now, then after every kick and every Resync,
 // until ctx is done.
-func (a *Agent) syncLoop(ctx context.Context, m steeringMaps, pods corelisters.PodLister) {
+func (a *Agent) syncLoop(ctx context.Context, m steeringMaps, ids namespaceIDStore, pods corelisters.PodLister) {
 	ticker := time.NewTicker(a.opts.Resync)
 	defer ticker.Stop()
 	for {
-		if err := a.sync(m, pods); err != nil {
+		if err := a.sync(m, ids, pods); err != nil {
 			a.log.Error("sync steering maps", "err", err)
 		}
 		select {
@@ -267,11 +396,15 @@ func (c shortcutCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// sync makes the maps equal to the desired state.
-func (a *Agent) sync(m steeringMaps, pods corelisters.PodLister) error {
+// sync makes the maps equal to the desired state. Namespace ids handed
+// out are saved in ids first. A new agent that inherited pinned maps keeps
+// their steering entries until the proxy has reported its listeners for
+// Options.KeepInherited.
+func (a *Agent) sync(m steeringMaps, ids namespaceIDStore, pods corelisters.PodLister) error {
 	a.mu.Lock()
-	listeners := a.listeners
+	listeners, reported := a.listeners, a.reported
 	a.mu.Unlock()
+	keep := a.inherited && (reported.IsZero() || time.Since(reported) < a.opts.KeepInherited)
 
 	all, err := pods.List(labels.Everything())
 	if err != nil {
@@ -292,7 +425,28 @@ func (a *Agent) sync(m steeringMaps, pods corelisters.PodLister) error {
 	} else if msg == nil {
 		a.lastSkipped = ""
 	}
-	return apply(m, wantSteer, wantCg, a.log)
+	if err := a.saveIDs(ids); err != nil {
+		return err
+	}
+	return apply(m, wantSteer, wantCg, keep, a.log)
+}
+
+// saveIDs records namespace ids not saved yet, before any map entry uses
+// them.
+func (a *Agent) saveIDs(store namespaceIDStore) error {
+	for name, id := range a.ids.All() {
+		if saved, ok := a.savedIDs[name]; ok && saved == id {
+			continue
+		}
+		if err := store.SetNamespaceID(name, id); err != nil {
+			return err
+		}
+		if a.savedIDs == nil {
+			a.savedIDs = map[string]uint32{}
+		}
+		a.savedIDs[name] = id
+	}
+	return nil
 }
 
 func podNamespaces(pods []*corev1.Pod) map[string]string {
@@ -307,8 +461,9 @@ func podNamespaces(pods []*corev1.Pod) map[string]string {
 }
 
 // apply turns the maps' contents into the wanted ones: cgroups first so a
-// namespace entry never points at callers it cannot yet recognise.
-func apply(m steeringMaps, wantSteer map[steer.Key]steer.Target, wantCg map[uint64]uint32, log *slog.Logger) error {
+// namespace entry never points at callers it cannot yet recognise. With
+// keepSteer no steering entry is deleted.
+func apply(m steeringMaps, wantSteer map[steer.Key]steer.Target, wantCg map[uint64]uint32, keepSteer bool, log *slog.Logger) error {
 	haveCg, err := m.CgroupNamespaces()
 	if err != nil {
 		return err
@@ -323,6 +478,9 @@ func apply(m steeringMaps, wantSteer map[steer.Key]steer.Target, wantCg map[uint
 		errs = append(errs, m.SetCgroupNamespace(id, ns))
 	}
 	setSteer, delSteer := Diff(haveSteer, wantSteer)
+	if keepSteer {
+		delSteer = nil
+	}
 	for k, t := range setSteer {
 		errs = append(errs, m.SetSteering(k, t))
 	}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -13,11 +14,13 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/gammaproof/gammaproof/bpf/steer"
 	"github.com/gammaproof/gammaproof/bpf/steer/steertest"
 	"github.com/gammaproof/gammaproof/internal/testenv"
 )
@@ -186,6 +189,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"no proxy IP", Options{Client: c, NodeName: "n", CgroupParent: "/x"}, "set --proxy-ip or HOST_IP"},
 		{"IPv6 proxy IP", Options{Client: c, NodeName: "n", ProxyIP: netip.MustParseAddr("fd00::1"), CgroupParent: "/x"}, "not an IPv4 address"},
 		{"no cgroup parent", Options{Client: c, NodeName: "n", ProxyIP: ip}, "no cgroup parent"},
+		{"DaemonSet without namespace", Options{Client: c, NodeName: "n", ProxyIP: ip, CgroupParent: "/x", DaemonSet: "gamma-node"}, "not namespace/name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,4 +199,145 @@ func TestNewRejectsBadOptions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAgentPinnedRestart: with Options.PinDir the steering programs stay
+// attached when the agent stops; a new agent takes over the maps with the
+// namespace ids the entries use and keeps inherited entries until the proxy
+// reported its listeners; once the DaemonSet is deleted the agent unpins
+// and detaches everything when it stops.
+func TestAgentPinnedRestart(t *testing.T) {
+	steertest.RequireRoot(t)
+	c := kubernetes.NewForConfigOrDie(testenv.Start(t))
+	const node = "gpt-node"
+	podB := createPod(t, c, "team-b", "client", node)
+	dirB := "pod" + string(podB.UID)
+	parent := steertest.Cgroup(t, "pinned", dirB)
+	pinDir := filepath.Join(steertest.BPFFS(t), "gammaproof", "steer")
+	t.Cleanup(func() {
+		if err := steer.Uninstall(pinDir); err != nil {
+			t.Error(err)
+		}
+	})
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "gamma-node", Namespace: "team-b"},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "n"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "n"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "n", Image: "node"}}},
+			},
+		},
+	}
+	if _, err := c.AppsV1().DaemonSets("team-b").Create(t.Context(), ds, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	start := func(t *testing.T) (*Agent, func() error) {
+		a, err := New(Options{
+			Client: c, NodeName: node, ProxyIP: netip.MustParseAddr("127.0.0.1"), CgroupParent: parent,
+			Resync: 100 * time.Millisecond, PinDir: pinDir, KeepInherited: time.Second, DaemonSet: "team-b/gamma-node",
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		stop := sync.OnceValue(func() error { cancel(); return <-done })
+		t.Cleanup(func() { _ = stop() })
+		return a, stop
+	}
+	vip := netip.MustParseAddr("198.19.3.4")
+	// Two listeners, so team-b's caller entry needs the namespace id the
+	// first agent handed out.
+	listeners := []Listener{
+		{Name: "mesh~team-a~bookstore~8080", Port: 15001, VIPs: []netip.Addr{vip}, ServicePort: 8080},
+		{Name: "mesh~team-a~bookstore~8080~from~team-b", Port: 15002, VIPs: []netip.Addr{vip}, ServicePort: 8080, CallerNamespace: "team-b"},
+	}
+	probe := func(t *testing.T, want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			res := steertest.Run(t, filepath.Join(parent, dirB), steertest.Probe{Listen: []string{"127.0.0.1:15001", "127.0.0.1:15002"}, Dial: "198.19.3.4:8080"})
+			if res.AcceptedOn == want || (want == "" && strings.Contains(res.Err, "network is unreachable")) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("got %+v, want accepted on %q (\"\": not steered)", res, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// An id handed out before, so team-b's differs from a fresh agent's.
+	seed, err := steer.Open(pinDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(seed.SetNamespaceID("zzz", 5), seed.Close()); err != nil {
+		t.Fatal(err)
+	}
+
+	a1, stop1 := start(t)
+	a1.SetListeners(listeners)
+	probe(t, "127.0.0.1:15002")
+	if err := stop1(); err != nil {
+		t.Fatalf("first agent: %v", err)
+	}
+	t.Run("steering stays after the agent stopped", func(t *testing.T) {
+		if got := attached(t, parent); got != 2 {
+			t.Fatalf("%d programs attached after the agent stopped, want 2", got)
+		}
+		probe(t, "127.0.0.1:15002")
+	})
+
+	a2, stop2 := start(t)
+	t.Run("new agent keeps inherited entries before listeners are reported", func(t *testing.T) {
+		time.Sleep(500 * time.Millisecond) // Several syncs (Resync 100ms).
+		probe(t, "127.0.0.1:15002")
+		if got := attached(t, parent); got != 2 {
+			t.Fatalf("%d programs attached, want 2 (the pinned links, updated)", got)
+		}
+	})
+	t.Run("new agent keeps the namespace ids", func(t *testing.T) {
+		a2.SetListeners(listeners)
+		time.Sleep(300 * time.Millisecond)
+		probe(t, "127.0.0.1:15002")
+	})
+	t.Run("inherited entries go once no listener claims them", func(t *testing.T) {
+		if id := a1.ids.All()["team-b"]; id != 6 {
+			t.Fatalf("first agent gave team-b id %d, want 6 (after the seeded 5)", id)
+		}
+		a2.SetListeners(nil)
+		probe(t, "") // After KeepInherited (1s) from the first report.
+	})
+	t.Run("DaemonSet deleted: unpinned on stop", func(t *testing.T) {
+		if err := c.AppsV1().DaemonSets("team-b").Delete(t.Context(), "gamma-node", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); !a2.uninstall.Load() && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := stop2(); err != nil {
+			t.Fatalf("second agent: %v", err)
+		}
+		if id := a2.ids.All()["team-b"]; id != 6 {
+			t.Fatalf("second agent gave team-b id %d, want the first agent's 6", id)
+		}
+		if _, err := os.Stat(pinDir); !os.IsNotExist(err) {
+			t.Fatalf("pin dir after uninstall: %v, want it gone", err)
+		}
+		var got int
+		for range 100 { // Links are freed after an RCU grace period.
+			if got = attached(t, parent); got == 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got != 0 {
+			t.Fatalf("%d programs still attached after uninstall", got)
+		}
+	})
 }

@@ -30,7 +30,7 @@ type Config struct {
 
 // Run runs the node proxy and the agent that steers pod connections into it
 // until ctx is done or one of them fails; the programs are detached before
-// it returns.
+// it returns, unless they are pinned (Agent.PinDir).
 func Run(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
 	agent, err := New(cfg.Agent)

@@ -3,6 +3,7 @@ package node
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"path"
 	"slices"
@@ -28,6 +29,27 @@ type Listener struct {
 type NamespaceIDs struct {
 	ids  map[string]uint32
 	next uint32
+}
+
+// Seed makes the ids in ids (namespace name -> id) the ones handed out
+// for those names; new names get ids above the largest. Call it before
+// [NamespaceIDs.ID]. Entries with id 0 or an empty name are ignored.
+func (n *NamespaceIDs) Seed(ids map[string]uint32) {
+	for name, id := range ids {
+		if name == "" || id == steer.AnyNamespace {
+			continue
+		}
+		if n.ids == nil {
+			n.ids = map[string]uint32{}
+		}
+		n.ids[name] = id
+		n.next = max(n.next, id)
+	}
+}
+
+// All returns every namespace name -> id handed out or seeded.
+func (n *NamespaceIDs) All() map[string]uint32 {
+	return maps.Clone(n.ids)
 }
 
 // ID returns the id of namespace ns, allocating one on first use. The empty

@@ -179,6 +179,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
+	if err := ensureBPFFS(cfg.StateDir); err != nil {
+		return err
+	}
 	if err := clearPods(cgParent, cfg.NetnsPrefix, cfg.VethPrefix); err != nil {
 		return fmt.Errorf("clear leftovers of a previous run: %w", err)
 	}
@@ -499,7 +502,8 @@ type CleanupConfig struct {
 
 // Cleanup removes everything a node made: pod processes (cgroup.kill) and
 // cgroups with their parent, every gp- network namespace, gpv veth, the
-// bridge, created mount points, /etc/netns/gp-* and the state dir. It is
+// bridge, created mount points, the bpffs it mounted on /sys/fs/bpf (and
+// with it everything pinned there), /etc/netns/gp-* and the state dir. It is
 // idempotent and safe when nothing exists.
 func Cleanup(c CleanupConfig) error {
 	stateDir, bridge := c.StateDir, c.Bridge
@@ -533,6 +537,9 @@ func Cleanup(c CleanupConfig) error {
 		}
 	}
 	if stateDir != "" {
+		if err := unmountBPFFS(stateDir); err != nil {
+			errs = append(errs, err)
+		}
 		if err := removeMountpoints(filepath.Join(stateDir, "mountpoints")); err != nil {
 			errs = append(errs, err)
 		}
