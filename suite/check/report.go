@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -37,6 +38,15 @@ func Report(step string, c scenario.Check, out Outcome) report.Check {
 		for k, v := range out.Observed.Errors {
 			rc.Errors[string(k)] = v
 		}
+	}
+	if len(out.Tolerated) > 0 {
+		rc.Tolerated = maps.Clone(out.Tolerated)
+		rc.TolerateReason = c.Expect.TolerateReason
+	}
+	rc.BudgetRequests = out.BudgetRequests
+	if out.Bursts != nil {
+		b := *out.Bursts
+		rc.Bursts = &b
 	}
 	if out.Verdict != verdict.Pass {
 		rc.Error = out.Reason

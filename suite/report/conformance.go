@@ -98,7 +98,7 @@ type upstreamOutcome struct {
 func profileReport(r *Results, name string) (confv1.ProfileReport, bool) {
 	tests := map[string]upstreamOutcome{}
 	for _, s := range r.Scenarios {
-		if s.Profile != name || s.UpstreamTest == "" {
+		if s.Profile != name || !s.Counted() {
 			continue
 		}
 		o, seen := tests[s.UpstreamTest]

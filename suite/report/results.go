@@ -166,7 +166,22 @@ type Check struct {
 	StatusCodes map[string]int `json:"statusCodes,omitempty"`
 	// Errors counts failed requests by kind (timeout, reset, …).
 	Errors map[string]int `json:"errors,omitempty"`
-	Error  string         `json:"error,omitempty"`
+	// Tolerated counts, by kind, the failed requests of the deciding
+	// attempt whose kind the check tolerates (the scenario's
+	// tolerateErrors): counted and reported, not judged.
+	Tolerated map[string]int `json:"tolerated,omitempty"`
+	// TolerateReason is the scenario's reason for tolerating them, e.g.
+	// "busybox nc backend".
+	TolerateReason string `json:"tolerateReason,omitempty"`
+	// BudgetRequests is the most requests the deciding attempt could
+	// send, answered or not (the statistics' budget or the check's
+	// maxRequests); 0 when unknown.
+	BudgetRequests int `json:"budgetRequests,omitempty"`
+	// Bursts is the test for answers coming in bursts, run after a split
+	// or status-share test FAILed (see suite/stats BurstTest); absent when
+	// it did not run.
+	Bursts *stats.Bursts `json:"bursts,omitempty"`
+	Error  string        `json:"error,omitempty"`
 }
 
 // Category is one backend or status code of a statistical check.
@@ -199,8 +214,11 @@ type Evidence struct {
 	N        int            `json:"n"`
 }
 
-// RouteStatus is the status of one route as seen before the checks.
+// RouteStatus is the status of one route as seen after a step's waits,
+// before its checks.
 type RouteStatus struct {
+	// Step is the scenario step after whose waits the status was read.
+	Step      string `json:"step,omitempty"`
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
@@ -217,6 +235,18 @@ type Condition struct {
 	Reason             string `json:"reason,omitempty"`
 	Message            string `json:"message,omitempty"`
 	ObservedGeneration int64  `json:"observedGeneration,omitempty"`
+	// Expected is true when the scenario waited for this condition with
+	// this status (e.g. ResolvedRefs=False for a missing backend): an
+	// expected False is the behaviour under test, not an error.
+	Expected bool `json:"expected,omitempty"`
+}
+
+// Counted reports whether s counts toward its profile's totals in the
+// upstream ConformanceReport (see [Conformance]): it names an upstream test
+// and its profile is one of upstream's. Other scenarios are gammaproof's
+// own: checked and reported, counted toward no upstream profile.
+func (s Scenario) Counted() bool {
+	return s.UpstreamTest != "" && slices.Contains(profile.Upstream, s.Profile)
 }
 
 // Totals counts scenarios per verdict.
@@ -329,6 +359,14 @@ func (r *Results) Validate() error {
 			}
 			if c.Requests < 0 {
 				return fieldErr(at+".requests", "is negative")
+			}
+			if c.BudgetRequests < 0 {
+				return fieldErr(at+".budgetRequests", "is negative")
+			}
+			for _, k := range slices.Sorted(maps.Keys(c.Tolerated)) {
+				if c.Tolerated[k] < 0 {
+					return fieldErr(fmt.Sprintf("%s.tolerated[%q]", at, k), "is negative")
+				}
 			}
 			for k, cat := range c.Categories {
 				at := fmt.Sprintf("%s.categories[%d]", at, k)

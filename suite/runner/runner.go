@@ -1,10 +1,10 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -15,8 +15,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/remotecommand"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
@@ -38,8 +43,17 @@ type Runner struct {
 	// Client and Dynamic talk to the cluster.
 	Client  kubernetes.Interface
 	Dynamic dynamic.Interface
-	// Kubectl and Kubeconfig run `kubectl exec` for exec checks.
-	Kubectl, Kubeconfig string
+	// REST is the client configuration exec checks use to reach the
+	// pods/exec subresource. Optional: loaded from Kubeconfig.
+	REST *rest.Config
+	// Kubeconfig is the kubeconfig file REST is loaded from when REST is
+	// nil.
+	Kubeconfig string
+	// Kubectl is ignored: exec checks go through client-go, no kubectl
+	// binary is needed.
+	//
+	// Deprecated: leave it empty; it will be removed.
+	Kubectl string
 	// ControllerName is whose route status counts; "" accepts any
 	// controller's (an existing implementation's name is not known).
 	ControllerName string
@@ -162,7 +176,7 @@ func (r *Runner) Feature(s *scenario.Scenario) features.Feature {
 		start := time.Now()
 		res.Verdict = verdict.Pass
 		for _, st := range s.Steps {
-			objs, err := r.runStep(ctx, s, st, &res)
+			objs, err := r.runStep(ctx, s, st, applied, &res)
 			applied = append(applied, objs...)
 			if err != nil {
 				res.Verdict, res.Error = verdict.Error, fmt.Sprintf("step %q: %v", st.Name, err)
@@ -249,8 +263,10 @@ func firstLine(s string) string {
 }
 
 // runStep applies, deletes, waits and checks one step; it returns what it
-// applied so the teardown can remove it.
-func (r *Runner) runStep(ctx context.Context, s *scenario.Scenario, st scenario.Step, res *report.Scenario) ([]*unstructured.Unstructured, error) {
+// applied so the teardown can remove it. before is what earlier steps
+// applied: after the waits, the status of every route applied so far and
+// not deleted is recorded under this step.
+func (r *Runner) runStep(ctx context.Context, s *scenario.Scenario, st scenario.Step, before []*unstructured.Unstructured, res *report.Scenario) ([]*unstructured.Unstructured, error) {
 	var applied []*unstructured.Unstructured
 	for _, f := range st.Apply {
 		objs, err := s.Objects(f)
@@ -279,7 +295,7 @@ func (r *Runner) runStep(ctx context.Context, s *scenario.Scenario, st scenario.
 			return applied, err
 		}
 	}
-	res.RouteStatus = append(res.RouteStatus, r.routeStatuses(ctx, applied)...)
+	res.RouteStatus = append(res.RouteStatus, stepStatuses(st, r.routeStatuses(ctx, append(slices.Clone(before), applied...)))...)
 	for _, e := range st.Exec {
 		c := report.Check{Name: "exec " + strings.Join(e.Command, " "), Step: st.Name, Kind: report.CheckExact,
 			Client: e.Namespace + "/" + e.Pod, Expected: "output contains " + strings.Join(e.Contains, ", ")}
@@ -314,15 +330,73 @@ func (r *Runner) sampler(ns, pod string, port int) sample.Sampler {
 	return newPodSampler(r.Client, ns, pod, port)
 }
 
+// execTimeout bounds one exec check.
+const execTimeout = 60 * time.Second
+
+// exec runs e's command in its pod through the API server's pods/exec
+// subresource, as kubectl exec does (WebSocket, falling back to SPDY for an
+// API server without it), and returns stdout and stderr as they came. The
+// container is the pod's kubectl.kubernetes.io/default-container, else its
+// first. A command that exits non-zero is an error carrying its output.
 func (r *Runner) exec(ctx context.Context, e scenario.Exec) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
-	args := append([]string{"--kubeconfig", r.Kubeconfig, "exec", "-n", e.Namespace, e.Pod, "--"}, e.Command...)
-	out, err := exec.CommandContext(ctx, r.Kubectl, args...).CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("kubectl exec %s/%s: %w: %s", e.Namespace, e.Pod, err, firstLine(string(out)))
+	where := e.Namespace + "/" + e.Pod
+	cfg := r.REST
+	if cfg == nil {
+		c, err := clientcmd.BuildConfigFromFlags("", r.Kubeconfig)
+		if err != nil {
+			return "", fmt.Errorf("exec in %s: load kubeconfig %q: %w", where, r.Kubeconfig, err)
+		}
+		cfg = c
 	}
-	return string(out), nil
+	pod, err := r.Client.CoreV1().Pods(e.Namespace).Get(ctx, e.Pod, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("exec in %s: %w", where, err)
+	}
+	container := pod.Annotations["kubectl.kubernetes.io/default-container"]
+	if container == "" && len(pod.Spec.Containers) > 0 {
+		container = pod.Spec.Containers[0].Name
+	}
+	u := r.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(e.Namespace).Name(e.Pod).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: container, Command: e.Command, Stdout: true, Stderr: true}, scheme.ParameterCodec).URL()
+	ws, err := remotecommand.NewWebSocketExecutor(cfg, "GET", u.String())
+	if err != nil {
+		return "", fmt.Errorf("exec in %s: %w", where, err)
+	}
+	spdy, err := remotecommand.NewSPDYExecutor(cfg, "POST", u)
+	if err != nil {
+		return "", fmt.Errorf("exec in %s: %w", where, err)
+	}
+	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
+	if err != nil {
+		return "", fmt.Errorf("exec in %s: %w", where, err)
+	}
+	var out lockedBuffer
+	if err := ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &out}); err != nil {
+		return out.String(), fmt.Errorf("exec %q in %s (container %s): %w: %s", strings.Join(e.Command, " "), where, container, err, firstLine(out.String()))
+	}
+	return out.String(), nil
+}
+
+// lockedBuffer collects stdout and stderr, written concurrently.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // Wait polls until w holds (pods ready, a route condition), at most its
@@ -509,6 +583,38 @@ func (r *Runner) routeStatuses(ctx context.Context, objs []*unstructured.Unstruc
 		}
 	}
 	return out
+}
+
+// stepStatuses marks the route statuses read after step st's waits: each
+// gets the step's name, and a condition the step waited for (route,
+// parent, type, status and, if the wait names one, reason) is Expected.
+func stepStatuses(st scenario.Step, statuses []report.RouteStatus) []report.RouteStatus {
+	for i := range statuses {
+		rs := &statuses[i]
+		rs.Step = st.Name
+		for j := range rs.Conditions {
+			c := &rs.Conditions[j]
+			for _, w := range st.WaitFor {
+				if rc := w.RouteCondition; rc != nil && waitedFor(*rs, *c, *rc) {
+					c.Expected = true
+				}
+			}
+		}
+	}
+	return statuses
+}
+
+// waitedFor reports whether condition c of route status rs is what wait rc
+// waited for.
+func waitedFor(rs report.RouteStatus, c report.Condition, rc scenario.RouteCondition) bool {
+	parentNS := rc.Parent.Namespace
+	if parentNS == "" {
+		parentNS = rc.Route.Namespace
+	}
+	parent, _, _ := strings.Cut(rs.Parent, ":")
+	return rs.Kind == rc.Route.Kind && rs.Namespace == rc.Route.Namespace && rs.Name == rc.Route.Name &&
+		parent == parentNS+"/"+rc.Parent.Name && c.Type == rc.Type && c.Status == rc.Status &&
+		(rc.Reason == "" || c.Reason == rc.Reason)
 }
 
 // dedupe keeps the last copy of each object, in first-seen order.

@@ -16,6 +16,7 @@ import (
 	"github.com/gammaproof/gammaproof/internal/controllername"
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
 	"github.com/gammaproof/gammaproof/internal/testenv"
+	"github.com/gammaproof/gammaproof/suite/report"
 	"github.com/gammaproof/gammaproof/suite/scenario"
 )
 
@@ -176,5 +177,49 @@ func TestExecObserved(t *testing.T) {
 	}
 	if got := execObserved("", []string{"a"}); got != "\"a\" on 0 of 0 lines\noutput (0 lines):\n" {
 		t.Errorf("empty output: %q", got)
+	}
+}
+
+// TestStepStatuses: statuses read after a step carry its name, and only the
+// conditions the step waited for are expected.
+func TestStepStatuses(t *testing.T) {
+	wait := func(kind, ns, name, parentNS, parent, typ, status, reason string) scenario.Wait {
+		return scenario.Wait{RouteCondition: &scenario.RouteCondition{
+			Route:  scenario.ObjectRef{Kind: kind, Namespace: ns, Name: name},
+			Parent: scenario.ObjectRef{Kind: "Service", Namespace: parentNS, Name: parent},
+			Type:   typ, Status: status, Reason: reason}}
+	}
+	status := func() []report.RouteStatus {
+		return []report.RouteStatus{{Kind: "HTTPRoute", Namespace: "a", Name: "r", Parent: "a/echo:8080", Conditions: []report.Condition{
+			{Type: "Accepted", Status: "True", Reason: "Accepted"},
+			{Type: "ResolvedRefs", Status: "False", Reason: "BackendNotFound"},
+		}}}
+	}
+	tests := []struct {
+		name string
+		wait []scenario.Wait
+		want []bool // Expected per condition
+	}{
+		{"no waits", nil, []bool{false, false}},
+		{"ResolvedRefs=False", []scenario.Wait{wait("HTTPRoute", "a", "r", "", "echo", "ResolvedRefs", "False", "")}, []bool{false, true}},
+		{"with its reason", []scenario.Wait{wait("HTTPRoute", "a", "r", "a", "echo", "ResolvedRefs", "False", "BackendNotFound")}, []bool{false, true}},
+		{"other reason", []scenario.Wait{wait("HTTPRoute", "a", "r", "a", "echo", "ResolvedRefs", "False", "RefNotPermitted")}, []bool{false, false}},
+		{"other status", []scenario.Wait{wait("HTTPRoute", "a", "r", "a", "echo", "ResolvedRefs", "True", "")}, []bool{false, false}},
+		{"other parent", []scenario.Wait{wait("HTTPRoute", "a", "r", "b", "echo", "ResolvedRefs", "False", "")}, []bool{false, false}},
+		{"other route", []scenario.Wait{wait("GRPCRoute", "a", "r", "a", "echo", "ResolvedRefs", "False", "")}, []bool{false, false}},
+		{"both", []scenario.Wait{wait("HTTPRoute", "a", "r", "", "echo", "Accepted", "True", ""), wait("HTTPRoute", "a", "r", "", "echo", "ResolvedRefs", "False", "")}, []bool{true, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := stepStatuses(scenario.Step{Name: "step two", WaitFor: tt.wait}, status())
+			if got[0].Step != "step two" {
+				t.Errorf("step %q, want %q", got[0].Step, "step two")
+			}
+			for i, c := range got[0].Conditions {
+				if c.Expected != tt.want[i] {
+					t.Errorf("%s=%s expected %v, want %v", c.Type, c.Status, c.Expected, tt.want[i])
+				}
+			}
+		})
 	}
 }

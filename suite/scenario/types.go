@@ -162,6 +162,12 @@ type Expect struct {
 	// ends and FAILs. For backends that cannot serve every connection (the
 	// seed's netcat loop), not for hiding a mesh's errors.
 	TolerateErrors []string `json:"tolerateErrors,omitempty"`
+	// TolerateReason says in a few words whose errors TolerateErrors are
+	// and why they are not the implementation's, e.g. "busybox nc
+	// backend"; reports show it beside the tolerated counts ("12
+	// connection refused tolerated (busybox nc backend)"). Set it
+	// whenever TolerateErrors is set.
+	TolerateReason string `json:"tolerateReason,omitempty"`
 	// MaxLatency bounds every response's latency (timeouts), MinLatency
 	// the other way.
 	MaxLatency Duration `json:"maxLatency,omitempty"`
