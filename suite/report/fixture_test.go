@@ -1,7 +1,9 @@
 package report
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,10 +94,18 @@ func fixture(t *testing.T, failing bool) *Results {
 	partial := sampled(t, "half-500", CheckStatusShare, []string{"500", "200"}, []float64{0.5, 0.5}, []float64{0.5, 0.5}, 6)
 	partial.Description = "One of two equally weighted backends is invalid: half the requests get 500."
 
+	curl := exact("exec sh -c for i in $(seq 1 20); do curl -s http://bookstore:8080; done", "",
+		"output contains Response from v1, Response from v2", seedOutput(), verdict.Pass, 0)
+	curl.Step, curl.Client, curl.URL, curl.Attempts, curl.ConvergenceSeconds = before.Step, "default/netshoot", "", 0, 0
+	seedRoute := accepted("HTTPRoute", "bookstore", "bookstore-split", "bookstore/bookstore")
+	seedRoute.Step = after.Step
+	for i := range seedRoute.Conditions {
+		seedRoute.Conditions[i].Expected = true // the step waited for Accepted and ResolvedRefs True
+	}
 	r.Scenarios = []Scenario{
 		{Name: "seed-bookstore", Description: "The seed walkthrough: bookstore v1/v2 behind one Service, then a 90/10 HTTPRoute.",
 			Profile: profile.Gammaproof, Verdict: worst(before.Verdict, after.Verdict), DurationSeconds: 9.8,
-			Checks: []Check{before, after}, RouteStatus: []RouteStatus{accepted("HTTPRoute", "bookstore", "bookstore-split", "bookstore/bookstore")}},
+			Checks: []Check{curl, before, after}, RouteStatus: []RouteStatus{seedRoute}},
 		{Name: "mesh-basic", Description: "A request through the mesh reaches the Service.", UpstreamTest: "MeshBasic",
 			Profile: profile.MeshHTTP, Core: true, Features: []string{"Mesh"}, Verdict: verdict.Pass, DurationSeconds: 1.2,
 			Checks: []Check{exact("status-200", "Every response is 200 from echo.", "status 200", "status 200 ×20", verdict.Pass, 20)}},
@@ -119,11 +129,17 @@ func fixture(t *testing.T, failing bool) *Results {
 		{Name: "backends-partly-invalid", Profile: profile.Gammaproof, Verdict: partial.Verdict, DurationSeconds: 2.2, Checks: []Check{partial},
 			RouteStatus: []RouteStatus{{Kind: "HTTPRoute", Namespace: "gammaproof-mesh", Name: "half-invalid", Parent: "gammaproof-mesh/echo",
 				Conditions: []Condition{{Type: "Accepted", Status: "True", Reason: "Accepted", ObservedGeneration: 1},
-					{Type: "ResolvedRefs", Status: "False", Reason: "BackendNotFound", Message: "backend gammaproof-mesh/missing not found", ObservedGeneration: 1}}}}},
+					{Type: "ResolvedRefs", Status: "False", Reason: "BackendNotFound", Message: "backend gammaproof-mesh/missing not found", ObservedGeneration: 1, Expected: true}}}}},
 		{Name: "timeouts", Description: "A 100 ms request timeout answers 504 to a 1 s backend.", Profile: profile.Gammaproof, Verdict: verdict.Pass, DurationSeconds: 1.5,
 			Checks: []Check{exact("timeout-504", "", "status 504 within 100–300 ms", "504 ×20, p99 112 ms", verdict.Pass, 20)}},
 	}
 	if failing {
+		// The route's ResolvedRefs=False is not what the scenario waited for.
+		invalid := &r.Scenarios[8]
+		if invalid.Name != "backends-partly-invalid" {
+			t.Fatalf("fixture scenario 8 is %s, want backends-partly-invalid", invalid.Name)
+		}
+		invalid.RouteStatus[0].Conditions[1].Expected = false
 		r.Run.Implementation.Version = "v0.1.0-skewed"
 		s := &r.Scenarios[5]
 		s.Verdict, s.Error, s.Checks = verdict.Skip, "feature MeshHTTPRouteQueryParamMatching is exempt (--exempt-features)", nil
@@ -161,4 +177,42 @@ func worst(vs ...verdict.Verdict) verdict.Verdict {
 		}
 	}
 	return w
+}
+
+// seedOutput is the seed's curl loop as the exec check records it.
+func seedOutput() string {
+	var b strings.Builder
+	b.WriteString("\"Response from v1\" on 11 of 20 lines; \"Response from v2\" on 9 of 20 lines\noutput (20 lines):")
+	for i := range 20 {
+		v := "v1"
+		if i%2 == 1 && i != 19 {
+			v = "v2"
+		}
+		fmt.Fprintf(&b, "\nResponse from %s", v)
+	}
+	return b.String()
+}
+
+// toleratedFixture is the passing run with the seed's first step as it
+// really goes: busybox nc refuses and resets connections, which the check
+// tolerates, counts and names.
+func toleratedFixture(t *testing.T) *Results {
+	t.Helper()
+	r := fixture(t, false)
+	r.Run.Implementation.Version = "v0.1.0-tolerated"
+	seed := &r.Scenarios[0]
+	c := &seed.Checks[1]
+	if c.Name != "about-50-50" {
+		t.Fatalf("fixture check %q, want about-50-50", c.Name)
+	}
+	answered := totalCount(*c)
+	c.Tolerated = map[string]int{"connection refused": 1533, "other": 53}
+	c.Errors = map[string]int{"connection refused": 1533, "other": 53}
+	c.StatusCodes = map[string]int{"200": answered}
+	c.TolerateReason = "busybox nc backend serves one connection at a time"
+	c.BudgetRequests = 20000
+	c.Requests = answered + 1586
+	c.Expected = "split v1 50% / v2 50%"
+	c.Observed = fmt.Sprintf("%d of %d requests answered, every answer as expected; 1533 connection refused, 53 other tolerated (the check's tolerateErrors), not judged; shares judged assuming each request is routed independently", answered, c.Requests)
+	return r
 }

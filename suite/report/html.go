@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gammaproof/gammaproof/suite/profile"
+	"github.com/gammaproof/gammaproof/suite/scenario"
 	"github.com/gammaproof/gammaproof/suite/stats"
 	"github.com/gammaproof/gammaproof/suite/verdict"
 )
@@ -45,6 +46,13 @@ type view struct {
 	Profiles                         []profileView
 	Scenarios                        []scenarioView
 	Features                         string
+	// ErrorRates explains α per check against α per run.
+	ErrorRates string
+	// OC are the operating-characteristic charts (inline SVG) and OCNote
+	// says what they show, or why they are missing.
+	OC          []template.HTML
+	OCNote      string
+	OwnSentence string
 }
 
 type total struct {
@@ -61,16 +69,25 @@ type profileView struct {
 
 type scenarioView struct {
 	ID, Name, Description, Upstream, Profile, Level string
-	Features                                        []string
-	Verdict                                         verdict.Verdict
-	Duration, Requests, Error                       string
-	Walkthrough                                     bool
-	Steps                                           []stepView
-	Routes                                          []RouteStatus
+	// Counted: the scenario counts toward Profile's totals, so it carries
+	// the profile tag; otherwise it is labelled gammaproof's own.
+	Counted                   bool
+	Features                  []featureView
+	Verdict                   verdict.Verdict
+	Duration, Requests, Error string
+	Walkthrough               bool
+	Steps                     []stepView
+	RouteSteps                []routeStep
 	// Upstream is upstream's own verdict on the same behaviour from the
 	// same run, if it ran; UpstreamNote explains an expected deviation.
 	UpstreamVerdict verdict.Verdict
 	UpstreamNote    string
+}
+
+type featureView struct {
+	Name string
+	// Own: a feature name of gammaproof's own (Gammaproof…), not upstream's.
+	Own bool
 }
 
 type stepView struct {
@@ -79,16 +96,42 @@ type stepView struct {
 	Checks []checkView
 }
 
+// routeStep is the route status read after one step's waits.
+type routeStep struct {
+	// Index is the step's number among the steps shown, 0 if it has no
+	// checks (then only its name is shown).
+	Index  int
+	Name   string
+	Routes []routeView
+}
+
+type routeView struct {
+	Kind, Namespace, Name, Parent string
+	Conditions                    []condView
+}
+
+type condView struct {
+	Type, Status, Reason, Message string
+	// Class colours the condition: cond-True, cond-False, cond-Unknown,
+	// or cond-expected for a False the scenario waited for (neutral).
+	Class    string
+	Expected bool
+}
+
 type checkView struct {
 	Name, Description, Client, URL, Kind string
 	Verdict                              verdict.Verdict
 	Rows                                 []barRow
 	Expected, Observed, Summary          string
-	Requests, Attempts, Convergence      string
-	Level, Alpha                         string
-	Evidence                             []evidenceView
-	Error                                string
-	Codes                                string
+	// Output: Observed has several lines (an exec check's output) and is
+	// shown as they are.
+	Output                          bool
+	Requests, Attempts, Convergence string
+	Level, Alpha, AlphaTitle        string
+	Budget, Tolerated, Bursts       string
+	Evidence                        []evidenceView
+	Error                           string
+	Codes                           string
 }
 
 // barRow is one category's bar; coordinates are percent of the track.
@@ -130,10 +173,13 @@ func newView(r *Results) view {
 		Start:       run.Start.UTC().Format("2006-01-02 15:04 UTC"),
 		Duration:    duration(run.End.Sub(run.Start).Seconds()),
 		Features:    strings.Join(run.SupportedFeatures, ", "),
+		OwnSentence: OwnSentence,
 	}
 	if run.Statistics.Budget > 0 {
-		v.Budget = fmt.Sprint(run.Statistics.Budget)
+		v.Budget = fmt.Sprintf("%d requests", run.Statistics.Budget)
 	}
+	v.ErrorRates = errorRates(r)
+	v.OC, v.OCNote = ocCharts(run.Statistics)
 	v.Title = fmt.Sprintf("%s %s — GAMMA conformance", v.Impl, v.Version)
 	t := r.Totals()
 	for _, w := range verdict.All {
@@ -167,24 +213,53 @@ func newView(r *Results) view {
 		v.Profiles = append(v.Profiles, pv)
 	}
 	for _, s := range r.Scenarios {
-		v.Scenarios = append(v.Scenarios, newScenarioView(s, run.Statistics.Delta))
+		v.Scenarios = append(v.Scenarios, newScenarioView(s, run.Statistics))
 	}
 	return v
 }
 
-func newScenarioView(s Scenario, delta float64) scenarioView {
+// statistical reports whether c is decided by a sequential test (it
+// spends α).
+func statistical(c Check) bool { return c.Kind == CheckSplit || c.Kind == CheckStatusShare }
+
+// errorRates explains the run's α and β, which hold per check, against the
+// run as a whole.
+func errorRates(r *Results) string {
+	st := r.Run.Statistics
+	n := 0
+	for _, s := range r.Scenarios {
+		for _, c := range s.Checks {
+			if statistical(c) {
+				n++
+			}
+		}
+	}
+	text := fmt.Sprintf("α and β hold per check: a statistical check FAILs a correct split with probability at most α = %g "+
+		"and PASSes a split δ or more off with probability at most β = %g, spent over its attempts "+
+		"(α/2 on the first, α/4 on a retry, …); each check shows the α it spent.", st.Alpha, st.Beta)
+	if n > 0 {
+		text += fmt.Sprintf(" Per run: over this run's %d statistical checks, the probability that any of them FAILs "+
+			"a correct implementation is at most %d × α = %.2g.", n, n, float64(n)*st.Alpha)
+	}
+	return text
+}
+
+func newScenarioView(s Scenario, st Statistics) scenarioView {
 	sv := scenarioView{
 		ID:          "s-" + idUnsafe.ReplaceAllString(strings.ToLower(s.Name), "-"),
 		Name:        s.Name,
 		Description: s.Description,
 		Upstream:    s.UpstreamTest,
 		Profile:     s.Profile,
-		Features:    s.Features,
+		Counted:     s.Counted(),
 		Verdict:     s.Verdict,
 		Duration:    duration(s.DurationSeconds),
 		Error:       s.Error,
-		Routes:      s.RouteStatus,
+		RouteSteps:  routeSteps(s.RouteStatus),
 		Walkthrough: s.Name == "seed-bookstore",
+	}
+	for _, f := range s.Features {
+		sv.Features = append(sv.Features, featureView{Name: f, Own: strings.HasPrefix(f, scenario.OwnFeaturePrefix)})
 	}
 	if u := s.Upstream; u != nil {
 		sv.UpstreamVerdict = u.Verdict
@@ -193,7 +268,7 @@ func newScenarioView(s Scenario, delta float64) scenarioView {
 			sv.UpstreamNote += "; expected to differ: " + u.Deviation
 		}
 	}
-	if s.Profile != profile.Gammaproof {
+	if sv.Counted && s.Profile != profile.Gammaproof {
 		sv.Level = "extended"
 		if s.Core {
 			sv.Level = "core"
@@ -202,7 +277,7 @@ func newScenarioView(s Scenario, delta float64) scenarioView {
 	requests := 0
 	for _, c := range s.Checks {
 		requests += c.Requests
-		cv := newCheckView(c, delta)
+		cv := newCheckView(c, st)
 		i := slices.IndexFunc(sv.Steps, func(st stepView) bool { return st.Name == c.Step })
 		if i < 0 {
 			sv.Steps = append(sv.Steps, stepView{Index: len(sv.Steps) + 1, Name: c.Step})
@@ -211,13 +286,43 @@ func newScenarioView(s Scenario, delta float64) scenarioView {
 		sv.Steps[i].Checks = append(sv.Steps[i].Checks, cv)
 	}
 	sv.Requests = fmt.Sprint(requests)
+	for i := range sv.RouteSteps {
+		rs := &sv.RouteSteps[i]
+		rs.Index = 0
+		if j := slices.IndexFunc(sv.Steps, func(st stepView) bool { return st.Name == rs.Name }); j >= 0 {
+			rs.Index = sv.Steps[j].Index
+		}
+	}
 	if len(sv.Steps) < 2 {
 		sv.Walkthrough = false
 	}
 	return sv
 }
 
-func newCheckView(c Check, delta float64) checkView {
+// routeSteps groups route statuses by the step after which they were read,
+// in order.
+func routeSteps(statuses []RouteStatus) []routeStep {
+	var out []routeStep
+	for _, rs := range statuses {
+		if len(out) == 0 || out[len(out)-1].Name != rs.Step {
+			out = append(out, routeStep{Name: rs.Step})
+		}
+		rv := routeView{Kind: rs.Kind, Namespace: rs.Namespace, Name: rs.Name, Parent: rs.Parent}
+		for _, c := range rs.Conditions {
+			cv := condView{Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message,
+				Class: "cond-" + c.Status, Expected: c.Expected}
+			if c.Expected && c.Status != "True" {
+				cv.Class = "cond-expected"
+			}
+			rv.Conditions = append(rv.Conditions, cv)
+		}
+		out[len(out)-1].Routes = append(out[len(out)-1].Routes, rv)
+	}
+	return out
+}
+
+func newCheckView(c Check, st Statistics) checkView {
+	delta := st.Delta
 	cv := checkView{
 		Name:        c.Name,
 		Description: c.Description,
@@ -226,7 +331,8 @@ func newCheckView(c Check, delta float64) checkView {
 		Kind:        c.Kind,
 		Verdict:     c.Verdict,
 		Expected:    c.Expected,
-		Observed:    c.Observed,
+		Observed:    observedText(c),
+		Tolerated:   ToleratedText(c),
 		Requests:    fmt.Sprint(c.Requests),
 		Attempts:    fmt.Sprint(c.Attempts),
 		Convergence: duration(c.ConvergenceSeconds),
@@ -236,8 +342,19 @@ func newCheckView(c Check, delta float64) checkView {
 	if c.IntervalLevel > 0 {
 		cv.Level = levelText(c.IntervalLevel)
 	}
+	cv.Output = strings.Contains(cv.Observed, "\n")
 	if c.Alpha > 0 {
-		cv.Alpha = fmt.Sprintf("α=%g β=%g", c.Alpha, c.Beta)
+		cv.Alpha = fmt.Sprintf("α spent %.2g · β spent %.2g", c.Alpha, c.Beta)
+		cv.AlphaTitle = fmt.Sprintf("of this check's α = %g and β = %g (the run's per-check rates), over %d attempt(s)", st.Alpha, st.Beta, c.Attempts)
+	}
+	if c.BudgetRequests > 0 {
+		cv.Budget = fmt.Sprintf("budget %d requests", c.BudgetRequests)
+	}
+	if b := c.Bursts; b != nil {
+		cv.Bursts = "independence: no bursts found (" + b.String() + ")"
+		if b.Bursty {
+			cv.Bursts = "independence: responses come in bursts (" + b.String() + ")"
+		}
 	}
 	var codes []string
 	for code, n := range c.StatusCodes {

@@ -155,11 +155,17 @@ func CheckSummary(c Check) string {
 		b.WriteString(",")
 	}
 	if c.Expected != "" || c.Observed != "" {
-		fmt.Fprintf(&b, " expected %s, observed %s,", orDefault(c.Expected, "-"), orDefault(c.Observed, "-"))
+		fmt.Fprintf(&b, " expected %s, observed %s,", orDefault(c.Expected, "-"), orDefault(observedText(c), "-"))
 	}
 	fmt.Fprintf(&b, " %d requests", c.Requests)
 	if c.Attempts > 0 {
 		fmt.Fprintf(&b, ", %d attempt%s", c.Attempts, plural(c.Attempts))
+	}
+	if c.BudgetRequests > 0 {
+		fmt.Fprintf(&b, ", budget %d requests", c.BudgetRequests)
+	}
+	if t := ToleratedText(c); t != "" {
+		fmt.Fprintf(&b, ", %s: counted, not judged", t)
 	}
 	if c.Error != "" {
 		fmt.Fprintf(&b, ", error: %s", c.Error)

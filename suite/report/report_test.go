@@ -16,10 +16,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
+// fixtures are the runs the golden files and the browser test render: a
+// passing run, a failing one and a passing one whose seed tolerated errors.
 var fixtures = []struct {
 	name    string
 	failing bool
-}{{"pass", false}, {"fail", true}}
+	build   func(*testing.T) *Results
+}{
+	{"pass", false, func(t *testing.T) *Results { return fixture(t, false) }},
+	{"fail", true, func(t *testing.T) *Results { return fixture(t, true) }},
+	{"tolerated", false, toleratedFixture},
+}
 
 func golden(t *testing.T, path string, got []byte) {
 	t.Helper()
@@ -44,7 +51,7 @@ func golden(t *testing.T, path string, got []byte) {
 func TestGolden(t *testing.T) {
 	for _, fx := range fixtures {
 		t.Run(fx.name, func(t *testing.T) {
-			r := fixture(t, fx.failing)
+			r := fx.build(t)
 			dir := t.TempDir()
 			written, err := Write(dir, r)
 			if err != nil {
@@ -86,7 +93,7 @@ func TestRoundTrip(t *testing.T) {
 func TestConformanceMatchesResults(t *testing.T) {
 	for _, fx := range fixtures {
 		t.Run(fx.name, func(t *testing.T) {
-			r := fixture(t, fx.failing)
+			r := fx.build(t)
 			data, err := ConformanceYAML(r)
 			if err != nil {
 				t.Fatal(err)
@@ -220,7 +227,7 @@ func TestJUnitCarriesEvidence(t *testing.T) {
 
 func TestHTMLSelfContained(t *testing.T) {
 	for _, fx := range fixtures {
-		r := fixture(t, fx.failing)
+		r := fx.build(t)
 		data, err := HTML(r)
 		if err != nil {
 			t.Fatal(err)
