@@ -1,0 +1,3 @@
+module github.com/gammaproof/gammaproof/tools/kind-runc
+
+go 1.26.0
