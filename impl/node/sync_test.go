@@ -116,6 +116,38 @@ func TestNamespaceIDs(t *testing.T) {
 	}
 }
 
+func TestNamespaceIDsSeed(t *testing.T) {
+	tests := []struct {
+		name string
+		seed map[string]uint32
+		ask  []string
+		want []uint32
+	}{
+		{"nothing seeded", nil, []string{"a", "b"}, []uint32{1, 2}},
+		{"seeded ids kept, new ones above the largest", map[string]uint32{"b": 7, "a": 3}, []string{"a", "c", "b", "d"}, []uint32{3, 8, 7, 9}},
+		{"id 0 and empty names ignored", map[string]uint32{"x": 0, "": 4}, []string{"x", ""}, []uint32{1, steer.AnyNamespace}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ids NamespaceIDs
+			ids.Seed(tc.seed)
+			var got []uint32
+			for _, n := range tc.ask {
+				got = append(got, ids.ID(n))
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			all := ids.All()
+			for i, n := range tc.ask {
+				if n != "" && all[n] != tc.want[i] {
+					t.Errorf("All()[%q] = %d, want %d", n, all[n], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
 func TestPodUIDFromCgroupName(t *testing.T) {
 	const uid = "3f1a2b4c-0d9e-4f8a-b7c6-5d4e3f2a1b0c"
 	tests := []struct {
