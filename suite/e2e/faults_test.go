@@ -97,6 +97,9 @@ type faultRow struct {
 	// mesh over the runs (each run's detail is in Runs[i].Upstream), or
 	// "not run".
 	Upstream string `json:"upstream"`
+	// Measured is when the row's runs ended (UTC, RFC 3339): rows merged
+	// from batches (--faults-merge) differ.
+	Measured string `json:"measured,omitempty"`
 }
 
 // TestFaults runs, on the local cluster with gammaproof installed, each
@@ -230,9 +233,12 @@ func TestFaults(t *testing.T) {
 	if len(correctUpstream) > 0 {
 		correct.Upstream = strings.Join(correctUpstream, "; ")
 	}
+	now := time.Now().UTC().Format(time.RFC3339)
 	for i := range rows {
 		rows[i].Upstream = judgeUpstream(&rows[i], baseline)
+		rows[i].Measured = now
 	}
+	correct.Measured = now
 	rows = append(rows, correct)
 
 	if *faultsMerge {
@@ -646,7 +652,25 @@ func mergeFaultRows(dir string, rows []faultRow) ([]faultRow, error) {
 			out = append(out, r)
 		}
 	}
-	return append(out, corrects...), nil
+	// A correct-mesh row whose scenarios all ran again on the correct
+	// mesh in newer rows is superseded.
+	newer := map[string]bool{}
+	var kept []faultRow
+	for i := len(corrects) - 1; i >= 0; i-- {
+		r := corrects[i]
+		covered := true
+		for _, sc := range r.Scenarios {
+			covered = covered && newer[sc]
+		}
+		if covered && len(kept) > 0 {
+			continue
+		}
+		for _, sc := range r.Scenarios {
+			newer[sc] = true
+		}
+		kept = append([]faultRow{r}, kept...)
+	}
+	return append(out, kept...), nil
 }
 
 // writeFaultTable writes table.json and table.md.
@@ -665,13 +689,17 @@ func writeFaultTable(dir string, rows []faultRow) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Faults caught by gammaproof's suite\n\n")
 	fmt.Fprintf(&b, "Measured %s on the %s cluster; %d run(s) per row; tolerance %.2f, α %g, β %g.\n", doc.Measured, doc.Environment, doc.Repeats, doc.Tolerance, doc.Alpha, doc.Beta)
-	fmt.Fprintf(&b, "Each row: `bin/gammaproof-e2e.test -test.run TestFaults --env=local --faults=NAME --fault-repeats=N` (after hack/build-faults.sh).\n")
+	fmt.Fprintf(&b, "Each row: `make faults-batch FAULTS=NAME FAULT_REPEATS=N` (mk/faults.mk: `bin/gammaproof-e2e.test -test.run TestFaults --env=local --faults=NAME --fault-repeats=N --faults-merge --faults-upstream=bin/gammaproof-upstream.test`); rows were measured in batches, each batch with its own correct-mesh row.\n")
 	fmt.Fprintf(&b, "Verdicts: FAIL / INCONCLUSIVE / PASS / ERROR over the runs; requests and seconds are per run (mean).\n\n")
-	fmt.Fprintf(&b, "| fault | statistical | scenarios | ours: FAIL / INCONCLUSIVE / PASS / ERROR | requests | seconds | upstream |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| fault | statistical | scenarios | ours: FAIL / INCONCLUSIVE / PASS / ERROR | requests | seconds | upstream | measured |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
+		measured := r.Measured
+		if measured == "" {
+			measured = "—"
+		}
 		if len(r.Runs) == 0 {
-			fmt.Fprintf(&b, "| %s | %v | — | not run: %s | — | — | not run |\n", r.Fault, r.Statistical, r.Gap)
+			fmt.Fprintf(&b, "| %s | %v | — | not run: %s | — | — | not run | %s |\n", r.Fault, r.Statistical, r.Gap, measured)
 			continue
 		}
 		count := map[verdict.Verdict]int{}
@@ -682,8 +710,8 @@ func writeFaultTable(dir string, rows []faultRow) error {
 			sec += run.Seconds
 		}
 		n := float64(len(r.Runs))
-		fmt.Fprintf(&b, "| %s | %v | %s | %d / %d / %d / %d | %.0f | %.1f | %s |\n", r.Fault, r.Statistical, strings.Join(r.Scenarios, ", "),
-			count[verdict.Fail], count[verdict.Inconclusive], count[verdict.Pass], count[verdict.Error], req/n, sec/n, r.Upstream)
+		fmt.Fprintf(&b, "| %s | %v | %s | %d / %d / %d / %d | %.0f | %.1f | %s | %s |\n", r.Fault, r.Statistical, strings.Join(r.Scenarios, ", "),
+			count[verdict.Fail], count[verdict.Inconclusive], count[verdict.Pass], count[verdict.Error], req/n, sec/n, r.Upstream, measured)
 	}
 	fmt.Fprintf(&b, "\nThe upstream column: upstream's own mesh conformance tests (sigs.k8s.io/gateway-api/conformance, run unchanged by suite/upstream/runner with profiles MESH-HTTP and MESH-GRPC and gammaproof's features, as hack/conformance.sh does) on the same faulty mesh, right after ours (`--faults-upstream=bin/gammaproof-upstream.test`). A run counts as caught when a test FAILs that PASSes on the correct mesh under the same grant policy; the tests are named. The correct mesh's row lists upstream's own verdicts per grant policy.\n")
 	if err := os.WriteFile(filepath.Join(dir, "table.md"), []byte(b.String()), 0o644); err != nil {
