@@ -9,8 +9,10 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// DefaultNodeImage is the kind node image kind v0.33 defaults to.
-const DefaultNodeImage = "kindest/node:v1.37.0"
+// NodeImage is the node image kind-configs/ name: Kubernetes v1.37.2, the
+// version tools/kube pins. Where images can be pulled kind pulls it;
+// offline, `make kind-node-image` builds it under this name (docs/kind.md).
+const NodeImage = "kindest/node:v1.37.2"
 
 // LoadConfig reads a kind cluster config the way kind does: strictly into
 // v1alpha4.Cluster, with kind's defaults applied. Unknown fields, a wrong
@@ -54,4 +56,21 @@ func ParseConfig(raw []byte) (*v1alpha4.Cluster, error) {
 		return nil, fmt.Errorf("nodes: need at least one control-plane node")
 	}
 	return cfg, nil
+}
+
+// NodeNames returns the names kind gives the nodes of cfg, in order:
+// <cluster>-control-plane, <cluster>-control-plane2, …, <cluster>-worker,
+// <cluster>-worker2, … (kind numbers each role from the second node on).
+func NodeNames(cfg *v1alpha4.Cluster) []string {
+	count := map[v1alpha4.NodeRole]int{}
+	out := make([]string, 0, len(cfg.Nodes))
+	for _, n := range cfg.Nodes {
+		count[n.Role]++
+		name := cfg.Name + "-" + string(n.Role)
+		if c := count[n.Role]; c > 1 {
+			name += fmt.Sprint(c)
+		}
+		out = append(out, name)
+	}
+	return out
 }

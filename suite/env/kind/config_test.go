@@ -1,7 +1,9 @@
 package kind
 
 import (
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -26,10 +28,36 @@ func TestRepoConfigsLoad(t *testing.T) {
 			if len(raw) == 0 || len(cfg.Nodes) == 0 {
 				t.Fatalf("config has %d bytes, %d nodes", len(raw), len(cfg.Nodes))
 			}
-			if cfg.Networking.PodSubnet != "198.18.0.0/16" || cfg.Networking.ServiceSubnet != "198.19.0.0/16" {
-				t.Errorf("networking = %s / %s, want 198.18.0.0/16 / 198.19.0.0/16", cfg.Networking.PodSubnet, cfg.Networking.ServiceSubnet)
+			// Inside 198.18.0.0/15, clear of the docker network kind
+			// (198.19.255.0/24, hack/kind/engine.sh).
+			if cfg.Networking.PodSubnet != "198.18.0.0/16" || cfg.Networking.ServiceSubnet != "198.19.0.0/17" {
+				t.Errorf("networking = %s / %s, want 198.18.0.0/16 / 198.19.0.0/17", cfg.Networking.PodSubnet, cfg.Networking.ServiceSubnet)
+			}
+			for i, n := range cfg.Nodes {
+				if n.Image != NodeImage {
+					t.Errorf("nodes[%d].image = %q, want %q (what make kind-node-image builds)", i, n.Image, NodeImage)
+				}
 			}
 		})
+	}
+}
+
+// TestNodeImageMatchesKubePin: the node image is the Kubernetes version
+// tools/kube pins, which `make kind-node-image` builds kubelet and kubeadm
+// from (tools/kind-node pins the same).
+func TestNodeImageMatchesKubePin(t *testing.T) {
+	for _, mod := range []string{"kube", "kind-node"} {
+		raw, err := os.ReadFile(filepath.Join(repo.Root(), "tools", mod, "go.mod"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`(?m)\sk8s\.io/kubernetes (v\S+)`).FindSubmatch(raw)
+		if m == nil {
+			t.Fatalf("tools/%s/go.mod requires no k8s.io/kubernetes", mod)
+		}
+		if want := "kindest/node:" + string(m[1]); NodeImage != want {
+			t.Errorf("NodeImage = %s, but tools/%s pins k8s.io/kubernetes %s: want %s", NodeImage, mod, m[1], want)
+		}
 	}
 }
 

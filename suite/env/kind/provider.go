@@ -48,7 +48,8 @@ func New() *Provider { return &Provider{name: "gammaproof", waitReady: 3 * time.
 // WithName sets the cluster name.
 func (p *Provider) WithName(name string) support.E2EClusterProvider { p.name = name; return p }
 
-// WithVersion sets the kindest/node image tag, e.g. "v1.37.0".
+// WithVersion sets the kindest/node image tag of every node, e.g.
+// "v1.37.2", over the images a kind config names.
 func (p *Provider) WithVersion(version string) support.E2EClusterProvider {
 	p.image = "kindest/node:" + version
 	return p
@@ -65,11 +66,10 @@ func (p *Provider) WithOpts(opts ...support.ClusterOpts) support.E2EClusterProvi
 	return p
 }
 
-// SetDefaults fills in the node image and kubeconfig directory.
+// SetDefaults fills in the kubeconfig directory. The node image stays
+// what the kind config names (nodes[].image), else kind's default, unless
+// [Provider.WithVersion] set one.
 func (p *Provider) SetDefaults() support.E2EClusterProvider {
-	if p.image == "" {
-		p.image = DefaultNodeImage
-	}
 	if p.dir == "" {
 		p.dir = os.TempDir()
 	}
@@ -144,7 +144,6 @@ func (p *Provider) create(ctx context.Context, raw []byte) (string, error) {
 		}
 	} else {
 		opts := []kindcluster.CreateOption{
-			kindcluster.CreateWithNodeImage(p.image),
 			kindcluster.CreateWithKubeconfigPath(p.kubeconfig),
 			kindcluster.CreateWithWaitForReady(p.waitReady),
 			kindcluster.CreateWithDisplayUsage(false),
@@ -152,6 +151,9 @@ func (p *Provider) create(ctx context.Context, raw []byte) (string, error) {
 		}
 		if raw != nil {
 			opts = append(opts, kindcluster.CreateWithRawConfig(raw))
+		}
+		if p.image != "" {
+			opts = append(opts, kindcluster.CreateWithNodeImage(p.image))
 		}
 		if err := k.Create(p.name, opts...); err != nil {
 			return "", fmt.Errorf("create kind cluster %s: %w", p.name, err)

@@ -26,4 +26,10 @@ func TestProviderDefaults(t *testing.T) {
 	if p.image != "kindest/node:v1.37.0" || p.GetKubectlContext() != "kind-x" {
 		t.Fatalf("image %q context %q", p.image, p.GetKubectlContext())
 	}
+	// Without WithVersion the config's node images stay.
+	q := New()
+	q.SetDefaults()
+	if q.image != "" {
+		t.Fatalf("SetDefaults set image %q, want none (the config's)", q.image)
+	}
 }
