@@ -5,6 +5,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +20,7 @@ import (
 	"github.com/gammaproof/gammaproof/internal/controllername"
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/suite/perf"
+	"github.com/gammaproof/gammaproof/suite/report"
 	"github.com/gammaproof/gammaproof/suite/sample"
 )
 
@@ -48,6 +53,68 @@ func refsResolved(ctx context.Context, ns, name, parent string) (string, error) 
 	return "", nil
 }
 
+// nodeMetricsURL is gamma-node's metrics endpoint as the test process on
+// the local cluster's host reaches it (hostNetwork, --metrics-address=:15020).
+const nodeMetricsURL = "http://127.0.0.1:15020/metrics"
+
+// rdsAcks returns gamma-node's count of accepted RouteConfiguration
+// updates (gammaproof_proxy_xds_acks_total{type="rds"}).
+func rdsAcks(ctx context.Context, c *http.Client) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, nodeMetricsURL, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("read gamma-node metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("read gamma-node metrics: %w", err)
+	}
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, `gammaproof_proxy_xds_acks_total{type="rds"} `); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return 0, fmt.Errorf("parse %q: %w", line, err)
+			}
+			return int(n), nil
+		}
+	}
+	return 0, fmt.Errorf("no gammaproof_proxy_xds_acks_total{type=\"rds\"} in gamma-node's metrics at %s", nodeMetricsURL)
+}
+
+// watchNodeRDS polls gamma-node's metrics every 10 ms from now and returns
+// a function that gives the time the node first accepted a new
+// RouteConfiguration, zero if it did not (or its metrics cannot be read
+// from here: only on the local cluster).
+func watchNodeRDS(ctx context.Context, t *testing.T) (applied func() time.Time) {
+	if suite.opts.Env != report.EnvLocal {
+		t.Logf("gamma-node's metrics are read on the local cluster only (--env=%s): the time the node applied the new route is not measured", suite.opts.Env)
+		return func() time.Time { return time.Time{} }
+	}
+	c := &http.Client{Timeout: time.Second}
+	base, err := rdsAcks(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	done := make(chan time.Time, 1)
+	go func() {
+		defer cancel()
+		for ctx.Err() == nil {
+			if n, err := rdsAcks(ctx, c); err == nil && n > base {
+				done <- time.Now()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		done <- time.Time{}
+	}()
+	return sync.OnceValue(func() time.Time { return <-done })
+}
+
 // revokeBatch is a short batch of requests: 25 at 500 per second, so an
 // answer is placed in time to within about 50 ms.
 const revokeBatch = 25
@@ -59,7 +126,10 @@ const revokeBatch = 25
 // False (the controller observed it) and the last answer from echo-other,
 // and requires that echo-other answers nothing once the status changed
 // plus one second (the snapshot's way to the node; the measured window is
-// reported in ms), and that every request then gets 500.
+// reported in ms), and that every request then gets 500. On the local
+// cluster it also reads gamma-node's metrics every 10 ms for the moment the
+// node accepted the new RouteConfiguration, and requires that echo-other
+// answers nothing in batches started after it.
 // docs/robustness.md records the figures.
 func TestGrantRevocationUnderTraffic(t *testing.T) {
 	if grantpolicy.Policy(suite.opts.GrantPolicy) != grantpolicy.Strict {
@@ -112,6 +182,7 @@ func TestGrantRevocationUnderTraffic(t *testing.T) {
 				}
 			})
 			time.Sleep(2 * time.Second)
+			nodeApplied := watchNodeRDS(ctx, t)
 			deleteStart := time.Now()
 			if err := suite.runner.Applier.Delete(ctx, grant); err != nil {
 				close(stop)
@@ -142,11 +213,12 @@ func TestGrantRevocationUnderTraffic(t *testing.T) {
 			if observed.IsZero() {
 				t.Fatalf("route status did not show ResolvedRefs False within 30 s of the grant's deletion")
 			}
+			applied := nodeApplied()
 
 			// Answers from echo-other: the last batch holding one, and the
 			// count in batches that started after the status changed.
 			var lastOther, first500 time.Time
-			afterStatus, afterStatusGrace, total, other := 0, 0, 0, 0
+			afterStatus, afterStatusGrace, afterNode, total, other := 0, 0, 0, 0, 0
 			for _, b := range bs {
 				n := b.res.ByBackend["other"]
 				total += b.requests
@@ -163,14 +235,30 @@ func TestGrantRevocationUnderTraffic(t *testing.T) {
 				if !b.start.Before(observed.Add(time.Second)) {
 					afterStatusGrace += n
 				}
+				if !applied.IsZero() && !b.start.Before(applied) {
+					afterNode += n
+				}
 			}
 			ms := func(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
 			window := "none after the deletion"
 			if !lastOther.IsZero() {
 				window = fmt.Sprintf("%s after the deletion, %s after the status changed", ms(lastOther.Sub(deleteStart)), ms(lastOther.Sub(observed)))
 			}
-			t.Logf("RESULT grant-revocation %s: %d requests; status ResolvedRefs=False %s after the delete call; first 500 within %s; last answer from echo-other %s; %d answers from echo-other in batches started after the status changed",
-				conns, total, ms(observed.Sub(deleteStart)), ms(first500.Sub(deleteStart)), window, afterStatus)
+			node := "not measured"
+			if !applied.IsZero() {
+				node = ms(applied.Sub(deleteStart)) + " after the delete call"
+				if !lastOther.IsZero() {
+					window += fmt.Sprintf(", %s after the node applied the new route", ms(lastOther.Sub(applied)))
+				}
+			}
+			t.Logf("RESULT grant-revocation %s: %d requests; status ResolvedRefs=False %s after the delete call; node applied the new route %s; first 500 within %s; last answer from echo-other %s; %d answers from echo-other in batches started after the status changed, %d after the node applied the new route",
+				conns, total, ms(observed.Sub(deleteStart)), node, ms(first500.Sub(deleteStart)), window, afterStatus, afterNode)
+			if suite.opts.Env == report.EnvLocal && applied.IsZero() {
+				t.Errorf("gamma-node accepted no new RouteConfiguration within 30 s of the grant's deletion")
+			}
+			if afterNode > 0 {
+				t.Errorf("echo-other answered %d requests in batches that started after the node applied the route without the grant", afterNode)
+			}
 			if afterStatusGrace > 0 {
 				t.Errorf("echo-other answered %d requests more than 1 s after the route status showed the grant revoked", afterStatusGrace)
 			}
