@@ -43,7 +43,7 @@ type verifyFlags struct {
 const verifyExample = `  # another mesh, on the cluster of the current kubeconfig
   gammaproof verify --env=existing --implementation=existing \
       --organization=acme --project=acme-mesh --version=1.0 --grant-policy= \
-      --supported-features=Mesh,MeshHTTPRouteWeight
+      --supported-features=Mesh,HTTPRoute
 
   # gammaproof, installed by the run, on the cluster of a kubeconfig
   gammaproof verify --kubeconfig=.gammaproof/local/kubeconfig

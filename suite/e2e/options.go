@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
@@ -14,6 +15,7 @@ import (
 	"github.com/gammaproof/gammaproof/suite/report"
 	"github.com/gammaproof/gammaproof/suite/scenario"
 	"github.com/gammaproof/gammaproof/suite/stats"
+	"github.com/gammaproof/gammaproof/suite/upstream"
 )
 
 // Implementations under test (--implementation).
@@ -106,10 +108,28 @@ func (o Options) Validate() error {
 	if o.Mode != "" && !modePattern.MatchString(o.Mode) {
 		return fmt.Errorf("--mode=%q: use lower-case letters, digits and dashes (e.g. default)", o.Mode)
 	}
+	for _, fl := range []struct{ name, list string }{{"--supported-features", o.SupportedFeatures}, {"--exempt-features", o.ExemptFeatures}} {
+		for _, f := range splitList(fl.list) {
+			if !knownFeature(f) {
+				return fmt.Errorf("%s: %q is neither an upstream feature name (sigs.k8s.io/gateway-api/pkg/features: Mesh, HTTPRoute, MeshConsumerRoute, …; `gammaproof verify --list` shows the ones the scenarios need) nor one of gammaproof's (%s…)", fl.name, f, scenario.OwnFeaturePrefix)
+			}
+		}
+	}
 	if err := o.params().Validate(); err != nil {
 		return fmt.Errorf("--alpha/--beta/--tolerance/--budget: %w", err)
 	}
 	return nil
+}
+
+// upstreamFeatures is upstream's feature vocabulary, read once.
+var upstreamFeatures = sync.OnceValue(upstream.FeatureNames)
+
+// knownFeature reports whether f is a feature name a scenario may need:
+// upstream's, or one of ours ([scenario.OwnFeaturePrefix]). Any other
+// name in --supported-features would silently skip the scenarios that
+// need the real one.
+func knownFeature(f string) bool {
+	return upstreamFeatures().Known(f) || strings.HasPrefix(f, scenario.OwnFeaturePrefix)
 }
 
 // withDefaults fills the paths left empty with the checkout's. An empty
