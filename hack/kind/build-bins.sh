@@ -3,7 +3,8 @@
 # bin/kind/: kubelet and kubeadm (tools/kind-node: tools/kube's
 # k8s.io/kubernetes, so the build cache is shared with `make kube`), CoreDNS
 # with only the plugins kubeadm's Corefile uses (tools/kind-coredns), the
-# Docker runtime wrapper kind-runc (tools/kind-runc) and a static pause
+# Docker runtime wrapper kind-runc (tools/kind-runc), crictl (kind's log
+# export runs it; tools/kind-crictl) and a static pause
 # (kubernetes' build/pause/linux/pause.c). Each is rebuilt only when its pin
 # changed. No container engine needed: run it outside any lock.
 set -euo pipefail
@@ -29,29 +30,34 @@ done
 (
 	cd "$root/tools/kind-node"
 	pin=$(pin_of go.mod go.sum)
-	pinned_build kind "1/5" kubelet k8s.io/kubernetes/cmd/kubelet "$kube_version" "$pin" "$ldflags"
-	pinned_build kind "2/5" kubeadm k8s.io/kubernetes/cmd/kubeadm "$kube_version" "$pin" "$ldflags"
+	pinned_build kind "1/6" kubelet k8s.io/kubernetes/cmd/kubelet "$kube_version" "$pin" "$ldflags"
+	pinned_build kind "2/6" kubeadm k8s.io/kubernetes/cmd/kubeadm "$kube_version" "$pin" "$ldflags"
 )
 (
 	cd "$root/tools/kind-coredns"
-	pinned_build kind "3/5" coredns . "$coredns_version" "$(pin_of go.mod go.sum main.go)" "-s -w"
+	pinned_build kind "3/6" coredns . "$coredns_version" "$(pin_of go.mod go.sum main.go)" "-s -w"
 )
 (
 	cd "$root/tools/kind-runc"
-	pinned_build kind "4/5" kind-runc . "(runc wrapper)" "$(pin_of go.mod main.go)" "-s -w"
+	pinned_build kind "4/6" kind-runc . "(runc wrapper)" "$(pin_of go.mod main.go)" "-s -w"
+)
+
+(
+	cd "$root/tools/kind-crictl"
+	pinned_build kind "5/6" crictl sigs.k8s.io/cri-tools/cmd/crictl "$(mod_version sigs.k8s.io/cri-tools go.mod)" "$(pin_of go.mod go.sum)" "-s -w"
 )
 
 # pause: C, static, from the pinned kubernetes module.
 src=$(cd "$root/tools/kind-node" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c
 pin=$(pin_of "$src")
 if [[ -x $kindbin/pause && -f $kindbin/.pause.pin && $(cat "$kindbin/.pause.pin") == "$pin" ]]; then
-	log "[5/5] pause up to date"
+	log "[6/6] pause up to date"
 else
 	if ! command -v gcc >/dev/null || [[ ! -e /usr/lib/x86_64-linux-gnu/libc.a && ! -e /usr/lib/aarch64-linux-gnu/libc.a ]]; then
-		log "[5/5] installing gcc and libc6-dev for the static pause"
+		log "[6/6] installing gcc and libc6-dev for the static pause"
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
 	fi
-	log "[5/5] building pause $pause_tag"
+	log "[6/6] building pause $pause_tag"
 	gcc -Os -Wall -Werror -static -DVERSION="v$pause_tag-gammaproof" -o "$kindbin/pause.tmp" "$src"
 	strip "$kindbin/pause.tmp" 2>/dev/null || true
 	mv "$kindbin/pause.tmp" "$kindbin/pause"

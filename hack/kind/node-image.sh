@@ -24,7 +24,7 @@ start=$(date +%s)
 for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl etcd; do
 	[[ -x $bin/$b ]] || { echo "kind: $bin/$b missing: run make kube" >&2; exit 1; }
 done
-for b in kubelet kubeadm coredns pause; do
+for b in kubelet kubeadm coredns pause crictl; do
 	[[ -x $kindbin/$b ]] || { echo "kind: $kindbin/$b missing: run hack/kind/build-bins.sh (make kind-node-bins)" >&2; exit 1; }
 done
 
@@ -35,7 +35,7 @@ inputs=$(
 		cat hack/kind/lib.sh hack/kind/node-image.sh hack/kind/node/*
 		cat "$bin"/.kube-apiserver.pin "$bin"/.kube-controller-manager.pin "$bin"/.kube-scheduler.pin \
 			"$bin"/.kube-proxy.pin "$bin"/.kubectl.pin "$bin"/.etcd.pin
-		cat "$kindbin"/.kubelet.pin "$kindbin"/.kubeadm.pin "$kindbin"/.coredns.pin "$kindbin"/.pause.pin
+		cat "$kindbin"/.kubelet.pin "$kindbin"/.kubeadm.pin "$kindbin"/.coredns.pin "$kindbin"/.pause.pin "$kindbin"/.crictl.pin
 	} | sha256sum | cut -c1-16
 )
 if docker image inspect "$node_image" >/dev/null 2>&1; then
@@ -80,7 +80,7 @@ kind_dir=$(cd "$root" && go list -m -f '{{.Dir}}' sigs.k8s.io/kind)
 cp -r "$kind_dir/images/base/files" "$ctx/kind-files" && chmod -R u+w "$ctx/kind-files"
 rm -rf "$ctx/kind-files/LICENSES"
 cp -r "$root/hack/kind/node" "$ctx/node"
-cp "$kindbin/kubelet" "$kindbin/kubeadm" "$bin/kubectl" "$ctx/node-bin/"
+cp "$kindbin/kubelet" "$kindbin/kubeadm" "$kindbin/crictl" "$bin/kubectl" "$ctx/node-bin/"
 
 # 2. Control-plane, CoreDNS and pause images.
 t=$(date +%s)
