@@ -2,6 +2,9 @@
 # docs/kind.md tells what they do and why.
 
 KIND_CONFIG ?= kind-configs/default.yaml
+# How many scenarios run at once on kind (pods start slowly in kind nodes).
+KIND_SCENARIO_CONCURRENCY ?= 3
+export KIND_SCENARIO_CONCURRENCY
 
 .PHONY: kind-node-bins kind-node-image e2e-kind
 

@@ -8,7 +8,8 @@
 # three-node kind-configs/default.yaml the kind-only scenarios of
 # kind-configs/scenarios/ (client and backends pinned to different nodes)
 # run too. Needs a Docker engine answering: run it under
-# hack/kind/engine.sh (make e2e-kind does).
+# hack/kind/engine.sh (make e2e-kind does). GAMMAPROOF names the gammaproof
+# binary (default bin/gammaproof).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -18,7 +19,10 @@ shift
 [[ -f $config ]] || { echo "kind: no kind config $config" >&2; exit 2; }
 "$root/hack/kind/node-image.sh"
 
-args=(--env=kind "--kind-config=$config")
+# Pods start slowly in kind nodes on small machines: a few scenarios at a
+# time (KIND_SCENARIO_CONCURRENCY; a --scenario-concurrency flag given
+# after it wins).
+args=(--env=kind "--kind-config=$config" "--scenario-concurrency=${KIND_SCENARIO_CONCURRENCY:-3}")
 if [[ $(realpath "$config") == "$(realpath "$root/kind-configs/default.yaml")" ]]; then
 	dir=$(mktemp -d /tmp/gammaproof-kind-scenarios.XXXXXX)
 	trap 'rm -rf "$dir"' EXIT
