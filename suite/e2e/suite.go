@@ -137,7 +137,7 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 		return ctx, fmt.Errorf("create dynamic client: %w", err)
 	}
 	s.runner = &runner.Runner{
-		Applier: applier, Client: cs, Dynamic: dyn, Kubectl: s.kubectl(), Kubeconfig: kubeconfig,
+		Applier: applier, Client: cs, Dynamic: dyn, REST: rc,
 		GrantPolicy: s.opts.GrantPolicy,
 		Supported:   splitList(s.opts.SupportedFeatures),
 		Exempt:      splitList(s.opts.ExemptFeatures),
@@ -155,19 +155,6 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 	s.ready = time.Now()
 	fmt.Fprintf(s.out, "suite: cluster ready in %.1fs; %d scenarios loaded\n", s.ready.Sub(s.start).Seconds(), len(s.scenarios))
 	return ctx, nil
-}
-
-// kubectl returns the kubectl the runner's exec checks use: bin/kubectl,
-// else the one on $PATH, else "" (exec checks then end in ERROR).
-func (s *Suite) kubectl() string {
-	if p, err := repo.Bin("kubectl"); err == nil {
-		return p
-	}
-	if p, err := exec.LookPath("kubectl"); err == nil {
-		return p
-	}
-	fmt.Fprintln(s.out, "suite: no kubectl in bin/ or on $PATH: exec checks will end in ERROR")
-	return ""
 }
 
 // countingSampler tells count how many requests each sample sent.
@@ -245,10 +232,11 @@ func installCRDs(ctx context.Context, a *kubeapply.Applier) error {
 	return nil
 }
 
-// installGammaproof loads our images (kind) and runs `gammaproof install`.
+// installGammaproof loads our images (kind, unless they come from a
+// registry) and runs `gammaproof install`.
 func (s *Suite) installGammaproof(ctx context.Context, kubeconfig string) error {
 	gp := s.host.Gammaproof
-	if s.opts.Env == report.EnvKind {
+	if s.opts.Env == report.EnvKind && s.opts.ImageRegistry == "" {
 		dir := filepath.Join(repo.BinDir(), "images")
 		if out, err := exec.CommandContext(ctx, gp, "images", "--out", dir).CombinedOutput(); err != nil {
 			return fmt.Errorf("build images: %w: %s", err, out)

@@ -96,7 +96,7 @@ func TestExec(t *testing.T) {
 	}
 
 	// No kubectl and no kubeconfig file: the runner has only client-go.
-	r := &Runner{Client: cs, REST: cfg, Kubectl: "/nonexistent/kubectl"}
+	r := &Runner{Client: cs, REST: cfg}
 	loop := `for i in $(seq 1 20); do if [ $((i % 4)) = 0 ]; then echo "Response from v2"; else echo "Response from v1"; fi; done; echo "stderr line" >&2`
 	tests := []struct {
 		name        string

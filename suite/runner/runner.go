@@ -49,11 +49,6 @@ type Runner struct {
 	// Kubeconfig is the kubeconfig file REST is loaded from when REST is
 	// nil.
 	Kubeconfig string
-	// Kubectl is ignored: exec checks go through client-go, no kubectl
-	// binary is needed.
-	//
-	// Deprecated: leave it empty; it will be removed.
-	Kubectl string
 	// ControllerName is whose route status counts; "" accepts any
 	// controller's (an existing implementation's name is not known).
 	ControllerName string
