@@ -78,8 +78,8 @@ func TestLoadErrorsNameFileAndField(t *testing.T) {
 		},
 		{
 			name:   "manifest outside the folder",
-			expect: "profile: MESH-HTTP\nsteps:\n- name: a\n  apply: [../m.yaml]\n",
-			want:   []string{"steps[0].apply/delete[0]", "../m.yaml", "must be a file in the scenario folder"},
+			expect: "profile: MESH-HTTP\nsteps:\n- name: a\n  apply: [../m.yaml]\n",                            // climbs outside on purpose: a traversal the loader refuses
+			want:   []string{"steps[0].apply/delete[0]", "../m.yaml", "must be a file in the scenario folder"}, // climbs outside on purpose: a traversal the loader refuses
 		},
 		{
 			name:   "bad duration",
@@ -204,8 +204,8 @@ func TestLoadFS(t *testing.T) {
 	if err != nil || len(objs) != 1 || objs[0].GetName() != "s" {
 		t.Fatalf("Objects(m.yaml) = %d objects, %v; want Service s", len(objs), err)
 	}
-	if _, err := all[0].Objects("../b/m.yaml"); err == nil {
-		t.Error("Objects(../b/m.yaml) read outside the scenario folder")
+	if _, err := all[0].Objects("../b/m.yaml"); err == nil { // climbs outside on purpose: a traversal the loader refuses
+		t.Error("Objects(../b/m.yaml) read outside the scenario folder") // climbs outside on purpose: a traversal the loader refuses
 	}
 
 	delete(fsys, "b/m.yaml")
