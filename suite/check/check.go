@@ -3,7 +3,6 @@ package check
 import (
 	"context"
 	"fmt"
-	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gammaproof/gammaproof/suite/report"
 	"github.com/gammaproof/gammaproof/suite/sample"
 	"github.com/gammaproof/gammaproof/suite/scenario"
 	"github.com/gammaproof/gammaproof/suite/stats"
@@ -340,7 +340,7 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 	reason := fmt.Sprintf("%d requests met every expectation", merged.Requests)
 	if t := tolerated(merged, e.TolerateErrors); len(t) > 0 {
 		reason = fmt.Sprintf("%d of %d requests answered, every answer as expected; %s tolerated (the check's tolerateErrors), not judged",
-			merged.Answered(), merged.Requests, describeCounts(t))
+			merged.Answered(), merged.Requests, report.DescribeCounts(t))
 	}
 	if len(e.Zero) > 0 {
 		reason += fmt.Sprintf("; %s got none of %d answers: a share of %.1f%% or more would have shown up but with probability %.2g (a correct mesh never fails this)",
@@ -562,7 +562,7 @@ func describeUnanswered(res sample.Result, toleratedKinds []string) string {
 	if len(t) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; %d of %d requests got no answer: %s tolerated (the check's tolerateErrors)", sum(t), res.Requests, describeCounts(t))
+	return fmt.Sprintf("; %d of %d requests got no answer: %s tolerated (the check's tolerateErrors)", sum(t), res.Requests, report.DescribeCounts(t))
 }
 
 // tolerated counts, by kind, the failed requests whose kind the check
@@ -578,23 +578,6 @@ func tolerated(res sample.Result, kinds []string) map[string]int {
 		}
 	}
 	return out
-}
-
-// describeCounts writes counts by kind, largest first: "56 connection
-// refused, 3 reset".
-func describeCounts(m map[string]int) string {
-	keys := slices.Collect(maps.Keys(m))
-	slices.SortFunc(keys, func(a, b string) int {
-		if m[a] != m[b] {
-			return m[b] - m[a]
-		}
-		return strings.Compare(a, b)
-	})
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%d %s", m[k], k)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // sum adds up counts.

@@ -37,12 +37,12 @@ func ToleratedText(c Check) string {
 		return ""
 	}
 	why := orDefault(c.TolerateReason, "the check's tolerateErrors")
-	return fmt.Sprintf("%s tolerated (%s)", describeCounts(t), why)
+	return fmt.Sprintf("%s tolerated (%s)", DescribeCounts(t), why)
 }
 
-// describeCounts writes counts by kind, largest first: "56 connection
+// DescribeCounts writes counts by kind, largest first: "56 connection
 // refused, 3 reset".
-func describeCounts(m map[string]int) string {
+func DescribeCounts(m map[string]int) string {
 	keys := slices.Collect(maps.Keys(m))
 	slices.SortFunc(keys, func(a, b string) int {
 		if m[a] != m[b] {
