@@ -14,13 +14,9 @@ kube_version=$(awk '$1=="k8s.io/kubernetes"{print $2}' "$mod/go.mod")
 etcd_version=$(awk '$1=="go.etcd.io/etcd/server/v3"{print $2}' "$mod/go.mod")
 pin=$(cat "$mod/go.mod" "$mod/go.sum" | sha256sum | cut -c1-16)
 
-major=${kube_version#v}; major=${major%%.*}
-minor=${kube_version#v*.}; minor=${minor%%.*}
-ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
-	ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
+# shellcheck source=lib/pinned-build.sh
+source "$root/hack/lib/pinned-build.sh"
+ldflags=$(kube_ldflags "$kube_version")
 
 targets=(
 	"etcd go.etcd.io/etcd/server/v3"
@@ -31,8 +27,6 @@ targets=(
 	"kube-proxy k8s.io/kubernetes/cmd/kube-proxy"
 )
 
-# shellcheck source=lib/pinned-build.sh
-source "$root/hack/lib/pinned-build.sh"
 cd "$mod"
 i=0
 for t in "${targets[@]}"; do

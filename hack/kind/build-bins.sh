@@ -19,13 +19,7 @@ if [[ $(mod_version k8s.io/kubernetes "$root/tools/kube/go.mod") != "$kube_versi
 	exit 1
 fi
 
-major=${kube_version#v}; major=${major%%.*}
-minor=${kube_version#v*.}; minor=${minor%%.*}
-ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
-	ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
+ldflags=$(kube_ldflags "$kube_version")
 
 (
 	cd "$root/tools/kind-node"

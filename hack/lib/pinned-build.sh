@@ -25,3 +25,16 @@ pinned_build() {
 	echo "$pin" >"$stamp"
 	echo "$label: [$step] built $name in $(($(date +%s) - start))s"
 }
+
+# kube_ldflags VERSION prints the go build -ldflags that stamp a Kubernetes
+# binary with VERSION (what `kubectl version` and the kubelet report).
+kube_ldflags() {
+	local version=$1 major minor pkg flags="-s -w"
+	major=${version#v}; major=${major%%.*}
+	minor=${version#v*.}; minor=${minor%%.*}
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		flags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+		flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+	done
+	echo "$flags"
+}
