@@ -1,10 +1,8 @@
 # Issue #16 items 1-3: the node agent restarted under load, a grant revoked
 # under traffic, and a soak with churn, on the local cluster.
 
-## NODE_ROBUSTNESS_TESTS: the e2e tests of the node agent restarted under
-## load and of a grant revoked under traffic (the latter needs
-## --grant-policy=strict: under the spec policy it reports SKIP).
-NODE_ROBUSTNESS_TESTS := ^(TestNodeRestartUnderLoad|TestGrantRevocationUnderTraffic)$$
+# make test runs the node restart, grant revocation and 60 s soak tests in
+# e2e-robustness (Makefile).
 
 ## soak: TestSoakWithChurn on the local cluster for SOAK_DURATION (default
 ## 10m; make test runs it for 60s): two routes at 200 req/s while weights,
