@@ -79,17 +79,10 @@ func TestAgent(t *testing.T) {
 		t.Fatalf("resolve cgroup parent from the node annotation: got %q, %v; want %q", resolved, err, parent)
 	}
 
-	a, err := New(Options{
+	a, stop := runAgent(t, Options{
 		Client: c, NodeName: node, ProxyIP: netip.MustParseAddr("127.0.0.1"), CgroupParent: resolved,
-		Resync: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Resync: 200 * time.Millisecond,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	stop := sync.OnceValue(func() error { cancel(); return <-done })
 	t.Cleanup(func() {
 		if err := stop(); err != nil {
 			t.Errorf("agent: %v", err)
@@ -234,18 +227,10 @@ func TestAgentPinnedRestart(t *testing.T) {
 	}
 
 	start := func(t *testing.T) (*Agent, func() error) {
-		a, err := New(Options{
+		a, stop := runAgent(t, Options{
 			Client: c, NodeName: node, ProxyIP: netip.MustParseAddr("127.0.0.1"), CgroupParent: parent,
 			Resync: 100 * time.Millisecond, PinDir: pinDir, KeepInherited: time.Second, DaemonSet: "team-b/gamma-node",
-			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx) }()
-		stop := sync.OnceValue(func() error { cancel(); return <-done })
 		t.Cleanup(func() { _ = stop() })
 		return a, stop
 	}
@@ -340,4 +325,19 @@ func TestAgentPinnedRestart(t *testing.T) {
 			t.Fatalf("%d programs still attached after uninstall", got)
 		}
 	})
+}
+
+// runAgent starts an agent with opts (logging warnings only) until the test
+// ends or stop is called; stop returns what Run returned.
+func runAgent(t *testing.T, opts Options) (*Agent, func() error) {
+	t.Helper()
+	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	return a, sync.OnceValue(func() error { cancel(); return <-done })
 }

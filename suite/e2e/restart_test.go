@@ -32,7 +32,12 @@ const nodeSelector = "app.kubernetes.io/name=gamma-node"
 // traffic split 50/50 between echo-v2 and echo-other (another namespace;
 // the fixture's grant allows it). Service echo-v1's own pod (v1) is named
 // by no rule, so an answer from v1 is a request that bypassed the route.
-const splitRoute = `
+var splitRoute = splitRouteWeights(50, 50)
+
+// splitRouteWeights is Service echo-v1's route that splits between echo-v2
+// and echo-other with weights w2 and wo; v1 answers nothing.
+func splitRouteWeights(w2, wo int) string {
+	return strings.NewReplacer("W2", strconv.Itoa(w2), "WO", strconv.Itoa(wo)).Replace(`
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata:
@@ -43,9 +48,10 @@ spec:
   - {group: "", kind: Service, name: echo-v1, port: 8080}
   rules:
   - backendRefs:
-    - {name: echo-v2, port: 8080, weight: 50}
-    - {name: echo-other, namespace: NAMESPACE-other, port: 8080, weight: 50}
-`
+    - {name: echo-v2, port: 8080, weight: W2}
+    - {name: echo-other, namespace: NAMESPACE-other, port: 8080, weight: WO}
+`)
+}
 
 // routeBackends are the versions splitRoute names.
 var routeBackends = []string{"v2", "other"}

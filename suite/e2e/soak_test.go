@@ -25,23 +25,6 @@ import (
 	"github.com/gammaproof/gammaproof/suite/sample"
 )
 
-// soakSplit is the soak's first route: Service echo-v1 split between
-// echo-v2 and echo-other (weights churned). v1 answers nothing.
-const soakSplit = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: split
-  namespace: NAMESPACE
-spec:
-  parentRefs:
-  - {group: "", kind: Service, name: echo-v1, port: 8080}
-  rules:
-  - backendRefs:
-    - {name: echo-v2, port: 8080, weight: W2}
-    - {name: echo-other, namespace: NAMESPACE-other, port: 8080, weight: WO}
-`
-
 // soakRoute is one route the soak sends through and the backends it may
 // answer from.
 type soakRoute struct {
@@ -141,7 +124,7 @@ func TestSoakWithChurn(t *testing.T) {
 	ctx := context.Background()
 	grant := f.objects(t, "grant.yaml")
 	split := func(w2, wo int) []*unstructured.Unstructured {
-		return decodeFixture(t, strings.NewReplacer("W2", strconv.Itoa(w2), "WO", strconv.Itoa(wo)).Replace(soakSplit), f.ns)
+		return decodeFixture(t, splitRouteWeights(w2, wo), f.ns)
 	}
 	f.measure(t, perf.Change{Name: "grant, split route and route to echo-other",
 		Apply: apply(slices.Concat(grant, split(50, 50), f.route(t, "echo-other", f.ns+"-other"))),
