@@ -10,13 +10,10 @@ import (
 	"os"
 	pathpkg "path"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-	"weak"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -114,23 +111,10 @@ type source struct {
 	dir  string
 }
 
-// sources maps each loaded Scenario to its source, for
-// [Scenario.Objects], without keeping it alive: an entry goes when its
-// Scenario is collected. A Scenario made any other way reads its
-// manifests from Dir on disk.
-var sources sync.Map // weak.Pointer[Scenario] → source
-
-// remember records that s was loaded from src.
-func remember(s *Scenario, src source) {
-	key := weak.Make(s)
-	sources.Store(key, src)
-	runtime.AddCleanup(s, func(k weak.Pointer[Scenario]) { sources.Delete(k) }, key)
-}
-
-// sourceOf returns where s's files are.
-func sourceOf(s *Scenario) source {
-	if src, ok := sources.Load(weak.Make(s)); ok {
-		return src.(source)
+// source returns where s's files are.
+func (s *Scenario) source() source {
+	if s.files.fsys != nil {
+		return s.files
 	}
 	return source{fsys: os.DirFS(s.Dir), dir: "."}
 }
@@ -157,13 +141,13 @@ func load(src source, display string) (*Scenario, error) {
 		}
 		return nil, errors.Join(errs...)
 	}
-	remember(s, src)
+	s.files = src
 	return s, nil
 }
 
 // Objects decodes a manifest file of the scenario into objects, in order.
 func (s *Scenario) Objects(file string) ([]*unstructured.Unstructured, error) {
-	return decodeManifest(sourceOf(s), s.Dir, file)
+	return decodeManifest(s.source(), s.Dir, file)
 }
 
 // decodeManifest decodes manifest file of the scenario folder src, whose

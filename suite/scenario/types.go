@@ -32,6 +32,9 @@ type Scenario struct {
 
 	// Dir is the folder the scenario was loaded from.
 	Dir string `json:"-"`
+	// files is where the scenario's manifests are read from; zero for a
+	// Scenario not made by the loader, which reads them from Dir on disk.
+	files source
 }
 
 // Step applies or deletes manifests, waits, then runs checks.
