@@ -10,9 +10,9 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"golang.org/x/sys/unix"
 
 	"github.com/gammaproof/gammaproof/bpf/bpfload"
+	"github.com/gammaproof/gammaproof/internal/bpffs"
 )
 
 // Pinned objects in a pin directory. The links carry the id of the cgroup
@@ -23,8 +23,7 @@ const (
 	pinOrigDsts  = "map_orig_dsts"
 	pinNsIDs     = "map_ns_ids"
 	linkPrefix   = "link_"
-	bpffsMagic   = 0xcafe4a11 // BPF_FS_MAGIC
-	nsNameMaxLen = 63         // A Kubernetes namespace name is a DNS label.
+	nsNameMaxLen = 63 // A Kubernetes namespace name is a DNS label.
 )
 
 // nsIDsSpec is the map of namespace name -> namespace id the agent hands
@@ -36,15 +35,6 @@ var nsIDsSpec = &ebpf.MapSpec{
 	KeySize:    nsNameMaxLen + 1,
 	ValueSize:  4,
 	MaxEntries: 65536,
-}
-
-// IsBPFFS reports whether dir is on a bpf filesystem.
-func IsBPFFS(dir string) (bool, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return false, fmt.Errorf("statfs %s: %w", dir, err)
-	}
-	return uint32(st.Type) == bpffsMagic, nil
 }
 
 // Open loads the programs with their maps pinned in dir, a directory on a
@@ -63,7 +53,7 @@ func Open(dir string) (*Programs, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open pinned steering programs: %w", err)
 	}
-	if ok, err := IsBPFFS(dir); err != nil {
+	if ok, err := bpffs.Is(dir); err != nil {
 		return nil, fmt.Errorf("open pinned steering programs: %w", err)
 	} else if !ok {
 		return nil, fmt.Errorf("open pinned steering programs: %s is not on a bpf filesystem: mount one (mount -t bpf bpf /sys/fs/bpf)", dir)

@@ -38,6 +38,7 @@ import (
 
 	"github.com/gammaproof/gammaproof/bpf/steer"
 	"github.com/gammaproof/gammaproof/impl/node"
+	"github.com/gammaproof/gammaproof/internal/bpffs"
 )
 
 func main() {
@@ -164,15 +165,15 @@ func daemonSetDefault() string {
 // ends with the container, and steering with it; the node should mount
 // bpffs (systemd does at /sys/fs/bpf) so pins outlive gamma-node.
 func ensureBPFFS(dir string) error {
-	ok, err := steer.IsBPFFS(dir)
+	ok, err := bpffs.Is(dir)
 	if err != nil {
 		return fmt.Errorf("check --bpffs: %w: pass a bpf filesystem mount, or --bpffs= to pin nothing", err)
 	}
 	if ok {
 		return nil
 	}
-	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
-		return fmt.Errorf("mount bpffs on %s: %w: mount one on the node (mount -t bpf bpf %s) or pass --bpffs= to pin nothing", dir, err, dir)
+	if err := bpffs.Mount(dir); err != nil {
+		return fmt.Errorf("%w: mount one on the node (mount -t bpf bpf %s) or pass --bpffs= to pin nothing", err, dir)
 	}
 	slog.Warn("no bpf filesystem was mounted: mounted one in gamma-node's mount namespace; steering will not outlive it (mount bpffs on the node so it does)", "bpffs", dir)
 	return nil

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gammaproof/gammaproof/internal/bpffs"
 )
 
 // BPFFSDir is where a node has its bpf filesystem. Pods (gamma-node) pin
@@ -18,21 +20,15 @@ const BPFFSDir = "/sys/fs/bpf"
 // Cleanup unmounts it.
 const bpffsMarker = "bpffs-mounted"
 
-const bpffsMagic = 0xcafe4a11 // BPF_FS_MAGIC
-
 // ensureBPFFS mounts a bpf filesystem on BPFFSDir unless one is there, as
 // systemd does on a real node: mounted in a container's own mount
 // namespace it would end with the container, and what it pinned with it.
 func ensureBPFFS(stateDir string) error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(BPFFSDir, &st); err != nil {
-		return fmt.Errorf("check bpffs %s: %w", BPFFSDir, err)
+	if ok, err := bpffs.Is(BPFFSDir); err != nil || ok {
+		return err
 	}
-	if uint32(st.Type) == bpffsMagic {
-		return nil
-	}
-	if err := unix.Mount("bpf", BPFFSDir, "bpf", 0, "mode=0700"); err != nil {
-		return fmt.Errorf("mount bpffs on %s: %w", BPFFSDir, err)
+	if err := bpffs.Mount(BPFFSDir); err != nil {
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(stateDir, bpffsMarker), nil, 0o644); err != nil {
 		return errors.Join(fmt.Errorf("record the bpffs mount: %w", err), unix.Unmount(BPFFSDir, unix.MNT_DETACH))
