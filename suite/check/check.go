@@ -35,9 +35,10 @@ type Options struct {
 	// [DefaultFailFastAttempts] attempts over [DefaultFailFastWindow].
 	FailFast FailFast
 	// StatusCurrent reports whether the routes the check depends on have
-	// a current status (observedGeneration equal to their generation).
-	// Optional: nil means the caller waited for that before the check, as
-	// suite/runner does for a step's routeCondition waits.
+	// a current status (observedGeneration equal to their generation);
+	// suite/runner asks the API server about the routes its scenario
+	// applied. Optional: nil means the caller waited for that before the
+	// check.
 	StatusCurrent func(context.Context) (bool, error)
 }
 

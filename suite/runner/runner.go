@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -307,12 +308,17 @@ func (r *Runner) runStep(ctx context.Context, s *scenario.Scenario, st scenario.
 		}
 		res.Checks = append(res.Checks, c)
 	}
+	opts := r.Check
+	if opts.StatusCurrent == nil {
+		routes := dedupe(append(slices.Clone(before), applied...))
+		opts.StatusCurrent = func(ctx context.Context) (bool, error) { return r.statusCurrent(ctx, routes) }
+	}
 	for _, c := range st.Checks {
 		port := c.From.Port
 		if port == 0 {
 			port = sample.DefaultClientPort
 		}
-		out := check.Run(ctx, r.sampler(c.From.Namespace, c.From.Pod, port), c, r.Check)
+		out := check.Run(ctx, r.sampler(c.From.Namespace, c.From.Pod, port), c, opts)
 		res.Checks = append(res.Checks, check.Report(st.Name, c, out))
 	}
 	return applied, nil
@@ -504,6 +510,38 @@ func (r *Runner) routeHas(ctx context.Context, rc scenario.RouteCondition) (bool
 		want += " (" + rc.Reason + ")"
 	}
 	return false, fmt.Sprintf("%s %s/%s parent %s/%s: want %s, have %s", rc.Route.Kind, rc.Route.Namespace, rc.Route.Name, parentNS, rc.Parent.Name, want, seen)
+}
+
+// statusCurrent reports whether every route among objs that still exists
+// has a status from the controller under test, each condition of it
+// observed at the route's current generation: what the controller says
+// is about the route as it is now.
+func (r *Runner) statusCurrent(ctx context.Context, objs []*unstructured.Unstructured) (bool, error) {
+	for _, o := range objs {
+		gvr, ok := routeResources[o.GetKind()]
+		if !ok {
+			continue
+		}
+		u, err := r.Dynamic.Resource(gvr).Namespace(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue // deleted by a step: nothing to be current about
+		}
+		if err != nil {
+			return false, fmt.Errorf("route status of %s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+		}
+		parents := parentStatuses(u, r.ControllerName)
+		if len(parents) == 0 {
+			return false, nil
+		}
+		for _, ps := range parents {
+			for _, c := range ps.conditions {
+				if c.ObservedGeneration < u.GetGeneration() {
+					return false, nil
+				}
+			}
+		}
+	}
+	return true, nil
 }
 
 type parentStatus struct {

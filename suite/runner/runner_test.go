@@ -112,6 +112,17 @@ spec:
 	if err := r.Wait(ctx, accepted); err == nil || !strings.Contains(err.Error(), "no status") {
 		t.Fatalf("no status yet: err = %v", err)
 	}
+	// statusCurrent (what check.FailFast asks before a FAIL ends early)
+	// follows the same rules as the waits: our controller's status, at the
+	// route's generation.
+	wantCurrent := func(want bool) {
+		t.Helper()
+		got, err := r.statusCurrent(ctx, objs)
+		if err != nil || got != want {
+			t.Fatalf("statusCurrent = %v, %v; want %v", got, err, want)
+		}
+	}
+	wantCurrent(false)
 	setStatus := func(controller, status string, gen int64) {
 		t.Helper()
 		u, err := dyn.Resource(routeResources["HTTPRoute"]).Namespace("w").Get(ctx, "r", metav1.GetOptions{})
@@ -137,14 +148,17 @@ spec:
 	if err := r.Wait(ctx, accepted); err == nil {
 		t.Fatal("another controller's status counted")
 	}
+	wantCurrent(false)
 	setStatus(controllername.Gammaproof, "True", 0)
 	if err := r.Wait(ctx, accepted); err == nil || !strings.Contains(err.Error(), "generation 0 of 1") {
 		t.Fatalf("stale generation counted: err = %v", err)
 	}
+	wantCurrent(false)
 	setStatus(controllername.Gammaproof, "True", 1)
 	if err := r.Wait(ctx, accepted); err != nil {
 		t.Fatalf("accepted: %v", err)
 	}
+	wantCurrent(true)
 	st := r.routeStatuses(ctx, objs)
 	if len(st) != 1 || st[0].Parent != "w/echo:8080" || st[0].Conditions[0].Type != "Accepted" {
 		t.Fatalf("route statuses %+v", st)
