@@ -12,9 +12,12 @@ faults-upstream-build:
 
 ## faults-batch: FAULTS (comma-separated catalogue names) against our suite
 ## and upstream's on the local cluster, merged into reports/faults/
-## (FAULT_REPEATS runs each; the correct mesh runs the batch's scenarios)
+## (FAULT_REPEATS runs each; the correct mesh runs the batch's scenarios);
+## FAULTS_ADD_RUNS=1 adds the runs to those already in the rows (repeats
+## measured in several sittings)
 FAULTS ?= prefix-not-segment-bounded,timeout-ignored
 faults-batch: kube build faults-build faults-upstream-build
 	$(GO) test -c -tags e2e -o $(E2E_TEST) ./suite/e2e
 	$(E2E_TEST) -test.timeout 120m -test.v -test.run '^TestFaults$$' --env=local --faults=$(FAULTS) \
-		--fault-repeats=$(FAULT_REPEATS) --faults-merge --faults-upstream=$(UPSTREAM_TEST)
+		--fault-repeats=$(FAULT_REPEATS) --faults-merge --faults-upstream=$(UPSTREAM_TEST) \
+		$(if $(FAULTS_ADD_RUNS),--faults-add-runs)

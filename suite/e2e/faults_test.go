@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"maps"
@@ -40,8 +39,6 @@ const (
 	// faultImage resolves on the local cluster to bin/faults/gamma-controller
 	// (hack/build-faults.sh).
 	faultImage = "gammaproof/controller:faults"
-	// correctMesh is the table row of the release controller.
-	correctMesh = "correct-mesh"
 )
 
 var (
@@ -50,57 +47,10 @@ var (
 	faultRepeats   = flag.Int("fault-repeats", 1, "how often TestFaults runs the scenarios of each fault and of the correct mesh")
 	faultsReport   = flag.String("faults-report-dir", filepath.Join(repo.Root(), "reports", "faults"), "where TestFaults writes table.md and table.json")
 	faultsMerge    = flag.Bool("faults-merge", false, "merge into the table already in --faults-report-dir: its rows of other faults stay (run the catalogue in batches)")
+	faultsAddRuns  = flag.Bool("faults-add-runs", false, "with --faults-merge: a fault's new runs are added to the runs already in its row (same scenarios and grant policy) instead of replacing them")
 	faultsUpstream = flag.String("faults-upstream", "",
 		"upstream's conformance runner as a test binary (go test -c -tags conformance -o bin/gammaproof-upstream.test ./suite/upstream/runner): TestFaults runs upstream's mesh tests on each faulty mesh and on the correct one; empty: the upstream column is not run")
 )
-
-// faultRun is one run of a fault's scenarios (or the correct mesh's).
-type faultRun struct {
-	Verdict   verdict.Verdict            `json:"verdict"`
-	Scenarios map[string]verdict.Verdict `json:"scenarios"`
-	Requests  int                        `json:"requests"`
-	Seconds   float64                    `json:"seconds"`
-	Error     string                     `json:"error,omitempty"`
-	// Upstream is upstream's mesh conformance run on the same mesh, right
-	// after ours; nil when --faults-upstream is empty.
-	Upstream *upstreamRun `json:"upstream,omitempty"`
-}
-
-// upstreamRun is one run of upstream's mesh conformance tests
-// (suite/upstream/runner, unchanged upstream tests) on a mesh.
-type upstreamRun struct {
-	// Tests is each mesh test's verdict by short name (SKIPs left out).
-	Tests map[string]verdict.Verdict `json:"tests,omitempty"`
-	// Failed are the tests that FAILed, sorted.
-	Failed []string `json:"failed,omitempty"`
-	// New are the FAILed tests that PASS on the correct mesh under the
-	// same grant policy: what upstream caught. Filled in once the correct
-	// mesh has run.
-	New     []string `json:"new,omitempty"`
-	Caught  bool     `json:"caught"`
-	Seconds float64  `json:"seconds"`
-	Error   string   `json:"error,omitempty"`
-}
-
-// faultRow is one row of reports/faults/table.
-type faultRow struct {
-	Fault       string     `json:"fault"`
-	Description string     `json:"description"`
-	Source      string     `json:"source,omitempty"`
-	Statistical bool       `json:"statistical"`
-	Scenarios   []string   `json:"scenarios"`
-	GrantPolicy string     `json:"grantPolicy"`
-	Runs        []faultRun `json:"runs"`
-	// Gap is why no scenario can catch the fault yet (it was not run).
-	Gap string `json:"gap,omitempty"`
-	// Upstream summarises upstream's conformance suite on the same faulty
-	// mesh over the runs (each run's detail is in Runs[i].Upstream), or
-	// "not run".
-	Upstream string `json:"upstream"`
-	// Measured is when the row's runs ended (UTC, RFC 3339): rows merged
-	// from batches (--faults-merge) differ.
-	Measured string `json:"measured,omitempty"`
-}
 
 // TestFaults runs, on the local cluster with gammaproof installed, each
 // fault of --faults: it switches the controller to the fault-injecting
@@ -187,7 +137,6 @@ func TestFaults(t *testing.T) {
 	// baseline is upstream's verdicts on the correct mesh by grant policy
 	// (the last run's): a test that fails there too is no catch.
 	baseline := map[string]map[string]verdict.Verdict{}
-	var correctUpstream []string
 	for i := 0; i < *faultRepeats; i++ {
 		total := faultRun{Verdict: verdict.Pass, Scenarios: map[string]verdict.Verdict{}}
 		for _, p := range slices.Sorted(maps.Keys(byPolicy)) {
@@ -198,7 +147,6 @@ func TestFaults(t *testing.T) {
 				if up.Error == "" {
 					baseline[p] = up.Tests
 				}
-				correctUpstream = append(correctUpstream, describeUpstream(p, up))
 				if total.Upstream == nil {
 					total.Upstream = &upstreamRun{Tests: map[string]verdict.Verdict{}}
 				}
@@ -230,23 +178,34 @@ func TestFaults(t *testing.T) {
 		correct.Scenarios = append(correct.Scenarios, s)
 	}
 	slices.Sort(correct.Scenarios)
-	if len(correctUpstream) > 0 {
-		correct.Upstream = strings.Join(correctUpstream, "; ")
-	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	for i := range rows {
-		rows[i].Upstream = judgeUpstream(&rows[i], baseline)
 		rows[i].Measured = now
 	}
 	correct.Measured = now
 	rows = append(rows, correct)
 
 	if *faultsMerge {
-		if rows, err = mergeFaultRows(*faultsReport, rows); err != nil {
+		if rows, err = mergeFaultRows(*faultsReport, rows, *faultsAddRuns); err != nil {
 			t.Fatal(err)
 		}
+	} else if *faultsAddRuns {
+		t.Fatal("--faults-add-runs adds to a table's rows: it needs --faults-merge")
 	}
-	if err := writeFaultTable(*faultsReport, rows); err != nil {
+	// The rows this run measured (with any runs added to them) are judged
+	// against upstream's verdicts on this run's correct mesh.
+	for i := range rows {
+		switch {
+		case rows[i].Measured != now:
+		case rows[i].Fault == correctMesh:
+			rows[i].Upstream = correctUpstream(rows[i].Runs)
+		default:
+			rows[i].Upstream = judgeUpstream(&rows[i], baseline)
+		}
+	}
+	doc := faultTable{Measured: now, Environment: suite.opts.Env, Repeats: *faultRepeats,
+		Tolerance: suite.opts.Tolerance, Alpha: suite.opts.Alpha, Beta: suite.opts.Beta, Rows: rows}
+	if err := writeFaultTable(*faultsReport, doc); err != nil {
 		t.Error(err)
 	}
 	for _, row := range rows {
@@ -451,54 +410,6 @@ func runUpstream(ctx context.Context, t *testing.T, policy string) upstreamRun {
 	return up
 }
 
-// judgeUpstream marks, in every fault run, the upstream tests that FAILed
-// but PASS on the correct mesh under the same grant policy (baseline):
-// those are what upstream caught. It returns the row's summary.
-func judgeUpstream(row *faultRow, baseline map[string]map[string]verdict.Verdict) string {
-	caught, ran := 0, 0
-	seconds := 0.0
-	var errs []string
-	names := map[string]bool{}
-	for i := range row.Runs {
-		up := row.Runs[i].Upstream
-		if up == nil {
-			continue
-		}
-		if up.Error != "" {
-			errs = append(errs, up.Error)
-			continue
-		}
-		ran++
-		seconds += up.Seconds
-		base := baseline[row.GrantPolicy]
-		up.New = nil
-		for _, name := range up.Failed {
-			if base == nil || base[name] == verdict.Pass {
-				up.New = append(up.New, name)
-				names[name] = true
-			}
-		}
-		up.Caught = len(up.New) > 0
-		if up.Caught {
-			caught++
-		}
-	}
-	if ran == 0 && len(errs) == 0 {
-		return "not run"
-	}
-	s := fmt.Sprintf("%d / %d caught", caught, ran)
-	if len(names) > 0 {
-		s += " (" + strings.Join(slices.Sorted(maps.Keys(names)), ", ") + ")"
-	}
-	if ran > 0 {
-		s += fmt.Sprintf(", %.0f s", seconds/float64(ran))
-	}
-	if len(errs) > 0 {
-		s += fmt.Sprintf("; %d run(s) in error: %s", len(errs), errs[0])
-	}
-	return s
-}
-
 // runScenarios runs this binary's TestScenarios for the scenarios alone,
 // against the implementation as it is (--implementation=existing leaves the
 // controller alone), and reads its results.json.
@@ -547,18 +458,6 @@ func runScenarios(ctx context.Context, t *testing.T, scenarios []string, policy 
 	return run
 }
 
-// describeUpstream says what one upstream run did: its FAILed tests, or
-// that every test passed.
-func describeUpstream(policy string, up *upstreamRun) string {
-	switch {
-	case up.Error != "":
-		return fmt.Sprintf("%s: ERROR %s", policy, up.Error)
-	case len(up.Failed) == 0:
-		return fmt.Sprintf("%s: %d/%d PASS (%.0f s)", policy, len(up.Tests), len(up.Tests), up.Seconds)
-	}
-	return fmt.Sprintf("%s: %d/%d PASS, FAIL %s (%.0f s)", policy, len(up.Tests)-len(up.Failed), len(up.Tests), strings.Join(up.Failed, ", "), up.Seconds)
-}
-
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], " | ")
@@ -598,124 +497,6 @@ func waitNamespacesGone(ctx context.Context, cs kubernetes.Interface, scenarios 
 			}
 			time.Sleep(time.Second)
 		}
-	}
-	return nil
-}
-
-// faultTable is table.json.
-type faultTable struct {
-	Measured    string     `json:"measured"`
-	Environment string     `json:"environment"`
-	Repeats     int        `json:"repeats"`
-	Tolerance   float64    `json:"tolerance"`
-	Alpha       float64    `json:"alpha"`
-	Beta        float64    `json:"beta"`
-	Rows        []faultRow `json:"rows"`
-}
-
-// mergeFaultRows returns the rows of the table.json in dir that this run
-// did not redo, with rows, in the catalogue's order; correct-mesh rows of
-// other scenario sets (other batches) stay, after the faults.
-func mergeFaultRows(dir string, rows []faultRow) ([]faultRow, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "table.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return rows, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("merge fault table: %w", err)
-	}
-	var old faultTable
-	if err := json.Unmarshal(data, &old); err != nil {
-		return nil, fmt.Errorf("merge fault table: read %s: %w", filepath.Join(dir, "table.json"), err)
-	}
-	byName := map[string]faultRow{}
-	var corrects []faultRow
-	key := func(r faultRow) string { return strings.Join(r.Scenarios, ",") }
-	for _, r := range old.Rows {
-		if r.Fault == correctMesh {
-			corrects = append(corrects, r)
-		} else {
-			byName[r.Fault] = r
-		}
-	}
-	for _, r := range rows {
-		if r.Fault != correctMesh {
-			byName[r.Fault] = r
-			continue
-		}
-		corrects = slices.DeleteFunc(corrects, func(c faultRow) bool { return key(c) == key(r) })
-		corrects = append(corrects, r)
-	}
-	var out []faultRow
-	for _, f := range faultcatalog.All() {
-		if r, ok := byName[f.Name]; ok {
-			out = append(out, r)
-		}
-	}
-	// A correct-mesh row whose scenarios all ran again on the correct
-	// mesh in newer rows is superseded.
-	newer := map[string]bool{}
-	var kept []faultRow
-	for i := len(corrects) - 1; i >= 0; i-- {
-		r := corrects[i]
-		covered := true
-		for _, sc := range r.Scenarios {
-			covered = covered && newer[sc]
-		}
-		if covered && len(kept) > 0 {
-			continue
-		}
-		for _, sc := range r.Scenarios {
-			newer[sc] = true
-		}
-		kept = append([]faultRow{r}, kept...)
-	}
-	return append(out, kept...), nil
-}
-
-// writeFaultTable writes table.json and table.md.
-func writeFaultTable(dir string, rows []faultRow) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write fault table: %w", err)
-	}
-	doc := faultTable{time.Now().UTC().Format(time.RFC3339), suite.opts.Env, *faultRepeats, suite.opts.Tolerance, suite.opts.Alpha, suite.opts.Beta, rows}
-	js, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write fault table: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "table.json"), append(js, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write fault table: %w", err)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Faults caught by gammaproof's suite\n\n")
-	fmt.Fprintf(&b, "Measured %s on the %s cluster; %d run(s) per row; tolerance %.2f, α %g, β %g.\n", doc.Measured, doc.Environment, doc.Repeats, doc.Tolerance, doc.Alpha, doc.Beta)
-	fmt.Fprintf(&b, "Each row: `make faults-batch FAULTS=NAME FAULT_REPEATS=N` (mk/faults.mk: `bin/gammaproof-e2e.test -test.run TestFaults --env=local --faults=NAME --fault-repeats=N --faults-merge --faults-upstream=bin/gammaproof-upstream.test`); rows were measured in batches, each batch with its own correct-mesh row.\n")
-	fmt.Fprintf(&b, "Verdicts: FAIL / INCONCLUSIVE / PASS / ERROR over the runs; requests and seconds are per run (mean).\n\n")
-	fmt.Fprintf(&b, "| fault | statistical | scenarios | ours: FAIL / INCONCLUSIVE / PASS / ERROR | requests | seconds | upstream | measured |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|\n")
-	for _, r := range rows {
-		measured := r.Measured
-		if measured == "" {
-			measured = "—"
-		}
-		if len(r.Runs) == 0 {
-			fmt.Fprintf(&b, "| %s | %v | — | not run: %s | — | — | not run | %s |\n", r.Fault, r.Statistical, r.Gap, measured)
-			continue
-		}
-		count := map[verdict.Verdict]int{}
-		var req, sec float64
-		for _, run := range r.Runs {
-			count[run.Verdict]++
-			req += float64(run.Requests)
-			sec += run.Seconds
-		}
-		n := float64(len(r.Runs))
-		fmt.Fprintf(&b, "| %s | %v | %s | %d / %d / %d / %d | %.0f | %.1f | %s | %s |\n", r.Fault, r.Statistical, strings.Join(r.Scenarios, ", "),
-			count[verdict.Fail], count[verdict.Inconclusive], count[verdict.Pass], count[verdict.Error], req/n, sec/n, r.Upstream, measured)
-	}
-	fmt.Fprintf(&b, "\nThe upstream column: upstream's own mesh conformance tests (sigs.k8s.io/gateway-api/conformance, run unchanged by suite/upstream/runner with profiles MESH-HTTP and MESH-GRPC and gammaproof's features, as hack/conformance.sh does) on the same faulty mesh, right after ours (`--faults-upstream=bin/gammaproof-upstream.test`). A run counts as caught when a test FAILs that PASSes on the correct mesh under the same grant policy; the tests are named. The correct mesh's row lists upstream's own verdicts per grant policy.\n")
-	if err := os.WriteFile(filepath.Join(dir, "table.md"), []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("write fault table: %w", err)
 	}
 	return nil
 }
