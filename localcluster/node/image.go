@@ -56,6 +56,8 @@ type ImageTable struct {
 	imageDir string
 	busybox  string
 	applets  func() ([]string, error)
+	// findHAProxy returns the host's haproxy binary (see image_haproxy.go).
+	findHAProxy func() (string, error)
 }
 
 // hostTools is the PATH tail of images that bring the host's shell tools.
@@ -86,8 +88,9 @@ const echoAdvancedBuild = "hack/build-istio-echo.sh"
 const FaultsTag = "faults"
 
 // NewImageTable returns a table that resolves our images to binaries in
-// binDir, busybox images to the host busybox at busybox, and keeps each
-// image's tool-set directory under imageDir.
+// binDir, busybox images to the host busybox at busybox, haproxy images to
+// the host's haproxy (PATH, else /usr/sbin), and keeps each image's
+// tool-set directory under imageDir.
 func NewImageTable(binDir, imageDir, busybox string) *ImageTable {
 	return &ImageTable{
 		binDir:   binDir,
@@ -100,12 +103,13 @@ func NewImageTable(binDir, imageDir, busybox string) *ImageTable {
 			}
 			return strings.Fields(string(out)), nil
 		},
+		findHAProxy: findHAProxy,
 	}
 }
 
 // Available lists the image names the table knows, for error messages.
 func (t *ImageTable) Available() []string {
-	names := []string{"busybox*", "nicolaka/netshoot*", echoAdvanced}
+	names := []string{"busybox*", "nicolaka/netshoot*", echoAdvanced, haproxyImage}
 	for k := range ourImages {
 		names = append(names, k)
 	}
@@ -151,7 +155,8 @@ func Tag(ref string) string {
 // Resolve maps an image reference to an [Image] and makes sure its tool-set
 // directory exists. It returns an error wrapping [ErrImageNotResolvable] (the
 // message lists what is available) or [ErrImageBinaryMissing] (the message
-// says what builds it: make build, or hack/build-faults.sh for the faults tag).
+// says what builds it: make build, hack/build-faults.sh for the faults tag,
+// apt-get install haproxy for haproxy).
 func (t *ImageTable) Resolve(ref string) (Image, error) {
 	if PullsFromRegistry(ref) {
 		return t.pull(ref) // pull.go: a registry on this machine
@@ -161,9 +166,12 @@ func (t *ImageTable) Resolve(ref string) (Image, error) {
 		return Image{}, err
 	}
 	build := "make build"
-	if im.Name == echoAdvanced {
+	switch {
+	case im.Name == echoAdvanced:
 		build = echoAdvancedBuild
-	} else if Tag(ref) == FaultsTag {
+	case im.Name == haproxyImage:
+		build = haproxyInstall
+	case Tag(ref) == FaultsTag:
 		build = "hack/build-faults.sh"
 	}
 	for _, target := range slices.Concat(slices.Collect(maps.Values(im.Links)), slices.Collect(maps.Values(im.Files))) {
@@ -228,6 +236,8 @@ func (t *ImageTable) lookup(ref string) (Image, error) {
 			Dir:   filepath.Join(t.imageDir, "busybox"),
 			Links: links,
 		}, nil
+	case repo == haproxyImage:
+		return t.haproxy(ref)
 	case strings.HasPrefix(repo, "nicolaka/netshoot"):
 		return Image{
 			Name:     "nicolaka/netshoot",
