@@ -75,6 +75,18 @@ func TestFaults(t *testing.T) {
 	if *faultRepeats < 1 {
 		t.Fatalf("--fault-repeats=%d: want 1 or more", *faultRepeats)
 	}
+	if *faultsUpstream != "" {
+		// Upstream's runner runs in its own directory (its manifests are
+		// relative to it): the binary's path must not be.
+		abs, err := filepath.Abs(*faultsUpstream)
+		if err == nil {
+			_, err = os.Stat(abs)
+		}
+		if err != nil {
+			t.Fatalf("--faults-upstream=%s: %v (build it with make faults-upstream-build)", *faultsUpstream, err)
+		}
+		*faultsUpstream = abs
+	}
 	// The fault-injecting controller is built here, so make e2e needs no
 	// extra step; go's build cache makes a rebuild cheap.
 	build := exec.Command(filepath.Join(repo.Root(), "hack", "build-faults.sh"))
