@@ -14,23 +14,17 @@ func TestBuild(t *testing.T) {
 		name string
 		// spec is the sentence of the Gateway API (GEP-1294, HTTPRoute or
 		// GRPCRoute API doc) the case checks.
-		spec   string
-		yaml   string
+		spec string
+		// file is the case's objects, testdata/cases/<file>, added to
+		// testdata/cases/base.yaml.
+		file   string
 		policy grantpolicy.Policy
 		check  func(t *testing.T, m *model.Mesh)
 	}{
 		{
 			name: "producer route applies to every caller",
 			spec: `GEP-1294: "A route is a producer route when the parentRef refers to a service in the same namespace. This route SHOULD apply to all incoming requests to the service, including from clients in other namespaces."`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: split, namespace: team-a, generation: 3}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules:
-  - backendRefs: [{name: bookstore-v1, port: 8080, weight: 90}, {name: bookstore-v2, port: 8080, weight: 10}]
-`,
+			file: "build/producer-route-applies-to-every-caller.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				if got := listenerNames(m); !slices.Equal(got, []string{"mesh~team-a~bookstore~8080"}) {
 					t.Fatalf("listeners = %v", got)
@@ -54,21 +48,7 @@ spec:
 		{
 			name: "consumer route only for its namespace and replaces producer routes there",
 			spec: `GEP-1294: "consumer routes are scoped only the same namespace" and "Requests from a namespace with consumer routes will utilize the (possibly merged) set of routes in the consumer namespace; Requests from other namespaces will utilize the (possibly merged) set of routes in the producer namespace"`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: producer, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules: [{backendRefs: [{name: bookstore-v1, port: 8080}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: consumer, namespace: team-b}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
-  rules: [{timeouts: {request: 100ms}}]
-`,
+			file: "build/consumer-route-only-for-its-namespace-and-replaces-producer.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				want := []string{"mesh~team-a~bookstore~8080", "mesh~team-a~bookstore~8080~from~team-b"}
 				if got := listenerNames(m); !slices.Equal(got, want) {
@@ -98,19 +78,7 @@ spec:
 		{
 			name: "parentRef port scopes the route",
 			spec: `GEP-1294: "If port is set, the implementation MUST associate the route only with that port. If port is not set, the implementation MUST associate the route with all ports defined in the Service."`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: one, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 9090}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: all, namespace: team-c}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a}]
-`,
+			file: "build/parentref-port-scopes-the-route.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				want := []string{"mesh~team-a~bookstore~8080~from~team-c", "mesh~team-a~bookstore~9090", "mesh~team-a~bookstore~9090~from~team-c"}
 				if got := listenerNames(m); !slices.Equal(got, want) {
@@ -121,16 +89,7 @@ spec:
 		{
 			name: "parentRef port the Service does not have",
 			spec: `Accepted reason NoMatchingParent: "This reason is used with the "Accepted" condition when there are no matching Parents. ... when a Route ParentRef specifies a Port and/or SectionName that does not match"`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs:
-  - {group: "", kind: Service, name: bookstore, port: 1234}
-  - {group: "", kind: Service, name: bookstore, sectionName: nope}
-  - {group: "", kind: Service, name: missing}
-`,
+			file: "build/parentref-port-the-service-does-not-have.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				if len(m.Listeners) != 0 {
 					t.Errorf("listeners = %v, want none", listenerNames(m))
@@ -149,14 +108,7 @@ spec:
 		{
 			name: "Gateway parents are not ours",
 			spec: `GEP-1294 binds routes to a mesh through parentRefs of kind Service; a Gateway parent belongs to the Gateway's controller.`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: ingress, namespace: team-a}
-spec:
-  parentRefs: [{name: gw}, {group: gateway.networking.k8s.io, kind: Gateway, name: gw2}]
-  rules: [{backendRefs: [{name: bookstore-v1, port: 8080}]}]
-`,
+			file: "build/gateway-parents-are-not-ours.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				if len(m.Listeners) != 0 || len(m.Routes) != 0 || len(m.Clusters) != 0 {
 					t.Errorf("mesh = %+v, want empty", m)
@@ -166,39 +118,7 @@ spec:
 		{
 			name: "match precedence across routes",
 			spec: `HTTPRoute rules.matches: "precedence must be given to the match having: "Exact" path match. "Prefix" path match with largest number of characters. Method match. Largest number of header matches. Largest number of query param matches." then "The oldest Route based on creation timestamp." then "alphabetical order by {namespace}/{name}"`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: b-young, namespace: team-a, creationTimestamp: "2026-01-02T00:00:00Z"}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules:
-  - matches:
-    - path: {type: PathPrefix, value: /}
-    - path: {type: PathPrefix, value: /api/}
-    - path: {type: PathPrefix, value: /api}
-      method: GET
-    - path: {type: PathPrefix, value: /api}
-      headers: [{name: X-A, value: "1"}, {name: x-b, value: "2"}]
-    - path: {type: PathPrefix, value: /api}
-      headers: [{name: x-a, value: "1"}]
-      queryParams: [{name: q, value: "1"}]
-    - path: {type: Exact, value: /x}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: c-old, namespace: team-a, creationTimestamp: "2026-01-01T00:00:00Z"}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules: [{matches: [{path: {type: PathPrefix, value: /api}}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: a-young, namespace: team-a, creationTimestamp: "2026-01-02T00:00:00Z"}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules: [{matches: [{path: {type: PathPrefix, value: /api}}]}]
-`,
+			file: "build/match-precedence-across-routes.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				l := listener(t, m, "mesh~team-a~bookstore~8080")
 				var got []string
@@ -226,24 +146,7 @@ spec:
 		{
 			name: "invalid backends: kinds, missing, weight 0",
 			spec: `HTTPBackendRef: "It refers to an unknown or unsupported kind of resource. In this case, the Reason must be set to InvalidKind" / "It refers to a resource that does not exist. In this case, the Reason must be set to BackendNotFound"; rules.backendRefs: "the proportion of requests that would otherwise have been routed to an invalid backend MUST receive a 500 status code"; weight: "If weight is set to 0, no traffic should be forwarded for this entry."`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules:
-  - matches: [{path: {value: /kind}}]
-    backendRefs: [{name: bookstore-v1, port: 8080, weight: 3}, {group: example.com, kind: Thing, name: x, weight: 1}]
-  - matches: [{path: {value: /missing}}]
-    backendRefs: [{name: nope, port: 8080}]
-  - matches: [{path: {value: /zero}}]
-    backendRefs: [{name: bookstore-v1, port: 8080, weight: 0}, {name: bookstore-v2, port: 8080}]
-  - matches: [{path: {value: /allzero}}]
-    backendRefs: [{name: bookstore-v1, port: 8080, weight: 0}]
-  - matches: [{path: {value: /dup}}]
-    backendRefs: [{name: bookstore-v1, port: 8080}, {name: bookstore-v1, port: 8080, weight: 2}, {name: bookstore-v2, port: 7}]
-`,
+			file: "build/invalid-backends-kinds-missing-weight-0.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				l := listener(t, m, "mesh~team-a~bookstore~8080")
 				got := routeTable(l)
@@ -270,21 +173,7 @@ spec:
 			name:   "strict: cross-namespace backendRef needs a ReferenceGrant",
 			spec:   `HTTPBackendRef: "It refers a resource in another namespace when the reference has not been explicitly allowed by a ReferenceGrant (or equivalent concept). In this case, the Reason must be set to RefNotPermitted"`,
 			policy: grantpolicy.Strict,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules: [{backendRefs: [{name: other, namespace: team-c, port: 8080}, {name: bookstore-v1, port: 8080}]}]
----
-apiVersion: gateway.networking.k8s.io/v1beta1
-kind: ReferenceGrant
-metadata: {name: wrong-name, namespace: team-c}
-spec:
-  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: team-a}]
-  to: [{group: "", kind: Service, name: not-other}]
-`,
+			file:   "build/strict-cross-namespace-backendref-needs-a-referencegrant.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				l := listener(t, m, "mesh~team-a~bookstore~8080")
 				if got := backends(l.Routes[0]); got != "!RefNotPermitted=1,svc~team-a~bookstore-v1~8080~h1=1" {
@@ -299,21 +188,7 @@ spec:
 			name:   "strict: a matching ReferenceGrant permits the backendRef",
 			spec:   `ReferenceGrant: "identifies kinds of resources in other namespaces that are trusted to reference the specified kinds of resources in the same namespace as the policy."`,
 			policy: grantpolicy.Strict,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules: [{backendRefs: [{name: other, namespace: team-c, port: 8080}]}]
----
-apiVersion: gateway.networking.k8s.io/v1beta1
-kind: ReferenceGrant
-metadata: {name: ok, namespace: team-c}
-spec:
-  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: team-a}]
-  to: [{group: "", kind: Service}]
-`,
+			file:   "build/strict-a-matching-referencegrant-permits-the-backendref.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				l := listener(t, m, "mesh~team-a~bookstore~8080")
 				if got := backends(l.Routes[0]); got != "svc~team-c~other~8080~h1=1" {
@@ -327,14 +202,7 @@ spec:
 		{
 			name: "spec policy: cross-namespace references need no grant",
 			spec: `GEP-1294: "Routes of either type can send traffic to backendRefs in any namespace. Unlike Gateway bound routes, this is allowed without a ReferenceGrant."`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-c}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
-  rules: [{backendRefs: [{name: bookstore-v2, namespace: team-a, port: 8080}]}]
-`,
+			file: "build/spec-policy-cross-namespace-references-need-no-grant.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				l := listener(t, m, "mesh~team-a~bookstore~8080~from~team-c")
 				if got := backends(l.Routes[0]); got != "svc~team-a~bookstore-v2~8080~h1=1" {
@@ -346,13 +214,7 @@ spec:
 			name:   "strict: consumer parentRef without a grant is not applied",
 			spec:   `GEP-1294: "if a mesh implementation does expose the ability to access a broader scope than would otherwise be reachable, then ReferenceGrant must be used for cross namespaces references." (grant policy strict, docs/architecture.md)`,
 			policy: grantpolicy.Strict,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-c}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
-`,
+			file:   "build/strict-consumer-parentref-without-a-grant-is-not-applied.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				if len(m.Listeners) != 0 {
 					t.Errorf("listeners = %v, want none", listenerNames(m))
@@ -368,23 +230,7 @@ spec:
 		{
 			name: "unsupported filter rejects the rule; other rules stay",
 			spec: `HTTPRouteFilter.type: "Unknown values here must result in the implementation setting the Accepted Condition for the Route to status: False, with a Reason of UnsupportedValue." and rules.filters: "If only a portion of Route Rules are invalid, implementations MUST set the "PartiallyInvalid" condition for the Route."`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: all-bad, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 9090}]
-  rules: [{filters: [{type: Teleport}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: half-bad, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules:
-  - filters: [{type: CORS, cors: {allowOrigins: ["*"]}}]
-  - matches: [{path: {value: /ok}}]
-`,
+			file: "build/unsupported-filter-rejects-the-rule-other-rules-stay.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				if s := cond(t, m, "HTTPRoute/team-a/all-bad", "bookstore:9090", "Accepted"); s != "False/UnsupportedValue" {
 					t.Errorf("all-bad Accepted = %s", s)
@@ -406,16 +252,7 @@ spec:
 		{
 			name: "ReplacePrefixMatch with an Exact match",
 			spec: `HTTPPathModifier: "ReplacePrefixMatch is only compatible with a PathPrefix HTTPRouteMatch. Using any other HTTPRouteMatch type on the same HTTPRouteRule will result in the implementation setting the Accepted Condition for the Route to status: False."`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules:
-  - matches: [{path: {type: Exact, value: /a}}]
-    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}]
-`,
+			file: "build/replaceprefixmatch-with-an-exact-match.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "Accepted"); s != "False/UnsupportedValue" {
 					t.Errorf("Accepted = %s", s)
@@ -425,28 +262,7 @@ spec:
 		{
 			name: "filters, timeouts and retry reach the route",
 			spec: `HTTPRouteRule: filters "define the filters that are applied to requests that match this rule"; timeouts.request / backendRequest; retry "defines the configuration for when to retry an HTTP request"`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules:
-  - matches: [{path: {value: /old}}]
-    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 301}}]
-  - matches: [{path: {value: /api}}]
-    filters:
-    - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Set, value: a}], add: [{name: X-Add, value: b}], remove: [X-Gone]}}
-    - {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: X-Resp, value: c}]}}
-    - {type: URLRewrite, urlRewrite: {hostname: example.internal, path: {type: ReplaceFullPath, replaceFullPath: /v2}}}
-    - {type: RequestMirror, requestMirror: {backendRef: {name: bookstore-v2, port: 8080}, percent: 10}}
-    backendRefs:
-    - name: bookstore-v1
-      port: 8080
-      filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Backend, value: v1}]}}]
-    timeouts: {request: 2s, backendRequest: 500ms}
-    retry: {attempts: 3, codes: [503, 502, 503], backoff: 10ms}
-`,
+			file: "build/filters-timeouts-and-retry-reach-the-route.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				l := listener(t, m, "mesh~team-a~bookstore~8080")
 				if len(l.Routes) != 2 {
@@ -486,14 +302,7 @@ spec:
 		{
 			name: "ready endpoints only",
 			spec: `EndpointConditions.ready: "ready indicates that this endpoint is ready to receive traffic ... a nil value should be interpreted as "true""; rules.backendRefs: "When a HTTPBackendRef refers to a Service that has no ready endpoints, implementations SHOULD return a 503"`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules: [{backendRefs: [{name: bookstore-v1, port: 8080}, {name: bookstore-v2, port: 8080}]}]
-`,
+			file: "build/ready-endpoints-only.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				for _, c := range m.Clusters {
 					switch c.Name {
@@ -513,20 +322,7 @@ spec:
 		{
 			name: "GRPCRoute wins over HTTPRoute on the same Service port",
 			spec: `GEP-1294: "If multiple routes with different types both bind to the same Service and Port pair, only a single route type should be applied. The rejected routes should be ignored and have the RouteConditionAccepted status set to the (new) reason RouteReasonConflicted." Order: "1. GRPCRoute 2. HTTPRoute"`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: h, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: g, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules: [{backendRefs: [{name: bookstore-v1, port: 8080}]}]
-`,
+			file: "build/grpcroute-wins-over-httproute-on-the-same-service-port.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				if s := cond(t, m, "HTTPRoute/team-a/h", "bookstore:8080", "Accepted"); s != "False/Conflicted" {
 					t.Errorf("HTTPRoute Accepted = %s", s)
@@ -545,18 +341,7 @@ spec:
 		{
 			name: "GRPCRoute match lowering and precedence",
 			spec: `GRPCRouteRule.matches: "Precedence MUST be given to the rule with the largest number of: ... Characters in a matching service. Characters in a matching method. Header matches."`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: g, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules:
-  - matches: [{method: {service: a.B}}]
-  - matches: [{method: {service: a.B, method: Get}}]
-  - matches: [{method: {method: Get}, headers: [{name: x, value: "1"}]}]
-  - matches: [{method: {type: RegularExpression, service: "a\\..*", method: "G.t|Put"}}]
-`,
+			file: "build/grpcroute-match-lowering-and-precedence.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				got := routeTable(listener(t, m, "mesh~team-a~bookstore~8080"))
 				want := []string{
@@ -573,17 +358,7 @@ spec:
 		{
 			name: "absurd input never panics and says why",
 			spec: `BackendRef.weight: "+kubebuilder:validation:Minimum=0 +kubebuilder:validation:Maximum=1000000"; a bad value makes the rule invalid (UnsupportedValue).`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore}, {group: "", kind: Service, name: bookstore}]
-  rules:
-  - backendRefs: [{name: bookstore-v1, port: 8080, weight: -5}]
-  - matches: [{path: {type: RegularExpression, value: "(["}}]
-  - timeouts: {request: forever}
-`,
+			file: "build/absurd-input-never-panics-and-says-why.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore", "Accepted"); s != "False/UnsupportedValue" {
 					t.Errorf("Accepted = %s", s)
@@ -596,7 +371,7 @@ spec:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := parseInput(t, baseYAML+"\n---\n"+tt.yaml)
+			in := caseInput(t, tt.file)
 			in.GrantPolicy = tt.policy
 			m := model.Build(in)
 			tt.check(t, m)

@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/impl/model/modeltest"
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
 
 // FuzzBuild checks that Build never panics and is deterministic: the same
 // input, also in reverse order, gives a deep-equal mesh.
 func FuzzBuild(f *testing.F) {
-	f.Add([]byte(baseYAML), false)
+	f.Add([]byte(readCase(f, "base.yaml")), false)
 	files, err := filepath.Glob("testdata/*.yaml")
 	if err != nil {
 		f.Fatal(err)
@@ -28,7 +29,7 @@ func FuzzBuild(f *testing.F) {
 		f.Add(b, true)
 	}
 	f.Fuzz(func(t *testing.T, docs []byte, strict bool) {
-		in, err := decodeInput(docs)
+		in, err := modeltest.Decode(docs)
 		if err != nil {
 			return // not Kubernetes objects: nothing to build.
 		}

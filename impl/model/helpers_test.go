@@ -1,75 +1,45 @@
 package model_test
 
 import (
-	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
-	"sigs.k8s.io/yaml"
-
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/impl/model/modeltest"
 )
 
 // parseInput decodes multi-document YAML into a model.Input.
 func parseInput(t testing.TB, docs string) model.Input {
 	t.Helper()
-	in, err := decodeInput([]byte(docs))
+	in, err := modeltest.Decode([]byte(docs))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return in
 }
 
-func decodeInput(b []byte) (model.Input, error) {
-	var in model.Input
-	for i, doc := range bytes.Split(b, []byte("\n---\n")) {
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
-		}
-		var tm metav1.TypeMeta
-		if err := yaml.Unmarshal(doc, &tm); err != nil {
-			return in, fmt.Errorf("decode document %d: %w", i, err)
-		}
-		var err error
-		switch tm.Kind {
-		case "Service":
-			var o corev1.Service
-			err = yaml.UnmarshalStrict(doc, &o)
-			in.Services = append(in.Services, o)
-		case "EndpointSlice":
-			var o discoveryv1.EndpointSlice
-			err = yaml.UnmarshalStrict(doc, &o)
-			in.EndpointSlices = append(in.EndpointSlices, o)
-		case "HTTPRoute":
-			var o gwv1.HTTPRoute
-			err = yaml.UnmarshalStrict(doc, &o)
-			in.HTTPRoutes = append(in.HTTPRoutes, o)
-		case "GRPCRoute":
-			var o gwv1.GRPCRoute
-			err = yaml.UnmarshalStrict(doc, &o)
-			in.GRPCRoutes = append(in.GRPCRoutes, o)
-		case "ReferenceGrant":
-			var o gwv1beta1.ReferenceGrant
-			err = yaml.UnmarshalStrict(doc, &o)
-			in.ReferenceGrants = append(in.ReferenceGrants, o)
-		case "Namespace":
-			var o corev1.Namespace
-			err = yaml.UnmarshalStrict(doc, &o)
-			in.Namespaces = append(in.Namespaces, o)
-		default:
-			return in, fmt.Errorf("decode document %d: unknown kind %q", i, tm.Kind)
-		}
-		if err != nil {
-			return in, fmt.Errorf("decode %s in document %d: %w", tm.Kind, i, err)
-		}
+// caseInput is testdata/cases/base.yaml (the Services and endpoints every
+// case shares) followed by the named files under testdata/cases.
+func caseInput(t testing.TB, files ...string) model.Input {
+	t.Helper()
+	docs := []string{readCase(t, "base.yaml")}
+	for _, f := range files {
+		docs = append(docs, readCase(t, f))
 	}
-	return in, nil
+	return parseInput(t, strings.Join(docs, "\n---\n"))
+}
+
+// readCase returns the text of testdata/cases/<name>.
+func readCase(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "cases", name))
+	if err != nil {
+		t.Fatalf("read test input: %v", err)
+	}
+	return string(b)
 }
 
 // listener finds a listener by name.
@@ -151,47 +121,3 @@ func routeTable(l model.Listener) []string {
 	}
 	return out
 }
-
-// common objects for the tests.
-const baseYAML = `
-apiVersion: v1
-kind: Service
-metadata: {name: bookstore, namespace: team-a}
-spec:
-  clusterIP: 198.19.0.10
-  clusterIPs: [198.19.0.10]
-  ports: [{name: http, port: 8080, targetPort: 80}, {name: admin, port: 9090}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: bookstore-v1, namespace: team-a}
-spec:
-  clusterIP: 198.19.0.11
-  ports: [{name: http, port: 8080, targetPort: 80}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: bookstore-v2, namespace: team-a}
-spec:
-  clusterIP: 198.19.0.12
-  ports: [{name: http, port: 8080, targetPort: 80}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: other, namespace: team-c}
-spec:
-  clusterIP: 198.19.0.13
-  ports: [{name: http, port: 8080}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: bookstore-v1-abc, namespace: team-a, labels: {kubernetes.io/service-name: bookstore-v1}}
-addressType: IPv4
-ports: [{name: http, port: 80}]
-endpoints:
-- addresses: [198.18.0.7]
-  conditions: {ready: true}
-- addresses: [198.18.0.5]
-- addresses: [198.18.0.9]
-  conditions: {ready: false}
-`

@@ -69,20 +69,13 @@ func TestSpec(t *testing.T) {
 	tests := []struct {
 		name  string
 		spec  string
-		yaml  string
+		file  string // testdata/cases/<file>, added to base.yaml
 		check func(t *testing.T, m *model.Mesh)
 	}{
 		{
 			name: "sectionName selects the Service port by name",
 			spec: `ParentReference.sectionName: "Service: Port name." ... "Support: Core"`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, sectionName: admin}]
-  rules: [{backendRefs: [{name: bookstore-v1, port: 8080}]}]
-`,
+			file: "spec/sectionname-selects-the-service-port-by-name.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				if got := listenerNames(m); !slices.Equal(got, []string{"mesh~team-a~bookstore~9090"}) {
 					t.Errorf("listeners = %v, want only the admin port 9090", got)
@@ -93,13 +86,7 @@ spec:
 		{
 			name: "sectionName and port that agree",
 			spec: `ParentReference.port: "When the parent resource is a Service, this targets a specific port in the Service spec. When both Port (experimental) and SectionName are specified, the name and port of the selected port must match both specified values."`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, sectionName: http, port: 8080}]
-`,
+			file: "spec/sectionname-and-port-that-agree.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				if got := listenerNames(m); !slices.Equal(got, []string{"mesh~team-a~bookstore~8080"}) {
 					t.Errorf("listeners = %v", got)
@@ -110,16 +97,7 @@ spec:
 		{
 			name: "sectionName and port that disagree, and a port name that does not exist",
 			spec: `ParentReference.port: "the name and port of the selected port must match both specified values"; reason NoMatchingParent: "when a Route ParentRef specifies a Port and/or SectionName that does not match"`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs:
-  - {group: "", kind: Service, name: bookstore, sectionName: http, port: 9090}
-  - {group: "", kind: Service, name: bookstore, sectionName: grpc}
-  - {group: "", kind: Service, name: bookstore, port: 1234}
-`,
+			file: "spec/sectionname-and-port-that-disagree-and-a-port-name-that.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				if len(m.Listeners) != 0 {
 					t.Errorf("listeners = %v, want none", listenerNames(m))
@@ -135,21 +113,7 @@ spec:
 		{
 			name: "a producer GRPCRoute displaces a consumer HTTPRoute on the same Service port",
 			spec: `GEP-1294 "Route types": "If multiple routes with different types both bind to the same Service and Port pair, only a single route type should be applied. The rejected routes should be ignored and have the RouteConditionAccepted status set to the (new) reason RouteReasonConflicted." "1. GRPCRoute 2. HTTPRoute"`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: g, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules: [{backendRefs: [{name: bookstore-v1, port: 8080}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: h, namespace: team-c}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
-  rules: [{backendRefs: [{name: bookstore-v2, namespace: team-a, port: 8080}]}]
-`,
+			file: "spec/a-producer-grpcroute-displaces-a-consumer-httproute-on-the.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				wantCond(t, parentCond(t, m, "HTTPRoute/team-c/h", 0, "Accepted"), "False/Conflicted", "GRPCRoute team-a/g", "GEP-1294")
 				wantCond(t, parentCond(t, m, "GRPCRoute/team-a/g", 0, "Accepted"), "True/Accepted")
@@ -163,40 +127,7 @@ spec:
 		{
 			name: "a consumer GRPCRoute does not displace the producer's HTTPRoute; both statuses say why",
 			spec: `GEP-1294 "Namespace boundaries": "consumer routes are scoped only the same namespace. This ensures that for traffic between two namespaces, another unrelated namespace cannot modify their traffic." — which "Route types" would break if team-c's GRPCRoute rejected team-a's HTTPRoute for every caller`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: h, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules: [{backendRefs: [{name: bookstore-v1, port: 8080}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: g, namespace: team-c}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
-  rules: [{backendRefs: [{name: bookstore-v2, namespace: team-a, port: 8080}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: h, namespace: team-d}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
-  rules: [{backendRefs: [{name: bookstore-v2, namespace: team-a, port: 8080}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: g3, namespace: team-c}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: g2, namespace: team-e}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
-`,
+			file: "spec/a-consumer-grpcroute-does-not-displace-the-producer-s.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				wantCond(t, parentCond(t, m, "HTTPRoute/team-a/h", 0, "Accepted"), "True/Accepted",
 					"GRPCRoute team-c/g", "does not displace", "GEP-1294")
@@ -215,22 +146,7 @@ spec:
 		{
 			name: "all backendRefs invalid: 500, with or without filters; a redirect answers",
 			spec: `HTTPRouteRule.backendRefs: "If *all* entries in BackendRefs are invalid, and there are also no filters specified in this route rule, *all* traffic which matches this rule MUST receive a 500 status code." (with filters the spec is silent: gammaproof answers 500 too, a redirect answers the redirect)`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules:
-  - matches: [{path: {value: /plain}}]
-    backendRefs: [{name: nope, port: 8080}]
-  - matches: [{path: {value: /filtered}}]
-    filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-a, value: b}]}}]
-    backendRefs: [{name: nope, port: 8080}]
-  - matches: [{path: {value: /redirect}}]
-    filters: [{type: RequestRedirect, requestRedirect: {statusCode: 301}}]
-    backendRefs: [{name: nope, port: 8080}]
-`,
+			file: "spec/all-backendrefs-invalid-500-with-or-without-filters-a.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				got := routeTable(listener(t, m, "mesh~team-a~bookstore~8080"))
 				want := []string{
@@ -250,14 +166,7 @@ spec:
 		{
 			name: "GRPCRoute: all backendRefs invalid is UNAVAILABLE",
 			spec: `GRPCRouteRule.backendRefs: "If *all* entries in BackendRefs are invalid, and there are also no filters specified in this route rule, *all* traffic which matches this rule MUST receive an UNAVAILABLE status."`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: g, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules: [{backendRefs: [{name: nope, port: 8080}]}]
-`,
+			file: "spec/grpcroute-all-backendrefs-invalid-is-unavailable.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				l := listener(t, m, "mesh~team-a~bookstore~8080")
 				if len(l.Routes) != 1 || !l.Routes[0].DirectResponse500 || !l.Routes[0].GRPC {
@@ -270,15 +179,7 @@ spec:
 		{
 			name: "every weight 0: 500, and the status says the spec is silent",
 			spec: `BackendRef.weight: "If weight is set to 0, no traffic should be forwarded for this entry." With every entry 0 nothing may be forwarded; what to answer the spec does not say for mesh.`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules:
-  - backendRefs: [{name: bookstore-v1, port: 8080, weight: 0}, {name: bookstore-v2, port: 8080, weight: 0}]
-`,
+			file: "spec/every-weight-0-500-and-the-status-says-the-spec-is-silent.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				l := listener(t, m, "mesh~team-a~bookstore~8080")
 				if len(l.Routes) != 1 || !l.Routes[0].DirectResponse500 {
@@ -292,23 +193,7 @@ spec:
 		{
 			name: "a rule without backendRefs forwards to the parent Service, and says so",
 			spec: `HTTPRouteRule.backendRefs is optional; for mesh the spec does not say where a rule without backendRefs sends requests (upstream's gateway-side HTTPRouteNoBackendRefs expects 500). gammaproof forwards to the parent Service and writes that into status.`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules:
-  - matches: [{path: {value: /v1}}]
-    backendRefs: [{name: bookstore-v1, port: 8080}]
-  - matches: [{path: {value: /parent}}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: g, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 9090}]
-`,
+			file: "spec/a-rule-without-backendrefs-forwards-to-the-parent-service.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				wantCond(t, parentCond(t, m, "HTTPRoute/team-a/r", 0, "Accepted"), "True/Accepted",
 					"rule 1 has no backendRefs: forwarding to the parent Service (gammaproof's choice; the spec is silent for mesh)")
@@ -322,18 +207,7 @@ spec:
 		{
 			name: "the same problem twice is said once",
 			spec: `Condition.message: "a human readable message indicating details about the transition" (issue #12 item 14: a message repeating itself hides the rest)`,
-			yaml: `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules:
-  - matches: [{path: {value: /a}}]
-    backendRefs: [{name: nope, port: 8080}, {name: bookstore-v1, port: 8080}]
-  - matches: [{path: {value: /b}}]
-    backendRefs: [{name: nope, port: 8080}, {name: bookstore-v1, port: 8080}]
-`,
+			file: "spec/the-same-problem-twice-is-said-once.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
 				c := parentCond(t, m, "HTTPRoute/team-a/r", 0, "ResolvedRefs")
 				wantCond(t, c, "False/BackendNotFound", "backendRef Service team-a/nope not found")
@@ -345,7 +219,7 @@ spec:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := parseInput(t, baseYAML+"\n---\n"+tt.yaml)
+			in := caseInput(t, tt.file)
 			m := model.Build(in)
 			tt.check(t, m)
 			// The notes and conflicts do not depend on input order.
@@ -357,24 +231,6 @@ spec:
 		})
 	}
 }
-
-// isolationBase is namespace team-a's own mesh: a producer HTTPRoute on
-// bookstore:8080 that splits to v1 and v2, mirrors to v2, has timeouts and
-// a retry, and a rule that forwards to the parent.
-const isolationBase = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: own, namespace: team-a}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, port: 8080}]
-  rules:
-  - matches: [{path: {value: /split}}]
-    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: bookstore-v2, port: 8080}}}]
-    backendRefs: [{name: bookstore-v1, port: 8080, weight: 9}, {name: bookstore-v2, port: 8080, weight: 1}]
-    timeouts: {request: 2s}
-    retry: {attempts: 2, codes: [503]}
-  - matches: [{path: {value: /parent}}]
-`
 
 // TestIsolationAcrossNamespaces adds, one at a time, routes a namespace
 // team-c writes that reach team-a's Services every way a route can (as
@@ -389,7 +245,7 @@ spec:
 // backendRefs in any namespace"), but nothing team-c writes may change how
 // team-a's routes reach theirs.
 func TestIsolationAcrossNamespaces(t *testing.T) {
-	base := model.Build(parseInput(t, baseYAML+"\n---\n"+isolationBase))
+	base := model.Build(caseInput(t, "isolation-base.yaml"))
 	ownListener := listener(t, base, "mesh~team-a~bookstore~8080")
 	ownClusters := map[string]model.Cluster{}
 	for _, r := range ownListener.Routes {
@@ -417,58 +273,15 @@ func TestIsolationAcrossNamespaces(t *testing.T) {
 		return out
 	}
 
-	for _, tc := range []struct{ path, yaml string }{
-		{"protocol: a GRPCRoute's backendRef to team-a's backend", `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: x, namespace: team-c}
-spec:
-  parentRefs: [{group: "", kind: Service, name: other, port: 8080}]
-  rules: [{backendRefs: [{name: bookstore-v1, namespace: team-a, port: 8080}]}]
-`},
-		{"protocol: a GRPCRoute's mirror to team-a's backend", `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: x, namespace: team-c}
-spec:
-  parentRefs: [{group: "", kind: Service, name: other, port: 8080}]
-  rules:
-  - filters: [{type: RequestMirror, requestMirror: {backendRef: {name: bookstore-v2, namespace: team-a, port: 8080}}}]
-`},
-		{"protocol and conflicts: a consumer GRPCRoute on team-a's Service port", `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: x, namespace: team-c}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
-  rules:
-  - backendRefs: [{name: bookstore-v1, namespace: team-a, port: 8080}]
-  - matches: [{method: {service: a.B}}]
-`},
-		{"timeouts, retries, mirrors: a consumer HTTPRoute on team-a's Service port", `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: x, namespace: team-c}
-spec:
-  parentRefs: [{group: "", kind: Service, name: bookstore, namespace: team-a, port: 8080}]
-  rules:
-  - matches: [{path: {value: /split}}]
-    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: bookstore-v1, namespace: team-a, port: 8080}}}]
-    backendRefs: [{name: bookstore-v2, namespace: team-a, port: 8080}]
-    timeouts: {request: 1ms, backendRequest: 1ms}
-    retry: {attempts: 100, codes: [500, 502]}
-`},
-		{"parent as a backend: team-c's own route to team-a's Service", `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: x, namespace: team-c}
-spec:
-  parentRefs: [{group: "", kind: Service, name: other, port: 8080}]
-  rules: [{backendRefs: [{name: bookstore, namespace: team-a, port: 8080}]}]
-`},
+	for _, tc := range []struct{ path, file string }{
+		{"protocol: a GRPCRoute's backendRef to team-a's backend", "isolation/protocol-a-grpcroute-s-backendref-to-team-a-s-backend.yaml"},
+		{"protocol: a GRPCRoute's mirror to team-a's backend", "isolation/protocol-a-grpcroute-s-mirror-to-team-a-s-backend.yaml"},
+		{"protocol and conflicts: a consumer GRPCRoute on team-a's Service port", "isolation/protocol-and-conflicts-a-consumer-grpcroute-on-team-a-s.yaml"},
+		{"timeouts, retries, mirrors: a consumer HTTPRoute on team-a's Service port", "isolation/timeouts-retries-mirrors-a-consumer-httproute-on-team-a-s.yaml"},
+		{"parent as a backend: team-c's own route to team-a's Service", "isolation/parent-as-a-backend-team-c-s-own-route-to-team-a-s-service.yaml"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			m := model.Build(parseInput(t, baseYAML+"\n---\n"+isolationBase+"\n---\n"+tc.yaml))
+			m := model.Build(caseInput(t, "isolation-base.yaml", tc.file))
 			if got := listener(t, m, ownListener.Name); !reflect.DeepEqual(got, ownListener) {
 				t.Errorf("team-a's listener changed:\n got %+v\nwant %+v", got, ownListener)
 			}

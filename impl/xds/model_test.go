@@ -8,14 +8,9 @@ import (
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/impl/model/modeltest"
 )
 
 // TestTranslateModelInputs runs the model's own test inputs
@@ -75,49 +70,19 @@ func TestTranslateModelInputs(t *testing.T) {
 // decodeInput decodes multi-document YAML into a model input.
 func decodeInput(t *testing.T, b []byte) model.Input {
 	t.Helper()
-	var in model.Input
-	for i, doc := range bytes.Split(b, []byte("\n---\n")) {
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
-		}
-		var tm metav1.TypeMeta
-		if err := yaml.Unmarshal(doc, &tm); err != nil {
-			t.Fatalf("decode document %d: %v", i, err)
-		}
-		var err error
-		switch tm.Kind {
-		case "Service":
-			var o corev1.Service
-			err = yaml.Unmarshal(doc, &o)
-			in.Services = append(in.Services, o)
-		case "EndpointSlice":
-			var o discoveryv1.EndpointSlice
-			err = yaml.Unmarshal(doc, &o)
-			in.EndpointSlices = append(in.EndpointSlices, o)
-		case "HTTPRoute":
-			var o gwv1.HTTPRoute
-			err = yaml.Unmarshal(doc, &o)
-			in.HTTPRoutes = append(in.HTTPRoutes, o)
-		case "GRPCRoute":
-			var o gwv1.GRPCRoute
-			err = yaml.Unmarshal(doc, &o)
-			in.GRPCRoutes = append(in.GRPCRoutes, o)
-		case "ReferenceGrant":
-			var o gwv1beta1.ReferenceGrant
-			err = yaml.Unmarshal(doc, &o)
-			in.ReferenceGrants = append(in.ReferenceGrants, o)
-		case "Namespace":
-			var o corev1.Namespace
-			err = yaml.Unmarshal(doc, &o)
-			in.Namespaces = append(in.Namespaces, o)
-		case "":
-			// A document of comments only.
-		default:
-			t.Fatalf("document %d: kind %q not handled; add it here", i, tm.Kind)
-		}
-		if err != nil {
-			t.Fatalf("decode %s (document %d): %v", tm.Kind, i, err)
-		}
+	in, err := modeltest.Decode(b)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return in
+}
+
+// readInput returns testdata/inputs/<name>, a model input in YAML.
+func readInput(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "inputs", name))
+	if err != nil {
+		t.Fatalf("read test input: %v", err)
+	}
+	return b
 }

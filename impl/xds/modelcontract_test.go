@@ -122,37 +122,6 @@ func modelTestInputs(t *testing.T) map[string][]byte {
 	return out
 }
 
-// brokenRuleMesh is bookstore:8080 with one HTTPRoute whose only rule is
-// rule (YAML, indented as a list item of spec.rules).
-const brokenRuleMesh = `apiVersion: v1
-kind: Service
-metadata: {name: bookstore, namespace: shop}
-spec:
-  clusterIP: 198.19.0.10
-  ports: [{port: 8080, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: bookstore-v1, namespace: shop}
-spec:
-  clusterIP: 198.19.0.11
-  ports: [{port: 8080, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: bookstore-v2, namespace: shop}
-spec:
-  clusterIP: 198.19.0.12
-  ports: [{port: 8080, targetPort: 8080}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: r, namespace: shop, generation: 1}
-spec:
-  parentRefs: [{name: bookstore, kind: Service, group: "", port: 8080}]
-  rules:
-`
-
 // TestModelHandsTranslation holds the model to the rules Translate no
 // longer checks itself: the model's test inputs, and inputs that break
 // each rule, build into meshes that keep every guarantee, and translate
@@ -198,7 +167,7 @@ func TestModelHandsTranslation(t *testing.T) {
   - filters: [{type: RequestMirror, requestMirror: {backendRef: {name: bookstore-v2, port: 8080}, fraction: {numerator: 3, denominator: 2}}}]
     backendRefs: [{name: bookstore-v1, port: 8080}]`,
 	} {
-		inputs["rule: "+name] = []byte(brokenRuleMesh + strings.TrimPrefix(rule, "\n") + "\n")
+		inputs["rule: "+name] = append(readInput(t, "broken-rule.yaml"), strings.TrimPrefix(rule, "\n")+"\n"...)
 	}
 	for name, raw := range inputs {
 		t.Run(name, func(t *testing.T) {
@@ -223,9 +192,9 @@ func TestModelHandsTranslation(t *testing.T) {
 
 	// The model's answer to all-zero weights is a 500, which the
 	// translation turns into a direct response.
-	m := model.Build(decodeInput(t, []byte(brokenRuleMesh+`  - backendRefs:
+	m := model.Build(decodeInput(t, append(readInput(t, "broken-rule.yaml"), `  - backendRefs:
     - {name: bookstore-v1, port: 8080, weight: 0}
-`)))
+`...)))
 	s, err := Translate(m)
 	if err != nil {
 		t.Fatal(err)

@@ -14,51 +14,12 @@ import (
 	"github.com/gammaproof/gammaproof/impl/xdscontract"
 )
 
-// isolationInput: namespace web-y's own HTTPRoute to its HTTP/1-only
-// backend web-v1, and namespace grpc-x's GRPCRoute whose backendRef is the
-// same web-y/web-v1:80.
-const isolationInput = `apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: web-y}
-spec:
-  clusterIP: 198.19.3.10
-  ports: [{name: http, port: 80}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-v1, namespace: web-y}
-spec:
-  clusterIP: 198.19.3.11
-  ports: [{name: http, port: 80}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: api, namespace: grpc-x}
-spec:
-  clusterIP: 198.19.3.20
-  ports: [{name: grpc, port: 9000}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: web, namespace: web-y}
-spec:
-  parentRefs: [{group: "", kind: Service, name: web, port: 80}]
-  rules: [{backendRefs: [{name: web-v1, port: 80}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: {name: api, namespace: grpc-x}
-spec:
-  parentRefs: [{group: "", kind: Service, name: api, port: 9000}]
-  rules: [{backendRefs: [{name: web-v1, namespace: web-y, port: 80}]}]
-`
-
 // TestTranslateIsolation: GEP-1294 "Namespace boundaries": "another
 // unrelated namespace cannot modify their traffic". grpc-x's GRPCRoute
 // speaks h2c to web-y/web-v1:80 through a cluster of its own; the cluster
 // web-y's HTTPRoute forwards to stays HTTP/1.1.
 func TestTranslateIsolation(t *testing.T) {
-	s, err := Translate(model.Build(decodeInput(t, []byte(isolationInput))))
+	s, err := Translate(model.Build(decodeInput(t, readInput(t, "isolation.yaml"))))
 	if err != nil {
 		t.Fatal(err)
 	}
