@@ -228,6 +228,9 @@ func TestFaults(t *testing.T) {
 			case row.Fault != correctMesh && mustCatch(row) && run.Verdict != verdict.Fail:
 				t.Errorf("fault %s not caught in run %d: %s (%v) %s", row.Fault, i+1, run.Verdict, run.Scenarios, run.Error)
 			}
+			if up := run.Upstream; up != nil && up.Error != "" && row.Measured == now {
+				t.Errorf("%s run %d: upstream's column has no verdict: %s", row.Fault, i+1, up.Error)
+			}
 		}
 	}
 }
@@ -385,7 +388,7 @@ func runUpstream(ctx context.Context, t *testing.T, policy string) upstreamRun {
 	}
 	args := []string{
 		"-test.run", "^TestConformance$", "-test.timeout", "30m",
-		"--kubeconfig=" + suite.runner.Kubeconfig,
+		"--kubeconfig=" + suite.cfg.KubeconfigFile(),
 		"--conformance-profiles=MESH-HTTP,MESH-GRPC", "--gammaproof-features",
 		"--organization=gammaproof", "--project=gammaproof", "--url=https://github.com/gammaproof/gammaproof",
 		"--version=faults", "--contact=https://github.com/gammaproof/gammaproof/issues", "--mode=" + mode,
