@@ -222,22 +222,11 @@ func DecodeMatch(m *route.RouteMatch, path string) (Match, error) {
 	if cs := m.GetCaseSensitive(); cs != nil && !cs.GetValue() {
 		return out, Unsupported(path+".case_sensitive", "false")
 	}
-	switch ps := m.GetPathSpecifier().(type) {
-	case *route.RouteMatch_Prefix:
-		out.PathKind, out.Path = PathPrefix, ps.Prefix
-	case *route.RouteMatch_Path:
-		out.PathKind, out.Path = PathExact, ps.Path
-	case *route.RouteMatch_PathSeparatedPrefix:
-		out.PathKind, out.Path = PathSeparatedPrefix, ps.PathSeparatedPrefix
-	case *route.RouteMatch_SafeRegex:
-		expr, re, err := decodeRegex(ps.SafeRegex, path+".safe_regex", true)
-		if err != nil {
-			return out, err
-		}
-		out.PathKind, out.Path, out.Regex = PathRegex, expr, re
-	default:
-		return out, Unsupported(path, "path specifier %T", ps)
+	kind, p, re, err := decodePathSpecifier(m, path)
+	if err != nil {
+		return out, err
 	}
+	out.PathKind, out.Path, out.Regex = kind, p, re
 	for i, h := range m.GetHeaders() {
 		hm, err := DecodeHeaderMatch(h, fmt.Sprintf("%s.headers[%d]", path, i))
 		if err != nil {
@@ -265,6 +254,24 @@ func DecodeMatch(m *route.RouteMatch, path string) (Match, error) {
 		out.Query = append(out.Query, qm)
 	}
 	return out, nil
+}
+
+// decodePathSpecifier returns the path match of m: its kind, its path or
+// expression, and for PathRegex the compiled expression.
+func decodePathSpecifier(m *route.RouteMatch, path string) (PathKind, string, *regexp.Regexp, error) {
+	switch ps := m.GetPathSpecifier().(type) {
+	case *route.RouteMatch_Prefix:
+		return PathPrefix, ps.Prefix, nil, nil
+	case *route.RouteMatch_Path:
+		return PathExact, ps.Path, nil, nil
+	case *route.RouteMatch_PathSeparatedPrefix:
+		return PathSeparatedPrefix, ps.PathSeparatedPrefix, nil, nil
+	case *route.RouteMatch_SafeRegex:
+		expr, re, err := decodeRegex(ps.SafeRegex, path+".safe_regex", true)
+		return PathRegex, expr, re, err
+	default:
+		return 0, "", nil, Unsupported(path, "path specifier %T", ps)
+	}
 }
 
 // EncodeStringMatch returns the StringMatcher of s.
