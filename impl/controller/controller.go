@@ -137,7 +137,7 @@ var _ reconcile.Reconciler = &reconciler{}
 
 func (r *reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
 	logger := log.FromContext(ctx)
-	in, httpRoutes, grpcRoutes, err := r.list(ctx)
+	in, err := ListInput(ctx, r.client, r.policy)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -159,17 +159,8 @@ func (r *reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	}
 	var errs []error
 	written := 0
-	for i := range httpRoutes {
-		hr := &httpRoutes[i]
-		ok, err := r.writeStatus(ctx, hr, &hr.Status.RouteStatus, want["HTTPRoute/"+hr.Namespace+"/"+hr.Name].Parents)
-		errs = append(errs, err)
-		if ok {
-			written++
-		}
-	}
-	for i := range grpcRoutes {
-		gr := &grpcRoutes[i]
-		ok, err := r.writeStatus(ctx, gr, &gr.Status.RouteStatus, want["GRPCRoute/"+gr.Namespace+"/"+gr.Name].Parents)
+	for _, st := range statusTargets(in.HTTPRoutes, in.GRPCRoutes) {
+		ok, err := r.writeStatus(ctx, st.obj, st.status, want[st.key].Parents)
 		errs = append(errs, err)
 		if ok {
 			written++
@@ -194,8 +185,12 @@ func (r *reconciler) leader() bool {
 	}
 }
 
-func (r *reconciler) list(ctx context.Context) (model.Input, []gwv1.HTTPRoute, []gwv1.GRPCRoute, error) {
-	in := model.Input{GrantPolicy: r.policy}
+// ListInput reads a model input from r: every Service, EndpointSlice,
+// HTTPRoute, GRPCRoute, ReferenceGrant and Namespace, under policy. The
+// controller builds its mesh from it; the fault sink (impl/fault) lists the
+// same input to build a faulty one.
+func ListInput(ctx context.Context, r client.Reader, policy grantpolicy.Policy) (model.Input, error) {
+	in := model.Input{GrantPolicy: policy}
 	var (
 		svcs   corev1.ServiceList
 		eps    discoveryv1.EndpointSliceList
@@ -205,13 +200,32 @@ func (r *reconciler) list(ctx context.Context) (model.Input, []gwv1.HTTPRoute, [
 		nss    corev1.NamespaceList
 	)
 	for _, l := range []client.ObjectList{&svcs, &eps, &hrs, &grs, &grants, &nss} {
-		if err := r.client.List(ctx, l); err != nil {
-			return in, nil, nil, fmt.Errorf("list %T: %w", l, err)
+		if err := r.List(ctx, l); err != nil {
+			return in, fmt.Errorf("list %T: %w", l, err)
 		}
 	}
 	in.Services, in.EndpointSlices, in.HTTPRoutes, in.GRPCRoutes = svcs.Items, eps.Items, hrs.Items, grs.Items
 	in.ReferenceGrants, in.Namespaces = grants.Items, nss.Items
-	return in, hrs.Items, grs.Items, nil
+	return in, nil
+}
+
+// statusTarget is a listed route whose status the controller writes.
+type statusTarget struct {
+	obj    client.Object
+	status *gwv1.RouteStatus
+	key    string // "Kind/namespace/name", the key of its model.RouteStatus.
+}
+
+// statusTargets returns the listed routes of both kinds, HTTPRoutes first.
+func statusTargets(hrs []gwv1.HTTPRoute, grs []gwv1.GRPCRoute) []statusTarget {
+	out := make([]statusTarget, 0, len(hrs)+len(grs))
+	for i := range hrs {
+		out = append(out, statusTarget{&hrs[i], &hrs[i].Status.RouteStatus, "HTTPRoute/" + hrs[i].Namespace + "/" + hrs[i].Name})
+	}
+	for i := range grs {
+		out = append(out, statusTarget{&grs[i], &grs[i].Status.RouteStatus, "GRPCRoute/" + grs[i].Namespace + "/" + grs[i].Name})
+	}
+	return out
 }
 
 // writeStatus sets our entries of st.Parents to want, leaving other
