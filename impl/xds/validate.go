@@ -115,16 +115,21 @@ func anyFields(md protoreflect.MessageDescriptor) []protoreflect.FieldDescriptor
 	fields := md.Fields()
 	for i := range fields.Len() {
 		fd := fields.Get(i)
-		sub := fd.Message()
-		if fd.IsMap() {
-			sub = fd.MapValue().Message()
-		}
-		if sub != nil && mayHoldAny(sub) {
+		if sub := valueMessage(fd); sub != nil && mayHoldAny(sub) {
 			out = append(out, fd)
 		}
 	}
 	anyFieldsCache.Store(md.FullName(), out)
 	return out
+}
+
+// valueMessage returns the message type of fd's values (of its map values
+// for a map); nil when they are not messages.
+func valueMessage(fd protoreflect.FieldDescriptor) protoreflect.MessageDescriptor {
+	if fd.IsMap() {
+		return fd.MapValue().Message()
+	}
+	return fd.Message()
 }
 
 // anyHolders caches, per message type, whether a message of that type can
@@ -159,12 +164,7 @@ func holdsAny(md protoreflect.MessageDescriptor, visiting map[protoreflect.FullN
 	defer delete(visiting, name)
 	fields := md.Fields()
 	for i := range fields.Len() {
-		fd := fields.Get(i)
-		sub := fd.Message()
-		if fd.IsMap() {
-			sub = fd.MapValue().Message()
-		}
-		if sub != nil && holdsAny(sub, visiting) {
+		if sub := valueMessage(fields.Get(i)); sub != nil && holdsAny(sub, visiting) {
 			anyHolders.Store(name, true)
 			return true
 		}
