@@ -52,14 +52,8 @@ export GAMMAPROOF_BIN=$bin
 
 t0=$(date +%s)
 elapsed() { echo "$(($(date +%s) - t0))s"; }
-started=
-stop_cluster() {
-	if [[ -n $started ]]; then
-		echo "conformance: stopping the local cluster this run started ($(elapsed))"
-		"$bin/gammaproof" cluster down || true
-	fi
-}
-trap stop_cluster EXIT
+say() { echo "conformance: $* ($(elapsed))"; }
+source "$root/hack/lib/local-cluster.sh"
 
 case $ENV in
 local)
@@ -70,9 +64,7 @@ local)
 	if [[ -f $KUBECONFIG ]] && "$bin/kubectl" get --raw=/readyz >/dev/null 2>&1; then
 		echo "conformance: using the running local cluster"
 	else
-		echo "conformance: starting the local cluster ($(elapsed))"
-		started=1
-		"$bin/gammaproof" cluster up
+		start_local_cluster say
 	fi
 	;;
 existing)

@@ -40,22 +40,11 @@ say "building what bin/ lacks (make kube build, hack/build-istio-echo.sh)"
 make kube build
 ./hack/build-istio-echo.sh
 
-started=
-stop_cluster() {
-	if [[ -n $started ]]; then
-		say "stopping the local cluster"
-		"$bin/gammaproof" cluster down || true
-	fi
-}
-trap stop_cluster EXIT
+source "$root/hack/lib/local-cluster.sh"
 if "$bin/gammaproof" cluster status >/dev/null 2>&1; then
 	say "using the running local cluster (it stays up)"
 else
-	say "starting the local cluster"
-	started=1
-	t=$(date +%s)
-	"$bin/gammaproof" cluster up >/dev/null
-	say "local cluster up in $(($(date +%s) - t))s"
+	start_local_cluster say
 fi
 
 rm -rf "$stage"
@@ -97,8 +86,7 @@ for policy in spec strict; do
 	rm -rf "${OUT:?}/$policy/logs"
 done
 
-stop_cluster
-started=
+stop_local_cluster
 
 say "publishing into $OUT"
 rm -f "$OUT"/*-report.yaml "$OUT"/upstream/*-report.yaml "$OUT"/upstream/*-verdicts.json
