@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gammaproof/gammaproof/internal/golden"
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/repo"
 	"github.com/gammaproof/gammaproof/internal/testenv"
@@ -311,19 +312,7 @@ func TestGolden(t *testing.T) {
 			if err != nil || !bytes.Equal(got, again) {
 				t.Fatalf("rendering is not deterministic (%v)", err)
 			}
-			golden := filepath.Join("testdata", policy+".golden.yaml")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./impl/deploy -run TestGolden -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("%s differs from the rendered manifests; review and run with -update", golden)
-			}
+			golden.Compare(t, filepath.Join("testdata", policy+".golden.yaml"), got, *update)
 		})
 	}
 }

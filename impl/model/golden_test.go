@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/internal/golden"
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
 
@@ -41,19 +42,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			golden := strings.TrimSuffix(p, ".yaml") + ".golden.json"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden file (run go test -run TestGolden -update to create it): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("mesh differs from %s (rerun with -update if the change is intended):\n%s", golden, got)
-			}
+			golden.Compare(t, strings.TrimSuffix(p, ".yaml")+".golden.json", got, *update)
 		})
 	}
 }

@@ -29,7 +29,6 @@ package xds
 // invalid~ clusters rely on.
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -45,6 +44,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/gammaproof/gammaproof/internal/golden"
 )
 
 // staticBootstrap turns a snapshot into a bootstrap Envoy can validate
@@ -112,19 +113,7 @@ func TestEnvoyStaticConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := normalizeJSON(t, raw)
-			path := filepath.Join("testdata", "envoy", tc.name+".json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read %s (rerun with -update to create it): %v", path, err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("%s differs; rerun with -update if intended\n%s", path, firstDiff(string(want), string(got)))
-			}
+			golden.Compare(t, filepath.Join("testdata", "envoy", tc.name+".json"), got, *update)
 		})
 	}
 }

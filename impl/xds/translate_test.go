@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/gammaproof/gammaproof/impl/model"
 	"github.com/gammaproof/gammaproof/impl/xdscontract"
+	"github.com/gammaproof/gammaproof/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
@@ -115,39 +115,9 @@ func TestTranslateGolden(t *testing.T) {
 			if !bytes.Equal(got, goldenJSON(t, again)) {
 				t.Errorf("output not deterministic")
 			}
-			path := filepath.Join("testdata", tc.name+".golden.json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden file (run `go test ./impl/xds -run TestTranslateGolden -update` to create it): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the output; if the change is intended, rerun with -update\n%s", path, firstDiff(string(want), string(got)))
-			}
+			golden.Compare(t, filepath.Join("testdata", tc.name+".golden.json"), got, *update)
 		})
 	}
-}
-
-// firstDiff shows the first differing line.
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := range max(len(w), len(g)) {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return "line " + strconv.Itoa(i+1) + ":\n- " + a + "\n+ " + b
-		}
-	}
-	return ""
 }
 
 // normalizeJSON re-indents protojson output, which is deliberately not
