@@ -63,7 +63,7 @@ func TestControlPlane(t *testing.T) {
 		}
 	}
 	// The controller manager's root CA publisher runs.
-	if err := pollUntil(ctx, func() error {
+	if err := testenv.Poll(ctx, 30*time.Second, 100*time.Millisecond, func() error {
 		_, err := cs.CoreV1().ConfigMaps(ns.Name).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
 		return err
 	}); err != nil {
@@ -92,7 +92,7 @@ func TestControlPlane(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := pollUntil(ctx, func() error {
+	if err := testenv.Poll(ctx, 30*time.Second, 100*time.Millisecond, func() error {
 		if alive(st.Components[0].PID) {
 			return os.ErrExist
 		}
@@ -138,21 +138,5 @@ func TestControlPlane(t *testing.T) {
 	}
 	if err := c.Down(ctx); err != nil {
 		t.Errorf("second down (nothing left) = %v, want nil", err)
-	}
-}
-
-func pollUntil(ctx context.Context, f func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 }

@@ -156,7 +156,7 @@ func TestAcceptance(t *testing.T) {
 
 	t.Run("crashed container restarts", func(t *testing.T) {
 		var last int32
-		err := poll(ctx, 90*time.Second, func() error {
+		err := testenv.Poll(ctx, 90*time.Second, 250*time.Millisecond, func() error {
 			pod, err := cs.CoreV1().Pods(testNS).Get(ctx, "crasher", metav1.GetOptions{})
 			if err != nil {
 				return err
@@ -183,7 +183,7 @@ func TestAcceptance(t *testing.T) {
 		}
 		// Graceful: the container handles SIGTERM and exits 0 right away,
 		// long before the grace period (30s) would end in SIGKILL.
-		err := poll(ctx, 15*time.Second, func() error {
+		err := testenv.Poll(ctx, 15*time.Second, 250*time.Millisecond, func() error {
 			pod, err := cs.CoreV1().Pods(testNS).Get(ctx, "graceful", metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
 				return nil // already removed: it terminated
@@ -207,7 +207,7 @@ func TestAcceptance(t *testing.T) {
 			t.Fatalf("pod did not terminate gracefully %s after delete: %v", time.Since(start).Round(100*time.Millisecond), err)
 		}
 		t.Logf("container exited 0 on SIGTERM %s after delete", time.Since(start).Round(100*time.Millisecond))
-		err = poll(ctx, 50*time.Second, func() error {
+		err = testenv.Poll(ctx, 50*time.Second, 250*time.Millisecond, func() error {
 			_, err := cs.CoreV1().Pods(testNS).Get(ctx, "graceful", metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
 				return nil
@@ -321,7 +321,7 @@ func waitPods(ctx context.Context, t *testing.T, cs kubernetes.Interface, sel st
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = poll(ctx, 2*time.Minute, func() error {
+	err = testenv.Poll(ctx, 2*time.Minute, 250*time.Millisecond, func() error {
 		list, err := cs.CoreV1().Pods(testNS).List(ctx, metav1.ListOptions{LabelSelector: s.String()})
 		if err != nil {
 			return err
@@ -343,7 +343,7 @@ func waitPods(ctx context.Context, t *testing.T, cs kubernetes.Interface, sel st
 
 func waitPodRunning(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string) {
 	t.Helper()
-	err := poll(ctx, 2*time.Minute, func() error {
+	err := testenv.Poll(ctx, 2*time.Minute, 250*time.Millisecond, func() error {
 		p, err := cs.CoreV1().Pods(testNS).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -381,20 +381,4 @@ func waitingReasons(p *corev1.Pod) string {
 		}
 	}
 	return strings.Join(r, "; ")
-}
-
-func poll(ctx context.Context, timeout time.Duration, f func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }
