@@ -98,22 +98,16 @@ func staticBootstrap(t *testing.T, s *Snapshot) *bootstrap.Bootstrap {
 // TestEnvoyStaticConfig writes and checks testdata/envoy/<case>.json, the
 // files `envoy --mode validate` takes (see the comment at the top).
 func TestEnvoyStaticConfig(t *testing.T) {
-	for _, tc := range goldenCases {
-		t.Run(tc.name, func(t *testing.T) {
-			s, err := Translate(tc.mesh())
-			if err != nil {
-				t.Fatal(err)
-			}
-			b := staticBootstrap(t, s)
-			if err := Validate(b); err != nil {
-				t.Fatalf("static bootstrap does not validate: %v", err)
-			}
-			raw, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := normalizeJSON(t, raw)
-			golden.Compare(t, filepath.Join("testdata", "envoy", tc.name+".json"), got, *update)
-		})
-	}
+	forGoldenCases(t, func(t *testing.T, tc goldenCase, s *Snapshot) {
+		b := staticBootstrap(t, s)
+		if err := Validate(b); err != nil {
+			t.Fatalf("static bootstrap does not validate: %v", err)
+		}
+		raw, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := normalizeJSON(t, raw)
+		golden.Compare(t, filepath.Join("testdata", "envoy", tc.name+".json"), got, *update)
+	})
 }

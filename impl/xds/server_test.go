@@ -99,6 +99,21 @@ func (c *adsClient) next(typeURL string) *discovery.DiscoveryResponse {
 	}
 }
 
+// subscribe requests resources of typeURL by name (nil: all), stops the
+// test unless the response holds exactly want, and ACKs it. It returns the
+// response and its resources' names.
+func (c *adsClient) subscribe(typeURL string, resourceNames, want []string) (*discovery.DiscoveryResponse, []string) {
+	c.t.Helper()
+	c.send(typeURL, "", "", resourceNames, "")
+	r := c.next(typeURL)
+	got := names(c.t, r)
+	if !slices.Equal(got, want) {
+		c.t.Fatalf("%s = %v, want %v", typeURL, got, want)
+	}
+	c.send(typeURL, r.GetVersionInfo(), r.GetNonce(), resourceNames, "")
+	return r, got
+}
+
 // expectNone asserts no response arrives for d.
 func (c *adsClient) expectNone(d time.Duration) {
 	c.t.Helper()
@@ -170,35 +185,10 @@ func TestServerADSRoundTrip(t *testing.T) {
 	}
 	c := dialADS(t, ctx, addr, "node-a")
 
-	c.send(resource.ClusterType, "", "", nil, "")
-	cds := c.next(resource.ClusterType)
-	clusters := names(t, cds)
-	if want := []string{"svc~default~bookstore-v1~8080~h1", "svc~default~bookstore-v2~8080~h1"}; !slices.Equal(clusters, want) {
-		t.Fatalf("CDS = %v, want %v", clusters, want)
-	}
-	c.send(resource.ClusterType, cds.GetVersionInfo(), cds.GetNonce(), nil, "")
-
-	c.send(resource.EndpointType, "", "", clusters, "")
-	eds := c.next(resource.EndpointType)
-	if got := names(t, eds); !slices.Equal(got, clusters) {
-		t.Fatalf("EDS = %v, want %v", got, clusters)
-	}
-	c.send(resource.EndpointType, eds.GetVersionInfo(), eds.GetNonce(), clusters, "")
-
-	c.send(resource.ListenerType, "", "", nil, "")
-	lds := c.next(resource.ListenerType)
-	listeners := names(t, lds)
-	if want := []string{"mesh~default~bookstore~8080"}; !slices.Equal(listeners, want) {
-		t.Fatalf("LDS = %v, want %v", listeners, want)
-	}
-	c.send(resource.ListenerType, lds.GetVersionInfo(), lds.GetNonce(), nil, "")
-
-	c.send(resource.RouteType, "", "", listeners, "")
-	rds := c.next(resource.RouteType)
-	if got := names(t, rds); !slices.Equal(got, listeners) {
-		t.Fatalf("RDS = %v, want %v", got, listeners)
-	}
-	c.send(resource.RouteType, rds.GetVersionInfo(), rds.GetNonce(), listeners, "")
+	_, clusters := c.subscribe(resource.ClusterType, nil, []string{"svc~default~bookstore-v1~8080~h1", "svc~default~bookstore-v2~8080~h1"})
+	c.subscribe(resource.EndpointType, clusters, clusters)
+	_, listeners := c.subscribe(resource.ListenerType, nil, []string{"mesh~default~bookstore~8080"})
+	rds, _ := c.subscribe(resource.RouteType, listeners, listeners)
 	c.expectNone(200 * time.Millisecond) // ACKs bring nothing new.
 
 	// The same mesh again changes nothing: no push.

@@ -26,10 +26,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
 
-var goldenCases = []struct {
+// goldenCase is a mesh whose translation testdata/<name>.golden.json and
+// testdata/envoy/<name>.json pin.
+type goldenCase struct {
 	name string
 	mesh func() *model.Mesh
-}{
+}
+
+var goldenCases = []goldenCase{
 	{"split-90-10", meshSplit},
 	{"consumer-listener", meshConsumer},
 	{"header-match-modifiers", meshHeaders},
@@ -85,39 +89,47 @@ func allResources(s *Snapshot) []types.Resource {
 	return out
 }
 
-func TestTranslateGolden(t *testing.T) {
+// forGoldenCases runs check on the translation of each golden case's mesh,
+// in a subtest named for the case.
+func forGoldenCases(t *testing.T, check func(t *testing.T, tc goldenCase, s *Snapshot)) {
 	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := Translate(tc.mesh())
 			if err != nil {
 				t.Fatalf("Translate: %v", err)
 			}
-			for _, r := range allResources(s) {
-				if err := Validate(r); err != nil {
-					t.Errorf("Validate: %v", err)
-				}
-			}
-			if err := s.Resources.Consistent(); err != nil {
-				t.Errorf("Consistent: %v", err)
-			}
-			if len(s.Warnings) != 0 {
-				t.Errorf("warnings for a valid mesh: %q", s.Warnings)
-			}
-			// Deterministic: a second translation is identical.
-			again, err := Translate(tc.mesh())
-			if err != nil {
-				t.Fatalf("Translate again: %v", err)
-			}
-			if again.Version != s.Version {
-				t.Errorf("version not deterministic: %s then %s", s.Version, again.Version)
-			}
-			got := goldenJSON(t, s)
-			if !bytes.Equal(got, goldenJSON(t, again)) {
-				t.Errorf("output not deterministic")
-			}
-			golden.Compare(t, filepath.Join("testdata", tc.name+".golden.json"), got, *update)
+			check(t, tc, s)
 		})
 	}
+}
+
+func TestTranslateGolden(t *testing.T) {
+	forGoldenCases(t, func(t *testing.T, tc goldenCase, s *Snapshot) {
+		for _, r := range allResources(s) {
+			if err := Validate(r); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		}
+		if err := s.Resources.Consistent(); err != nil {
+			t.Errorf("Consistent: %v", err)
+		}
+		if len(s.Warnings) != 0 {
+			t.Errorf("warnings for a valid mesh: %q", s.Warnings)
+		}
+		// Deterministic: a second translation is identical.
+		again, err := Translate(tc.mesh())
+		if err != nil {
+			t.Fatalf("Translate again: %v", err)
+		}
+		if again.Version != s.Version {
+			t.Errorf("version not deterministic: %s then %s", s.Version, again.Version)
+		}
+		got := goldenJSON(t, s)
+		if !bytes.Equal(got, goldenJSON(t, again)) {
+			t.Errorf("output not deterministic")
+		}
+		golden.Compare(t, filepath.Join("testdata", tc.name+".golden.json"), got, *update)
+	})
 }
 
 // normalizeJSON re-indents protojson output, which is deliberately not
