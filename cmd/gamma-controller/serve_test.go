@@ -37,14 +37,7 @@ func TestServe(t *testing.T) {
 	kubeconfig := writeKubeconfig(t, cfg)
 	xdsAddr := freeAddr(t)
 
-	scheme, err := controller.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testenv.Client(t, cfg, controller.NewScheme)
 	ctx := t.Context()
 	for _, o := range []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}},

@@ -141,14 +141,7 @@ func want(ctx context.Context, c client.Client, ns, name, parent, typ, expect st
 func TestController(t *testing.T) {
 	cfg := testenv.Start(t)
 	ctx := t.Context()
-	scheme, err := controller.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testenv.Client(t, cfg, controller.NewScheme)
 	create := func(objs ...client.Object) {
 		t.Helper()
 		for _, o := range objs {
