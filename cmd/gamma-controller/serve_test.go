@@ -58,15 +58,7 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(sctx, f) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	testenv.Background(t, "serve", func(ctx context.Context) error { return serve(ctx, f) })
 
 	// Route status from the leader.
 	deadline := time.Now().Add(60 * time.Second)

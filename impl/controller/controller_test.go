@@ -80,15 +80,7 @@ func startReplica(t *testing.T, cfg *rest.Config, name string, policy grantpolic
 	if err := controller.Setup(mgr, controller.Options{Sink: sink, GrantPolicy: policy, Name: name}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager %s: %v", name, err)
-		}
-	})
+	testenv.Background(t, "manager "+name, mgr.Start)
 	return sink
 }
 

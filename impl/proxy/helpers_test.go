@@ -36,6 +36,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/gammaproof/gammaproof/internal/testenv"
 )
 
 const testNode = "gpt-node"
@@ -146,15 +148,7 @@ func startProxyWith(t testing.TB, adsAddr string, onListeners func([]ListenerInf
 	if err != nil {
 		t.Fatalf("new proxy: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("proxy run: %v", err)
-		}
-	})
+	testenv.Background(t, "proxy run", p.Run)
 	return &testProxy{Proxy: p, reg: reg}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gammaproof/gammaproof/impl/model"
 	"github.com/gammaproof/gammaproof/impl/xds"
+	"github.com/gammaproof/gammaproof/internal/testenv"
 )
 
 // serveMesh serves mesh from the controller's real xDS server (impl/xds)
@@ -24,15 +25,7 @@ func serveMesh(t *testing.T, mesh *model.Mesh) *testProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("xds serve: %v", err)
-		}
-	})
+	ctx := testenv.Background(t, "xds serve", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	if err := srv.Update(ctx, mesh); err != nil {
 		t.Fatalf("xds update: %v", err)
 	}
