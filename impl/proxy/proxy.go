@@ -10,10 +10,6 @@ import (
 	"sync"
 	"time"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
-	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/gammaproof/gammaproof/impl/proxy/adsclient"
 	"github.com/gammaproof/gammaproof/impl/proxy/config"
@@ -139,11 +135,14 @@ func (h *handler) Names(typeURL string) []string {
 	return nil
 }
 
+// decodeAll decodes resources, each a typeURL message, with parse, and
+// checks that no two have the same name.
 func decodeAll[T any, PT interface {
 	*T
 	proto.Message
-}, R any](resources []*anypb.Any, typeURL string, parse func(PT) (R, error)) ([]R, error) {
+}, R any](resources []*anypb.Any, typeURL string, parse func(PT) (R, error), name func(R) string) ([]R, error) {
 	out := make([]R, 0, len(resources))
+	seen := make(map[string]bool, len(resources))
 	for i, a := range resources {
 		if a.GetTypeUrl() != typeURL {
 			return nil, fmt.Errorf("resource %d: type %q in a %q response", i, a.GetTypeUrl(), typeURL)
@@ -158,6 +157,13 @@ func decodeAll[T any, PT interface {
 		}
 		out = append(out, r)
 	}
+	for _, r := range out {
+		n := name(r)
+		if seen[n] {
+			return nil, fmt.Errorf("duplicate resource name %q", n)
+		}
+		seen[n] = true
+	}
 	return out, nil
 }
 
@@ -167,41 +173,27 @@ func (h *handler) Apply(typeURL, version string, resources []*anypb.Any) error {
 	defer p.mu.Unlock()
 	switch typeURL {
 	case resourcev3.ClusterType:
-		cs, err := decodeAll(resources, typeURL, func(c *clusterv3.Cluster) (*config.Cluster, error) { return config.ParseCluster(c) })
+		cs, err := decodeAll(resources, typeURL, config.ParseCluster, func(c *config.Cluster) string { return c.Name })
 		if err != nil {
-			return err
-		}
-		if err := uniqueNames(cs, func(c *config.Cluster) string { return c.Name }); err != nil {
 			return err
 		}
 		p.dp.SetClusters(cs)
 	case resourcev3.EndpointType:
-		es, err := decodeAll(resources, typeURL, func(c *endpointv3.ClusterLoadAssignment) (*config.Endpoints, error) { return config.ParseEndpoints(c) })
+		es, err := decodeAll(resources, typeURL, config.ParseEndpoints, func(e *config.Endpoints) string { return e.Cluster })
 		if err != nil {
-			return err
-		}
-		if err := uniqueNames(es, func(e *config.Endpoints) string { return e.Cluster }); err != nil {
 			return err
 		}
 		p.dp.SetEndpoints(es)
 	case resourcev3.RouteType:
-		rs, err := decodeAll(resources, typeURL, func(r *routev3.RouteConfiguration) (*config.RouteTable, error) {
-			return config.ParseRouteConfiguration(r)
-		})
+		rs, err := decodeAll(resources, typeURL, config.ParseRouteConfiguration, func(r *config.RouteTable) string { return r.Name })
 		if err != nil {
-			return err
-		}
-		if err := uniqueNames(rs, func(r *config.RouteTable) string { return r.Name }); err != nil {
 			return err
 		}
 		p.dp.SetRoutes(rs)
 		p.report(false)
 	case resourcev3.ListenerType:
-		ls, err := decodeAll(resources, typeURL, func(l *listenerv3.Listener) (*config.Listener, error) { return config.ParseListener(l) })
+		ls, err := decodeAll(resources, typeURL, config.ParseListener, func(l *config.Listener) string { return l.Name })
 		if err != nil {
-			return err
-		}
-		if err := uniqueNames(ls, func(l *config.Listener) string { return l.Name }); err != nil {
 			return err
 		}
 		if err := p.dp.SetListeners(ls); err != nil {
@@ -212,18 +204,6 @@ func (h *handler) Apply(typeURL, version string, resources []*anypb.Any) error {
 		return fmt.Errorf("resource type %q: %w", typeURL, xdscontract.ErrUnsupported)
 	}
 	p.log.Info("applied xds update", "type", typeURL, "version", version, "resources", len(resources))
-	return nil
-}
-
-func uniqueNames[T any](xs []T, name func(T) string) error {
-	seen := map[string]bool{}
-	for _, x := range xs {
-		n := name(x)
-		if seen[n] {
-			return fmt.Errorf("duplicate resource name %q", n)
-		}
-		seen[n] = true
-	}
 	return nil
 }
 
