@@ -14,6 +14,7 @@ import (
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -74,12 +75,9 @@ func makeListener(name string, port uint32, s xdscontract.Steering) (*listener.L
 		}},
 	}
 	// Validated here because ValidateAll of the listener stops at the Any.
-	if err := manager.ValidateAll(); err != nil {
-		return nil, fmt.Errorf("validate http connection manager: %w", err)
-	}
-	managerAny, err := anypb.New(manager)
+	managerAny, err := packValidated(manager, "http connection manager")
 	if err != nil {
-		return nil, fmt.Errorf("pack http connection manager: %w", err)
+		return nil, err
 	}
 	md, err := xdscontract.EncodeSteeringMetadata(s)
 	if err != nil {
@@ -101,15 +99,7 @@ func makeListener(name string, port uint32, s xdscontract.Steering) (*listener.L
 // routerFilter is the router filter config every listener shares (read
 // only), packed once.
 var routerFilter = sync.OnceValues(func() (*anypb.Any, error) {
-	r := &router.Router{}
-	if err := r.ValidateAll(); err != nil {
-		return nil, fmt.Errorf("validate router filter: %w", err)
-	}
-	a, err := anypb.New(r)
-	if err != nil {
-		return nil, fmt.Errorf("pack router filter: %w", err)
-	}
-	return a, nil
+	return packValidated(&router.Router{}, "router filter")
 })
 
 // makeRouteConfiguration returns one virtual host matching every authority
@@ -170,15 +160,24 @@ var (
 // packProtocolOptions validates and packs HTTP protocol options with the
 // explicit HTTP config c.
 func packProtocolOptions(c *upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig) (*anypb.Any, error) {
-	opts := &upstreamhttp.HttpProtocolOptions{
+	return packValidated(&upstreamhttp.HttpProtocolOptions{
 		UpstreamProtocolOptions: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: c},
+	}, "http protocol options")
+}
+
+// packValidated validates m, which is about to go into an Any (where the
+// ValidateAll of the message around it stops), and packs it. what names m
+// in errors.
+func packValidated(m interface {
+	proto.Message
+	validator
+}, what string) (*anypb.Any, error) {
+	if err := m.ValidateAll(); err != nil {
+		return nil, fmt.Errorf("validate %s: %w", what, err)
 	}
-	if err := opts.ValidateAll(); err != nil {
-		return nil, fmt.Errorf("validate http protocol options: %w", err)
-	}
-	a, err := anypb.New(opts)
+	a, err := anypb.New(m)
 	if err != nil {
-		return nil, fmt.Errorf("pack http protocol options: %w", err)
+		return nil, fmt.Errorf("pack %s: %w", what, err)
 	}
 	return a, nil
 }
