@@ -4,11 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gammaproof/gammaproof/impl/model"
@@ -24,39 +20,58 @@ func Decode(b []byte) (model.Input, error) {
 		if len(bytes.TrimSpace(doc)) == 0 {
 			continue
 		}
-		var tm metav1.TypeMeta
-		if err := yaml.Unmarshal(doc, &tm); err != nil {
-			return in, fmt.Errorf("decode document %d: %w", i, err)
-		}
-		var err error
-		switch tm.Kind {
-		case "Service":
-			in.Services, err = appendDecoded(in.Services, doc)
-		case "EndpointSlice":
-			in.EndpointSlices, err = appendDecoded(in.EndpointSlices, doc)
-		case "HTTPRoute":
-			in.HTTPRoutes, err = appendDecoded(in.HTTPRoutes, doc)
-		case "GRPCRoute":
-			in.GRPCRoutes, err = appendDecoded(in.GRPCRoutes, doc)
-		case "ReferenceGrant":
-			in.ReferenceGrants, err = appendDecoded(in.ReferenceGrants, doc)
-		case "Namespace":
-			in.Namespaces, err = appendDecoded(in.Namespaces, doc)
-		case "":
-			// A document of comments only.
-		default:
-			return in, fmt.Errorf("decode document %d: kind %q is not a model input (Service, EndpointSlice, HTTPRoute, GRPCRoute, ReferenceGrant, Namespace)", i, tm.Kind)
-		}
-		if err != nil {
-			return in, fmt.Errorf("decode %s in document %d: %w", tm.Kind, i, err)
+		if err := AddDocument(&in, doc, true); err != nil {
+			return in, fmt.Errorf("document %d: %w", i, err)
 		}
 	}
 	return in, nil
 }
 
-// appendDecoded decodes doc strictly as a T and appends it to s.
-func appendDecoded[T corev1.Service | discoveryv1.EndpointSlice | gwv1.HTTPRoute | gwv1.GRPCRoute | gwv1beta1.ReferenceGrant | corev1.Namespace](s []T, doc []byte) ([]T, error) {
+// AddDocument decodes one YAML document and appends its object to in, by
+// its kind; strict rejects fields the kind's type does not have. A
+// document without a kind (comments only) adds nothing; a kind the model
+// does not read is an error, and so is an object that does not decode (in
+// is then unchanged).
+func AddDocument(in *model.Input, doc []byte, strict bool) error {
+	var tm metav1.TypeMeta
+	if err := yaml.Unmarshal(doc, &tm); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	if tm.Kind == "" {
+		return nil
+	}
+	add, ok := adders[tm.Kind]
+	if !ok {
+		return fmt.Errorf("kind %q is not a model input (Service, EndpointSlice, HTTPRoute, GRPCRoute, ReferenceGrant, Namespace)", tm.Kind)
+	}
+	unmarshal := yaml.Unmarshal
+	if strict {
+		unmarshal = yaml.UnmarshalStrict
+	}
+	if err := add(in, doc, unmarshal); err != nil {
+		return fmt.Errorf("decode %s: %w", tm.Kind, err)
+	}
+	return nil
+}
+
+type unmarshalFunc func(y []byte, o any, opts ...yaml.JSONOpt) error
+
+// adders append an object of their kind to the input's list of that kind.
+var adders = map[string]func(*model.Input, []byte, unmarshalFunc) error{
+	"Service":        func(in *model.Input, doc []byte, u unmarshalFunc) error { return appendTo(&in.Services, doc, u) },
+	"EndpointSlice":  func(in *model.Input, doc []byte, u unmarshalFunc) error { return appendTo(&in.EndpointSlices, doc, u) },
+	"HTTPRoute":      func(in *model.Input, doc []byte, u unmarshalFunc) error { return appendTo(&in.HTTPRoutes, doc, u) },
+	"GRPCRoute":      func(in *model.Input, doc []byte, u unmarshalFunc) error { return appendTo(&in.GRPCRoutes, doc, u) },
+	"ReferenceGrant": func(in *model.Input, doc []byte, u unmarshalFunc) error { return appendTo(&in.ReferenceGrants, doc, u) },
+	"Namespace":      func(in *model.Input, doc []byte, u unmarshalFunc) error { return appendTo(&in.Namespaces, doc, u) },
+}
+
+// appendTo decodes doc as a T and appends it to *s.
+func appendTo[T any](s *[]T, doc []byte, unmarshal unmarshalFunc) error {
 	var o T
-	err := yaml.UnmarshalStrict(doc, &o)
-	return append(s, o), err
+	if err := unmarshal(doc, &o); err != nil {
+		return err
+	}
+	*s = append(*s, o)
+	return nil
 }

@@ -23,11 +23,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/gammaproof/gammaproof/impl/model"
 	"github.com/gammaproof/gammaproof/impl/model/modeltest"
@@ -514,48 +509,31 @@ func snapshotResources(s *xds.Snapshot) []proto.Message {
 	return out
 }
 
-// decodeObjects decodes the YAML documents of b that the model reads,
-// leniently: a document that does not decode or has another kind is
-// skipped, as the controller's informers never see it, and so is a Service
-// whose ports the API server rejects. A Service without a clusterIP gets
+// decodeObjects decodes the YAML documents of b that the model reads
+// (Namespaces aside), leniently: a document that does not decode or has
+// another kind is skipped, as the controller's informers never see it, and
+// so is a Service whose ports the API server rejects. A Service without a clusterIP gets
 // one, as from the API server.
 func decodeObjects(b []byte) model.Input {
 	var in model.Input
 	for _, doc := range bytes.Split(b, []byte("\n---")) {
-		var tm metav1.TypeMeta
-		if yaml.Unmarshal(doc, &tm) != nil {
+		var one model.Input
+		if modeltest.AddDocument(&one, doc, false) != nil || len(one.Namespaces) > 0 {
 			continue
 		}
-		switch tm.Kind {
-		case "Service":
-			var o corev1.Service
-			if yaml.Unmarshal(doc, &o) == nil && portsValid(o) {
-				if o.Spec.ClusterIP == "" { // as the API server allocates one.
-					o.Spec.ClusterIP = fmt.Sprintf("198.19.%d.%d", len(in.Services)/250, 1+len(in.Services)%250)
-				}
-				in.Services = append(in.Services, o)
+		for _, o := range one.Services {
+			if !portsValid(o) {
+				continue
 			}
-		case "EndpointSlice":
-			var o discoveryv1.EndpointSlice
-			if yaml.Unmarshal(doc, &o) == nil {
-				in.EndpointSlices = append(in.EndpointSlices, o)
+			if o.Spec.ClusterIP == "" { // as the API server allocates one.
+				o.Spec.ClusterIP = fmt.Sprintf("198.19.%d.%d", len(in.Services)/250, 1+len(in.Services)%250)
 			}
-		case "HTTPRoute":
-			var o gwv1.HTTPRoute
-			if yaml.Unmarshal(doc, &o) == nil {
-				in.HTTPRoutes = append(in.HTTPRoutes, o)
-			}
-		case "GRPCRoute":
-			var o gwv1.GRPCRoute
-			if yaml.Unmarshal(doc, &o) == nil {
-				in.GRPCRoutes = append(in.GRPCRoutes, o)
-			}
-		case "ReferenceGrant":
-			var o gwv1beta1.ReferenceGrant
-			if yaml.Unmarshal(doc, &o) == nil {
-				in.ReferenceGrants = append(in.ReferenceGrants, o)
-			}
+			in.Services = append(in.Services, o)
 		}
+		in.EndpointSlices = append(in.EndpointSlices, one.EndpointSlices...)
+		in.HTTPRoutes = append(in.HTTPRoutes, one.HTTPRoutes...)
+		in.GRPCRoutes = append(in.GRPCRoutes, one.GRPCRoutes...)
+		in.ReferenceGrants = append(in.ReferenceGrants, one.ReferenceGrants...)
 	}
 	return in
 }
