@@ -227,12 +227,8 @@ func DecodeMatch(m *route.RouteMatch, path string) (Match, error) {
 		return out, err
 	}
 	out.PathKind, out.Path, out.Regex = kind, p, re
-	for i, h := range m.GetHeaders() {
-		hm, err := DecodeHeaderMatch(h, fmt.Sprintf("%s.headers[%d]", path, i))
-		if err != nil {
-			return out, err
-		}
-		out.Headers = append(out.Headers, hm)
+	if out.Headers, err = decodeHeaderMatches(m.GetHeaders(), path+".headers"); err != nil {
+		return out, err
 	}
 	for i, q := range m.GetQueryParameters() {
 		qp := fmt.Sprintf("%s.query_parameters[%d]", path, i)
@@ -332,6 +328,20 @@ func EncodeHeaderMatch(h *HeaderMatch) *route.HeaderMatcher {
 		out.HeaderMatchSpecifier = &route.HeaderMatcher_PresentMatch{PresentMatch: h.Present}
 	}
 	return out
+}
+
+// decodeHeaderMatches decodes a list of HeaderMatchers; path names the
+// list in errors. An empty list is nil.
+func decodeHeaderMatches(hs []*route.HeaderMatcher, path string) ([]HeaderMatch, error) {
+	var out []HeaderMatch
+	for i, h := range hs {
+		hm, err := DecodeHeaderMatch(h, fmt.Sprintf("%s[%d]", path, i))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hm)
+	}
+	return out, nil
 }
 
 // DecodeHeaderMatch decodes a HeaderMatcher, the deprecated *_match forms

@@ -142,12 +142,9 @@ conditions:
 		}
 		return nil, Unsupported(path+".retry_on", "condition %q", c)
 	}
-	for i, h := range rp.GetRetriableRequestHeaders() {
-		m, err := DecodeHeaderMatch(h, fmt.Sprintf("%s.retriable_request_headers[%d]", path, i))
-		if err != nil {
-			return nil, err
-		}
-		out.OnlyIf = append(out.OnlyIf, m)
+	var err error
+	if out.OnlyIf, err = decodeHeaderMatches(rp.GetRetriableRequestHeaders(), path+".retriable_request_headers"); err != nil {
+		return nil, err
 	}
 	for _, c := range rp.GetRetriableStatusCodes() {
 		if c < 100 || c > 599 {
@@ -155,7 +152,6 @@ conditions:
 		}
 		out.StatusCodes = append(out.StatusCodes, int(c))
 	}
-	var err error
 	if out.PerTry, err = DecodeDuration(rp.GetPerTryTimeout(), path+".per_try_timeout"); err != nil {
 		return nil, err
 	}
