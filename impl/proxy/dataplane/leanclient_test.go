@@ -46,6 +46,18 @@ func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic
 	return srv, &conns
 }
 
+// wantConns checks how many connections the server accepted and how many
+// the client keeps idle.
+func wantConns(t *testing.T, conns *atomic.Int32, lc *leanClient, accepted int32, idle int) {
+	t.Helper()
+	if n := conns.Load(); n != accepted {
+		t.Errorf("%d connections, want %d", n, accepted)
+	}
+	if n := lc.idleCount(); n != idle {
+		t.Errorf("%d idle connections, want %d", n, idle)
+	}
+}
+
 // rawServer serves each connection with serve, which reads the request
 // head itself.
 func rawServer(t *testing.T, serve func(net.Conn, *bufio.Reader)) (addr string, conns *atomic.Int32) {
@@ -117,12 +129,7 @@ func TestLeanKeepAlive(t *testing.T) {
 	if resp, body, err := leanGet(t, t.Context(), lc, "HEAD", srv.URL); err != nil || body != "" || resp.StatusCode != 200 {
 		t.Fatalf("HEAD: %v %q, %v", resp, body, err)
 	}
-	if n := conns.Load(); n != 1 {
-		t.Errorf("%d connections for 11 sequential requests, want 1", n)
-	}
-	if n := lc.idleCount(); n != 1 {
-		t.Errorf("%d idle connections, want 1", n)
-	}
+	wantConns(t, conns, lc, 1, 1)
 }
 
 func TestLeanConnectionClose(t *testing.T) {
@@ -136,12 +143,7 @@ func TestLeanConnectionClose(t *testing.T) {
 			t.Fatalf("got %q, %v", body, err)
 		}
 	}
-	if n := conns.Load(); n != 3 {
-		t.Errorf("%d connections, want 3", n)
-	}
-	if n := lc.idleCount(); n != 0 {
-		t.Errorf("%d idle connections, want 0", n)
-	}
+	wantConns(t, conns, lc, 3, 0)
 }
 
 // TestLeanBodyClosedUnread checks that a connection whose response was not
@@ -206,12 +208,7 @@ func TestLeanBodyUntilClose(t *testing.T) {
 			t.Fatalf("got %q, %v", body, err)
 		}
 	}
-	if n := conns.Load(); n != 2 {
-		t.Errorf("%d connections, want 2", n)
-	}
-	if n := lc.idleCount(); n != 0 {
-		t.Errorf("%d idle connections, want 0", n)
-	}
+	wantConns(t, conns, lc, 2, 0)
 }
 
 // TestLeanStaleIdleConn has the server close each connection after one
