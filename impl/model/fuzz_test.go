@@ -1,8 +1,6 @@
 package model_test
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -16,17 +14,9 @@ import (
 // input, also in reverse order, gives a deep-equal mesh.
 func FuzzBuild(f *testing.F) {
 	f.Add([]byte(readCase(f, "base.yaml")), false)
-	files, err := filepath.Glob("testdata/*.yaml")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b, false)
-		f.Add(b, true)
+	for _, file := range modeltest.TestdataFiles(f, ".") {
+		f.Add(file.YAML, false)
+		f.Add(file.YAML, true)
 	}
 	f.Fuzz(func(t *testing.T, docs []byte, strict bool) {
 		in, err := modeltest.Decode(docs)

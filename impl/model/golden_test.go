@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/impl/model/modeltest"
 	"github.com/gammaproof/gammaproof/internal/golden"
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 )
@@ -19,22 +19,11 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the
 // TestGolden builds every testdata/<name>.yaml (a "# policy: strict" line
 // selects the grant policy) and compares the mesh with <name>.golden.json.
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no testdata/*.yaml")
-	}
-	for _, p := range files {
-		name := strings.TrimSuffix(filepath.Base(p), ".yaml")
+	for _, f := range modeltest.TestdataFiles(t, ".") {
+		name := strings.TrimSuffix(f.Name, ".yaml")
 		t.Run(name, func(t *testing.T) {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			in := parseInput(t, string(b))
-			if bytes.Contains(b, []byte("# policy: strict")) {
+			in := parseInput(t, string(f.YAML))
+			if bytes.Contains(f.YAML, []byte("# policy: strict")) {
 				in.GrantPolicy = grantpolicy.Strict
 			}
 			got, err := json.MarshalIndent(model.Build(in), "", "  ")
@@ -42,7 +31,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			golden.Compare(t, strings.TrimSuffix(p, ".yaml")+".golden.json", got, *update)
+			golden.Compare(t, filepath.Join("testdata", name+".golden.json"), got, *update)
 		})
 	}
 }

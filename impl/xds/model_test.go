@@ -18,23 +18,12 @@ import (
 // contract between the two packages. It checks invariants, not golden
 // output, so model changes do not break it unless they break the contract.
 func TestTranslateModelInputs(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "model", "testdata", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no impl/model/testdata/*.yaml: the model's inputs moved; point this test at them")
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := model.Build(decodeInput(t, raw))
+	for _, f := range modeltest.TestdataFiles(t, filepath.Join("..", "model")) {
+		t.Run(f.Name, func(t *testing.T) {
+			m := model.Build(decodeInput(t, f.YAML))
 			s, err := Translate(m)
 			if err != nil {
-				t.Fatalf("Translate(model.Build(%s)): %v", f, err)
+				t.Fatalf("Translate(model.Build(%s)): %v", f.Name, err)
 			}
 			for _, r := range allResources(s) {
 				if err := Validate(r); err != nil {

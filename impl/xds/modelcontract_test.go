@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/impl/model/modeltest"
 )
 
 // modelGuarantees returns what in m breaks a rule that model.Build checks
@@ -101,23 +101,12 @@ func modelGuarantees(m *model.Mesh) error {
 	return errors.Join(errs...)
 }
 
-// modelTestInputs are the model's own test inputs.
+// modelTestInputs are the model's own test inputs, by file name.
 func modelTestInputs(t *testing.T) map[string][]byte {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "model", "testdata", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no impl/model/testdata/*.yaml: the model's inputs moved; point this test at them")
-	}
 	out := map[string][]byte{}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[filepath.Base(f)] = raw
+	for _, f := range modeltest.TestdataFiles(t, filepath.Join("..", "model")) {
+		out[f.Name] = f.YAML
 	}
 	return out
 }

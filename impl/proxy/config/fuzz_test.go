@@ -458,16 +458,8 @@ func goldenResources(tb testing.TB, path string) []proto.Message {
 func seedManifests(tb testing.TB) [][]byte {
 	tb.Helper()
 	var out [][]byte
-	files, err := filepath.Glob(filepath.Join("..", "..", "model", "testdata", "*.yaml"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out = append(out, b)
+	for _, f := range modeltest.TestdataFiles(tb, filepath.Join("..", "..", "model")) {
+		out = append(out, f.YAML)
 	}
 	dirs, err := filepath.Glob(filepath.Join("..", "..", "..", "scenarios", "*"))
 	if err != nil {
@@ -493,8 +485,8 @@ func seedManifests(tb testing.TB) [][]byte {
 			out = append(out, bytes.Join(all, []byte("\n---\n")))
 		}
 	}
-	if len(files) == 0 || len(dirs) == 0 {
-		tb.Fatal("no seed manifests in impl/model/testdata or scenarios: they moved; point the fuzz seeds at them")
+	if len(dirs) == 0 {
+		tb.Fatal("no seed manifests in scenarios/: they moved; point the fuzz seeds at them")
 	}
 	return out
 }
