@@ -181,9 +181,7 @@ while true; do echo -e "HTTP/1.1 200 OK\n\nhello from $POD_NAME" | nc -l -p 8080
 			}},
 		},
 	}
-	if _, err := client.CoreV1().Pods(ns).Create(ctx, web, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	createPod(ctx, t, client, ns, web)
 	webPod := waitPodReady(ctx, t, client, ns, "web")
 	webIP := netip.MustParseAddr(webPod.Status.PodIP)
 	if !netip.MustParsePrefix(testCIDR).Contains(webIP) || webIP == netip.MustParseAddr(testBridgeIP) {
@@ -224,9 +222,7 @@ while true; do wget -q -O- http://$WEB_IP:8080/; nslookup web.default.svc.cluste
 			}},
 		},
 	}
-	if _, err := client.CoreV1().Pods(ns).Create(ctx, client1, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	createPod(ctx, t, client, ns, client1)
 	clientPod := waitPodReady(ctx, t, client, ns, "client")
 	logs := waitFor(ctx, t, "client logs show traffic and DNS", func() (string, bool) {
 		b, err := client.CoreV1().Pods(ns).GetLogs("client", &corev1.PodLogOptions{}).DoRaw(ctx)
@@ -267,17 +263,7 @@ while true; do wget -q -O- http://$WEB_IP:8080/; nslookup web.default.svc.cluste
 	}
 
 	// kubectl run -it: attach to a TTY container's shell.
-	shell := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "shell"},
-		Spec: corev1.PodSpec{
-			NodeName:                     testNode,
-			AutomountServiceAccountToken: &noToken,
-			Containers:                   []corev1.Container{{Name: "shell", Image: "busybox", Stdin: true, TTY: true}},
-		},
-	}
-	if _, err := client.CoreV1().Pods(ns).Create(ctx, shell, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	createPod(ctx, t, client, ns, plainPod("shell", corev1.Container{Name: "shell", Image: "busybox", Stdin: true, TTY: true}))
 	waitPodReady(ctx, t, client, ns, "shell")
 	attachOut := streamTTY(ctx, t, rc, client, ns, "shell", "attach", &corev1.PodAttachOptions{Stdin: true, Stdout: true, TTY: true}, "echo attached-$((40+2))\n")
 	if !strings.Contains(attachOut, "attached-42") {
@@ -286,17 +272,7 @@ while true; do wget -q -O- http://$WEB_IP:8080/; nslookup web.default.svc.cluste
 
 	// A crashing container is restarted with a growing restartCount and
 	// its previous log is kept.
-	crasher := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "crasher"},
-		Spec: corev1.PodSpec{
-			NodeName:                     testNode,
-			AutomountServiceAccountToken: &noToken,
-			Containers:                   []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"sh", "-c", "echo run; exit 3"}}},
-		},
-	}
-	if _, err := client.CoreV1().Pods(ns).Create(ctx, crasher, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	createPod(ctx, t, client, ns, plainPod("crasher", corev1.Container{Name: "c", Image: "busybox", Command: []string{"sh", "-c", "echo run; exit 3"}}))
 	crashed := waitFor(ctx, t, "crasher restarted twice", func() (*corev1.Pod, bool) {
 		p, err := client.CoreV1().Pods(ns).Get(ctx, "crasher", metav1.GetOptions{})
 		if err != nil || len(p.Status.ContainerStatuses) != 1 {
@@ -313,17 +289,7 @@ while true; do wget -q -O- http://$WEB_IP:8080/; nslookup web.default.svc.cluste
 	}
 
 	// An image that maps to nothing waits with a reason, never runs.
-	unknown := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "unknown"},
-		Spec: corev1.PodSpec{
-			NodeName:                     testNode,
-			AutomountServiceAccountToken: &noToken,
-			Containers:                   []corev1.Container{{Name: "c", Image: "nginx:1.25"}},
-		},
-	}
-	if _, err := client.CoreV1().Pods(ns).Create(ctx, unknown, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	createPod(ctx, t, client, ns, plainPod("unknown", corev1.Container{Name: "c", Image: "nginx:1.25"}))
 	waitFor(ctx, t, "unknown image waiting", func() (bool, bool) {
 		p, err := client.CoreV1().Pods(ns).Get(ctx, "unknown", metav1.GetOptions{})
 		if err != nil || len(p.Status.ContainerStatuses) != 1 {
@@ -480,6 +446,24 @@ func asExit(err error, target *interface{ ExitStatus() int }) bool {
 		return true
 	}
 	return false
+}
+
+// plainPod is a pod of container c on the test node, without a service
+// account token.
+func plainPod(name string, c corev1.Container) *corev1.Pod {
+	noToken := false
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       corev1.PodSpec{NodeName: testNode, AutomountServiceAccountToken: &noToken, Containers: []corev1.Container{c}},
+	}
+}
+
+// createPod creates pod in ns; the test stops if the API server refuses it.
+func createPod(ctx context.Context, t *testing.T, client kubernetes.Interface, ns string, pod *corev1.Pod) {
+	t.Helper()
+	if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func waitPodReady(ctx context.Context, t *testing.T, client kubernetes.Interface, ns, name string) *corev1.Pod {

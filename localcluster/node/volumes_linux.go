@@ -137,37 +137,14 @@ func (p *provider) prepareVolumes(ctx context.Context, pod *corev1.Pod, dir stri
 			}
 			out[v.Name] = hp.Path
 			continue
-		case v.ConfigMap != nil:
-			files, err = p.configMapFiles(ctx, pod.Namespace, v.ConfigMap.Name, v.ConfigMap.Items, v.ConfigMap.Optional)
-		case v.Secret != nil:
-			files, err = p.secretFiles(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional)
-		case v.DownwardAPI != nil:
-			files, err = downwardFiles(pod, v.DownwardAPI.Items)
 		case v.Projected != nil:
-			files = map[string][]byte{}
-			for _, s := range v.Projected.Sources {
-				var f map[string][]byte
-				switch {
-				case s.ServiceAccountToken != nil:
-					f, err = p.tokenFile(ctx, pod, s.ServiceAccountToken)
-				case s.ConfigMap != nil:
-					f, err = p.configMapFiles(ctx, pod.Namespace, s.ConfigMap.Name, s.ConfigMap.Items, s.ConfigMap.Optional)
-				case s.Secret != nil:
-					f, err = p.secretFiles(ctx, pod.Namespace, s.Secret.Name, s.Secret.Items, s.Secret.Optional)
-				case s.DownwardAPI != nil:
-					f, err = downwardFiles(pod, s.DownwardAPI.Items)
-				default:
-					err = fmt.Errorf("projected source of volume %s is not supported by gamma-localnode", v.Name)
-				}
-				if err != nil {
-					break
-				}
-				for k, b := range f {
-					files[k] = b
-				}
-			}
+			files, err = p.projectedFiles(ctx, pod, v.Name, v.Projected.Sources)
 		default:
-			return nil, fmt.Errorf("volume %s: only emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes are supported by gamma-localnode", v.Name)
+			src, ok := asProjection(v.VolumeSource)
+			if !ok {
+				return nil, fmt.Errorf("volume %s: only emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes are supported by gamma-localnode", v.Name)
+			}
+			files, err = p.projectedFiles(ctx, pod, v.Name, []corev1.VolumeProjection{src})
 		}
 		if err != nil {
 			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
@@ -180,30 +157,76 @@ func (p *provider) prepareVolumes(ctx context.Context, pod *corev1.Pod, dir stri
 	return out, nil
 }
 
-func (p *provider) configMapFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool) (map[string][]byte, error) {
-	data, err := p.ConfigMap(ctx, ns, name)
-	if err != nil {
-		if isNotFound(err) && optional != nil && *optional {
-			return nil, nil
+// asProjection returns a configMap, secret or downwardAPI volume source as
+// the one projected source with the same files.
+func asProjection(v corev1.VolumeSource) (corev1.VolumeProjection, bool) {
+	switch {
+	case v.ConfigMap != nil:
+		return corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: v.ConfigMap.LocalObjectReference, Items: v.ConfigMap.Items, Optional: v.ConfigMap.Optional}}, true
+	case v.Secret != nil:
+		ref := corev1.LocalObjectReference{Name: v.Secret.SecretName}
+		return corev1.VolumeProjection{Secret: &corev1.SecretProjection{LocalObjectReference: ref, Items: v.Secret.Items, Optional: v.Secret.Optional}}, true
+	case v.DownwardAPI != nil:
+		return corev1.VolumeProjection{DownwardAPI: &corev1.DownwardAPIProjection{Items: v.DownwardAPI.Items}}, true
+	}
+	return corev1.VolumeProjection{}, false
+}
+
+// projectedFiles returns the files of the sources of volume name, merged.
+func (p *provider) projectedFiles(ctx context.Context, pod *corev1.Pod, name string, sources []corev1.VolumeProjection) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	for _, s := range sources {
+		var f map[string][]byte
+		var err error
+		switch {
+		case s.ServiceAccountToken != nil:
+			f, err = p.tokenFile(ctx, pod, s.ServiceAccountToken)
+		case s.ConfigMap != nil:
+			f, err = p.configMapFiles(ctx, pod.Namespace, s.ConfigMap.Name, s.ConfigMap.Items, s.ConfigMap.Optional)
+		case s.Secret != nil:
+			f, err = p.secretFiles(ctx, pod.Namespace, s.Secret.Name, s.Secret.Items, s.Secret.Optional)
+		case s.DownwardAPI != nil:
+			f, err = downwardFiles(pod, s.DownwardAPI.Items)
+		default:
+			err = fmt.Errorf("projected source of volume %s is not supported by gamma-localnode", name)
 		}
-		return nil, fmt.Errorf("read configmap %s: %w", name, err)
+		if err != nil {
+			return nil, err
+		}
+		for k, b := range f {
+			files[k] = b
+		}
 	}
-	all := map[string][]byte{}
-	for k, v := range data {
-		all[k] = []byte(v)
-	}
-	return pickItems(all, items, name)
+	return files, nil
+}
+
+func (p *provider) configMapFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool) (map[string][]byte, error) {
+	return keyFiles("configmap", name, items, optional, func() (map[string][]byte, error) {
+		data, err := p.ConfigMap(ctx, ns, name)
+		all := make(map[string][]byte, len(data))
+		for k, v := range data {
+			all[k] = []byte(v)
+		}
+		return all, err
+	})
 }
 
 func (p *provider) secretFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool) (map[string][]byte, error) {
-	data, err := p.Secret(ctx, ns, name)
+	return keyFiles("secret", name, items, optional, func() (map[string][]byte, error) { return p.Secret(ctx, ns, name) })
+}
+
+// keyFiles returns the files of the keys of ConfigMap or Secret name (kind
+// says which) that read returns, picked by items; none when it does not
+// exist and the volume source is optional.
+func keyFiles(kind, name string, items []corev1.KeyToPath, optional *bool, read func() (map[string][]byte, error)) (map[string][]byte, error) {
+	all, err := read()
 	if err != nil {
 		if isNotFound(err) && optional != nil && *optional {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("read secret %s: %w", name, err)
+		return nil, fmt.Errorf("read %s %s: %w", kind, name, err)
 	}
-	return pickItems(data, items, name)
+	return pickItems(all, items, name)
 }
 
 func pickItems(all map[string][]byte, items []corev1.KeyToPath, name string) (map[string][]byte, error) {
