@@ -6,7 +6,8 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"slices"
+	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,10 @@ import (
 
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
+	"github.com/gammaproof/gammaproof/internal/repo"
+	"github.com/gammaproof/gammaproof/localcluster/node"
 	"github.com/gammaproof/gammaproof/suite/perf"
+	"github.com/gammaproof/gammaproof/suite/report"
 	"github.com/gammaproof/gammaproof/suite/sample"
 	"github.com/gammaproof/gammaproof/suite/sample/podproxy"
 	"github.com/gammaproof/gammaproof/suite/scenario"
@@ -218,29 +222,51 @@ func BenchmarkGrantRevocation(b *testing.B) {
 	reportDurations(b, "grant", regrant)
 }
 
-// BenchmarkDataPlane compares the client pod's requests to echo v1's pod
-// IP (direct, untouched by the mesh) with requests to Service echo, whose
-// route sends them through the mesh to the same pod: saturated (16 in
-// flight, keep-alive) for requests per second, and paced at 1000 requests
-// per second for latency. The latency goal (at most +0.5 ms p99 at 1000
-// requests per second) is judged on the pooled latencies of all rounds,
-// with a bootstrap confidence interval, not on one round's p99.
+// haproxyPort is where the reference HAProxy listens on the client's node
+// (testdata/perf/haproxy.yaml): below the mesh's listener ports.
+const haproxyPort = 14080
+
+// haproxyImage is the image of testdata/perf/haproxy.yaml; the local node
+// runs the host's haproxy for it (apt-get install haproxy).
+const haproxyImage = "haproxy:2.6"
+
+// dpTarget is one way to echo v1's pod that BenchmarkDataPlane measures.
+type dpTarget struct{ name, url string }
+
+// BenchmarkDataPlane compares three ways from the client pod to echo v1's
+// pod: direct to its pod IP (untouched by the mesh); to Service echo,
+// whose route sends the requests through the mesh; and through HAProxy, a
+// reference proxy on the client's node in front of the same pod
+// (testdata/perf/haproxy.yaml). Each is measured saturated (16 in flight,
+// keep-alive) for requests per second and CPU time per request, and paced
+// at 1000 requests per second for latency, in alternating rounds. The
+// latency goals are judged on the pooled latencies of all rounds, with
+// bootstrap confidence intervals: the mesh's added p99 against the fixed
+// +0.5 ms (kept from before the reference), and the mesh's p50 and p99
+// against HAProxy's, measured in the same run; the mesh's requests per
+// second are judged against HAProxy's, by the medians of the rounds. See
+// docs/performance.md.
 func BenchmarkDataPlane(b *testing.B) {
+	ctx := context.Background()
 	f := newPerfFixture(b, "gp-perf-dp")
 	f.firstRoute(b, "v1")
-	pods, err := suite.runner.Client.CoreV1().Pods(f.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=echo,version=v1"})
-	if err != nil || len(pods.Items) == 0 || pods.Items[0].Status.PodIP == "" {
-		b.Fatalf("find echo-v1's pod IP: %v (%d pods)", err, len(pods.Items))
-	}
-	svc, err := suite.runner.Client.CoreV1().Services(f.ns).Get(context.Background(), "echo", metav1.GetOptions{})
+	echo := f.pod(b, "app=echo,version=v1")
+	client := f.pod(b, "app=gammaproof-client")
+	svc, err := suite.runner.Client.CoreV1().Services(f.ns).Get(ctx, "echo", metav1.GetOptions{})
 	if err != nil || svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
 		b.Fatalf("find Service echo's cluster IP: %v", err)
 	}
-	// Both targets are addresses: a name would add a DNS lookup for each
-	// new connection to the mesh side only, and this measures the proxy.
-	targets := []struct{ name, url string }{
-		{"direct", fmt.Sprintf("http://%s:8080/", pods.Items[0].Status.PodIP)},
+	haproxy := f.haproxy(b, client, echo)
+	// Every target is an address: a name would add a DNS lookup for each
+	// new connection to one side only, and this measures the proxies.
+	targets := []dpTarget{
+		{"direct", fmt.Sprintf("http://%s:8080/", echo.Status.PodIP)},
 		{"mesh", fmt.Sprintf("http://%s:8080/", svc.Spec.ClusterIP)},
+		{"haproxy", fmt.Sprintf("http://%s/", net.JoinHostPort(haproxy.Status.HostIP, fmt.Sprint(haproxyPort)))},
+	}
+	cpu, why := f.cpuCgroups(b, client, echo, haproxy)
+	if cpu == nil {
+		b.Logf("CPU per request not measured: %s", why)
 	}
 	const rate = 1000
 	loads := []struct {
@@ -253,52 +279,78 @@ func BenchmarkDataPlane(b *testing.B) {
 	// A first, unmeasured batch to each target: the first requests after
 	// an install pay for cold caches, connection pools and heap growth.
 	for _, t := range targets {
-		if _, err := perf.Load(context.Background(), f.sampler, sample.Request{URL: t.url, Count: 1000, Concurrency: 16}); err != nil {
+		if _, err := perf.Load(ctx, f.sampler, sample.Request{URL: t.url, Count: 1000, Concurrency: 16}); err != nil {
 			b.Fatalf("warm up %s: %v", t.name, err)
 		}
 	}
-	// Rounds alternate direct and mesh so that a noisy moment on a shared
-	// machine does not favour one.
+	// Rounds alternate the targets so that a noisy moment on a shared
+	// machine does not favour one, and each round starts with another
+	// target so that none always follows the same one.
 	const rounds = 5
 	runs := map[string][]perf.Throughput{}
 	latencies := map[string][]float64{}
-	for range b.N * rounds {
+	used := map[string]perf.CPUTimes{} // load/target → CPU time of the rounds
+	for round := range b.N * rounds {
 		for _, l := range loads {
-			for _, t := range targets {
+			for i := range targets {
+				t := targets[(round+i)%len(targets)]
 				req := l.req
 				req.URL = t.url
-				res, err := perf.Load(context.Background(), f.sampler, req)
+				before, err := cpu.CPU()
+				if err != nil {
+					b.Fatal(err)
+				}
+				res, err := perf.Load(ctx, f.sampler, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				after, err := cpu.CPU()
 				if err != nil {
 					b.Fatal(err)
 				}
 				if res.Failed > 0 {
 					b.Fatalf("%s %s: %d of %d requests failed: %s", l.name, t.name, res.Failed, res.Requests, res.Outcome)
 				}
-				b.Logf("%-9s %-6s %6.0f req/s  p50 %.2f ms  p99 %.2f ms", l.name, t.name, res.RPS, res.P50, res.P99)
 				key := l.name + "/" + t.name
+				cpuNote := ""
+				if cpu != nil {
+					d := after.Sub(before)
+					if used[key] == nil {
+						used[key] = perf.CPUTimes{}
+					}
+					used[key].Add(d)
+					cpuNote = fmt.Sprintf("  CPU %.0f µs/req", perf.PerRequest(d.Sum(cpuCounted...), res.Requests))
+				}
+				b.Logf("%-9s %-7s %6.0f req/s  p50 %.2f ms  p99 %.2f ms%s", l.name, t.name, res.RPS, res.P50, res.P99, cpuNote)
 				runs[key] = append(runs[key], res)
 				latencies[t.name] = append(latencies[t.name], res.Latencies...)
 			}
 		}
 	}
-	rps := func(key string) float64 {
-		return median(runs[key], func(t perf.Throughput) float64 { return t.RPS })
+	rps := func(target string) []float64 {
+		var v []float64
+		for _, r := range runs["saturated/"+target] {
+			v = append(v, r.RPS)
+		}
+		return v
 	}
-	b.ReportMetric(rps("saturated/direct"), "direct-rps")
-	b.ReportMetric(rps("saturated/mesh"), "mesh-rps")
-	b.ReportMetric(rps("saturated/mesh")/rps("saturated/direct"), "rps-ratio")
+	b.ReportMetric(perf.Median(rps("direct")), "direct-rps")
+	b.ReportMetric(perf.Median(rps("mesh")), "mesh-rps")
+	b.ReportMetric(perf.Median(rps("haproxy")), "haproxy-rps")
+	b.ReportMetric(perf.Median(rps("mesh"))/perf.Median(rps("direct")), "rps-ratio")
+
 	// Blocks of half a second of requests: a busy moment of the machine
 	// slows a run of consecutive requests, which must be resampled
 	// together (see stats.CompareQuantile).
 	boot := stats.Bootstrap{Block: rate / 2, Seed: 1}
-	p50, err := stats.CompareQuantile(latencies["direct"], latencies["mesh"], 0.50, boot)
-	if err != nil {
-		b.Fatal(err)
+	compare := func(a, bName string, q float64) stats.QuantileDiff {
+		d, err := stats.CompareQuantile(latencies[a], latencies[bName], q, boot)
+		if err != nil {
+			b.Fatalf("%s vs %s, p%g: %v", a, bName, 100*q, err)
+		}
+		return d
 	}
-	p99, err := stats.CompareQuantile(latencies["direct"], latencies["mesh"], 0.99, boot)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p50, p99 := compare("direct", "mesh", 0.50), compare("direct", "mesh", 0.99)
 	const goal = 0.5 // ms of added p99
 	b.Logf("at %d req/s, %d requests each, direct vs mesh, ms: %v; %v: goal ≤ +%.1f ms %s",
 		rate, len(latencies["direct"]), p50, p99, goal, perf.Judge(p99, goal))
@@ -308,18 +360,165 @@ func BenchmarkDataPlane(b *testing.B) {
 	b.ReportMetric(p99.Diff, "added-p99-ms@1k")
 	b.ReportMetric(p99.Lo, "added-p99-lo-ms@1k")
 	b.ReportMetric(p99.Hi, "added-p99-hi-ms@1k")
+
+	// Against HAProxy: both proxies' added latency over the same direct
+	// requests, and the verdict from comparing mesh with HAProxy directly
+	// (mesh added ≤ HAProxy added ⇔ mesh quantile ≤ HAProxy quantile, as
+	// both add to the same direct one).
+	for _, q := range []struct {
+		name string
+		q    float64
+	}{{"p50", 0.50}, {"p99", 0.99}} {
+		mesh, ref, vs := compare("direct", "mesh", q.q), compare("direct", "haproxy", q.q), compare("haproxy", "mesh", q.q)
+		b.Logf("verdict %s at %d req/s: mesh added %s, HAProxy added %s; mesh − HAProxy %+.3f ms (%.0f%% interval %+.3f to %+.3f): goal mesh ≤ HAProxy %s",
+			q.name, rate, added(mesh), added(ref), vs.Diff, 100*vs.Confidence, vs.Lo, vs.Hi, perf.Judge(vs, 0))
+		b.ReportMetric(ref.B, "haproxy-"+q.name+"-ms@1k")
+		b.ReportMetric(ref.Diff, "haproxy-added-"+q.name+"-ms@1k")
+		b.ReportMetric(vs.Diff, "mesh-minus-haproxy-"+q.name+"-ms@1k")
+		b.ReportMetric(vs.Lo, "mesh-minus-haproxy-"+q.name+"-lo-ms@1k")
+		b.ReportMetric(vs.Hi, "mesh-minus-haproxy-"+q.name+"-hi-ms@1k")
+	}
+	vsRPS, err := perf.CompareRPS(rps("haproxy"), rps("mesh"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("verdict requests per second, saturated, HAProxy vs mesh: %v: goal mesh ≥ HAProxy %s", vsRPS, vsRPS.Verdict)
+	b.ReportMetric(vsRPS.Ratio, "mesh-vs-haproxy-rps-ratio")
+	b.ReportMetric(vsRPS.MinRatio, "mesh-vs-haproxy-rps-ratio-min")
+	b.ReportMetric(vsRPS.MaxRatio, "mesh-vs-haproxy-rps-ratio-max")
+
+	if cpu != nil {
+		for _, l := range loads {
+			reportCPU(b, l.name, targets, runs, used, cpu)
+		}
+	}
 }
 
-// median returns the median of field over runs (the upper one for an even
-// count).
-func median(runs []perf.Throughput, field func(perf.Throughput) float64) float64 {
-	v := make([]float64, len(runs))
-	for i, r := range runs {
-		v[i] = field(r)
-	}
-	slices.Sort(v)
-	return v[len(v)/2]
+// added formats a proxy's added latency: the difference and its interval.
+func added(d stats.QuantileDiff) string {
+	return fmt.Sprintf("%+.3f ms (%.3f vs %.3f, %.0f%% interval %+.3f to %+.3f)", d.Diff, d.A, d.B, 100*d.Confidence, d.Lo, d.Hi)
 }
+
+// The cgroups BenchmarkDataPlane reads. cpuCounted is the set whose CPU
+// time is divided by the requests, the same for every target: the pods a
+// request may pass through. cpuAllPods is every pod of the node, a check
+// that no busy pod was left out.
+const (
+	cpuClient   = "client"
+	cpuEcho     = "echo"
+	cpuNodeMesh = "node agent"
+	cpuHAProxy  = "haproxy"
+	cpuAllPods  = "all pods"
+)
+
+var cpuCounted = []string{cpuClient, cpuEcho, cpuNodeMesh, cpuHAProxy}
+
+// reportCPU logs and reports the CPU time per request of each target under
+// load, of the counted pods together and of each.
+func reportCPU(b *testing.B, load string, targets []dpTarget, runs map[string][]perf.Throughput, used map[string]perf.CPUTimes, cg perf.Cgroups) {
+	counted := "client + echo v1 + node agent + HAProxy pods"
+	if _, ok := cg[cpuNodeMesh]; !ok {
+		counted = "client + echo v1 + HAProxy pods (the mesh's node agent is not known for --implementation=existing: see all pods)"
+	}
+	var parts []string
+	for _, t := range targets {
+		key := load + "/" + t.name
+		n := 0
+		for _, r := range runs[key] {
+			n += r.Requests
+		}
+		u := used[key]
+		per := func(names ...string) float64 { return perf.PerRequest(u.Sum(names...), n) }
+		parts = append(parts, fmt.Sprintf("%s %.0f (client %.0f, echo %.0f, node agent %.0f, HAProxy %.0f; all pods %.0f)",
+			t.name, per(cpuCounted...), per(cpuClient), per(cpuEcho), per(cpuNodeMesh), per(cpuHAProxy), per(cpuAllPods)))
+		if load == "saturated" {
+			b.ReportMetric(per(cpuCounted...), t.name+"-cpu-us/req")
+		}
+	}
+	b.Logf("CPU per request, %s, µs, %s: %s", load, counted, strings.Join(parts, "; "))
+}
+
+// pod returns the fixture's one running pod with labels selector.
+func (f *perfFixture) pod(tb testing.TB, selector string) *corev1.Pod {
+	tb.Helper()
+	pods, err := suite.runner.Client.CoreV1().Pods(f.ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		tb.Fatalf("find pod %s in %s: %v", selector, f.ns, err)
+	}
+	for i := range pods.Items {
+		if p := &pods.Items[i]; p.DeletionTimestamp == nil && p.Status.PodIP != "" && p.Status.HostIP != "" {
+			return p
+		}
+	}
+	tb.Fatalf("no running pod %s in %s (%d pods)", selector, f.ns, len(pods.Items))
+	return nil
+}
+
+// haproxy starts HAProxy (testdata/perf/haproxy.yaml) on the client's
+// node, in front of echo's pod, and returns its pod once it is ready.
+func (f *perfFixture) haproxy(tb testing.TB, client, echo *corev1.Pod) *corev1.Pod {
+	tb.Helper()
+	if suite.opts.Env == report.EnvLocal {
+		// The local node would leave the pod waiting with the same error.
+		if err := node.CheckImage(filepath.Join(repo.Root(), "bin"), haproxyImage); err != nil {
+			tb.Fatalf("HAProxy, the reference proxy: %v", err)
+		}
+	}
+	objs := f.objects(tb, "haproxy.yaml", "HAPROXY_IMAGE", haproxyImage, "NODE_NAME", client.Spec.NodeName, "NODE_IP", client.Status.HostIP, "ECHO_POD_IP", echo.Status.PodIP)
+	tb.Cleanup(func() {
+		if err := suite.runner.Applier.Delete(context.Background(), objs); err != nil {
+			tb.Logf("remove HAProxy: %v", err)
+		}
+	})
+	ctx := context.Background()
+	if err := suite.runner.Applier.Apply(ctx, objs, false); err != nil {
+		tb.Fatal(err)
+	}
+	w := scenario.PodSelector{Namespace: f.ns, Selector: "app=haproxy"}
+	if err := suite.runner.Wait(ctx, scenario.Wait{PodsReady: &w}); err != nil {
+		tb.Fatalf("HAProxy (image %s) did not get ready: %v", haproxyImage, err)
+	}
+	return f.pod(tb, "app=haproxy")
+}
+
+// cpuCgroups returns the cgroups whose CPU time BenchmarkDataPlane
+// reads, or nil and why not: they are read from this machine's cgroup
+// tree, where the local cluster's node keeps a cgroup pod<uid> per pod
+// under the directory its Node's annotation names.
+func (f *perfFixture) cpuCgroups(tb testing.TB, client, echo, haproxy *corev1.Pod) (perf.Cgroups, string) {
+	tb.Helper()
+	if suite.opts.Env != report.EnvLocal {
+		return nil, fmt.Sprintf("it reads the pods' cgroups on this machine, which only --env=%s runs them on (this run: --env=%s)", report.EnvLocal, suite.opts.Env)
+	}
+	ctx := context.Background()
+	n, err := suite.runner.Client.CoreV1().Nodes().Get(ctx, client.Spec.NodeName, metav1.GetOptions{})
+	if err != nil {
+		tb.Fatalf("get the client's node: %v", err)
+	}
+	parent := n.Annotations[cgroupParentAnnotation]
+	if parent == "" {
+		return nil, fmt.Sprintf("node %s has no %s annotation (not the local cluster's node)", n.Name, cgroupParentAnnotation)
+	}
+	podDir := func(p *corev1.Pod) string { return filepath.Join(parent, "pod"+string(p.UID)) }
+	cg := perf.Cgroups{cpuClient: podDir(client), cpuEcho: podDir(echo), cpuHAProxy: podDir(haproxy), cpuAllPods: parent}
+	if suite.opts.Implementation == ImplGammaproof {
+		agents, err := suite.runner.Client.CoreV1().Pods("gammaproof-system").List(ctx, metav1.ListOptions{
+			LabelSelector: "app.kubernetes.io/name=gamma-node", FieldSelector: "spec.nodeName=" + n.Name})
+		if err != nil || len(agents.Items) != 1 {
+			tb.Fatalf("find the node agent on %s: %v (%d pods)", n.Name, err, len(agents.Items))
+		}
+		cg[cpuNodeMesh] = podDir(&agents.Items[0])
+	}
+	if _, err := cg.CPU(); err != nil {
+		tb.Fatalf("read the pods' CPU time: %v", err)
+	}
+	return cg, ""
+}
+
+// cgroupParentAnnotation is the local node's annotation naming the cgroup
+// above its pods' (localcluster/node.CgroupParentAnnotation, which builds
+// only on Linux).
+const cgroupParentAnnotation = "gammaproof.io/cgroup-parent"
 
 // TestControllerRestartUnderLoad kills gammaproof's controller while a
 // client sends a steady stream of requests, each on a new connection,
