@@ -16,10 +16,7 @@ import (
 	"github.com/gammaproof/gammaproof/bpf/steer/steertest"
 )
 
-func TestMain(m *testing.M) {
-	steertest.MaybeRunChild()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { steertest.Main(m) }
 
 // TestShortcut exchanges data with an echo server through the loopback of
 // a fresh network namespace and counts lo's packets: a shortcut connection

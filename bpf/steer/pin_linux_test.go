@@ -262,17 +262,5 @@ func TestNamespaceIDs(t *testing.T) {
 			t.Errorf("SetNamespaceID(%q): no error", bad)
 		}
 	}
-	want := map[string]uint32{"a": 1, strings.Repeat("b", 63): 2}
-	for n, id := range want {
-		if err := p.SetNamespaceID(n, id); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := p.NamespaceIDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
+	roundTrip(t, "namespace ids", map[string]uint32{"a": 1, strings.Repeat("b", 63): 2}, p.SetNamespaceID, p.NamespaceIDs)
 }

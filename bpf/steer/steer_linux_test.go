@@ -118,6 +118,24 @@ func TestSteering(t *testing.T) {
 	})
 }
 
+// roundTrip stores want in a map with set, reads the map back with get and
+// stops the test unless it holds exactly want.
+func roundTrip[K comparable, V any](t *testing.T, what string, want map[K]V, set func(K, V) error, get func() (map[K]V, error)) {
+	t.Helper()
+	for k, v := range want {
+		if err := set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("%s round trip: got %v, want %v", what, got, want)
+	}
+}
+
 func TestMaps(t *testing.T) {
 	steertest.RequireRoot(t)
 	p := steertest.Load(t, Load)
@@ -125,28 +143,8 @@ func TestMaps(t *testing.T) {
 		{CallerNamespace: 3, VIP: vip, Port: 8080}:           {IP: netip.MustParseAddr("10.0.0.1"), Port: 15001},
 		{CallerNamespace: AnyNamespace, VIP: vip, Port: 443}: {IP: netip.MustParseAddr("10.0.0.1"), Port: 31999},
 	}
-	for k, v := range want {
-		if err := p.SetSteering(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := p.Steering()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("steering round trip: got %v, want %v", got, want)
-	}
-	if err := p.SetCgroupNamespace(42, 9); err != nil {
-		t.Fatal(err)
-	}
-	cg, err := p.CgroupNamespaces()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cg) != 1 || cg[42] != 9 {
-		t.Fatalf("cgroup map: got %v, want map[42:9]", cg)
-	}
+	roundTrip(t, "steering", want, p.SetSteering, p.Steering)
+	roundTrip(t, "cgroup map", map[uint64]uint32{42: 9}, p.SetCgroupNamespace, p.CgroupNamespaces)
 
 	bad := []struct {
 		name string

@@ -25,9 +25,12 @@ import (
 	"github.com/gammaproof/gammaproof/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	steertest.MaybeRunChild()
-	os.Exit(m.Run())
+func TestMain(m *testing.M) { steertest.Main(m) }
+
+// clientPods creates pod "client" on node in team-a and in team-b.
+func clientPods(t *testing.T, c kubernetes.Interface, node string) (teamA, teamB *corev1.Pod) {
+	t.Helper()
+	return createPod(t, c, "team-a", "client", node), createPod(t, c, "team-b", "client", node)
 }
 
 func createPod(t *testing.T, c kubernetes.Interface, ns, name, node string) *corev1.Pod {
@@ -60,8 +63,7 @@ func TestAgent(t *testing.T) {
 	steertest.RequireRoot(t)
 	c := kubernetes.NewForConfigOrDie(testenv.Start(t))
 	const node = "gpt-node"
-	podA := createPod(t, c, "team-a", "client", node)
-	podB := createPod(t, c, "team-b", "client", node)
+	podA, podB := clientPods(t, c, node)
 	podElsewhere := createPod(t, c, "team-b", "client-elsewhere", "other-node")
 
 	dirA := "pod" + string(podA.UID)

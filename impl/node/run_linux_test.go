@@ -126,8 +126,7 @@ func TestRunEndToEnd(t *testing.T) {
 	steertest.RequireRoot(t)
 	c := kubernetes.NewForConfigOrDie(testenv.Start(t))
 	const node = "gpt-node-e2e"
-	podA := createPod(t, c, "team-a", "client", node)
-	podB := createPod(t, c, "team-b", "client", node)
+	podA, podB := clientPods(t, c, node)
 	dirA, dirB := "pod"+string(podA.UID), "pod"+string(podB.UID)
 	parent := steertest.Cgroup(t, "node-e2e", dirA, dirB)
 	callers := callerNetns(t)

@@ -90,6 +90,13 @@ func MaybeRunChild() {
 	os.Exit(0)
 }
 
+// Main is the TestMain of a package whose tests run probes and need
+// nothing else first: the probe in a probe child, else the tests.
+func Main(m *testing.M) {
+	MaybeRunChild()
+	os.Exit(m.Run())
+}
+
 // Run re-executes the test binary in a new network namespace, inside the
 // cgroup v2 directory cgroupDir unless it is "", and returns its result.
 func Run(t testing.TB, cgroupDir string, p Probe) Result {
