@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,25 +39,12 @@ func TestConventions(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	work := t.TempDir()
-	type result struct {
-		code           int
-		stdout, stderr string
-	}
-	gammaproof := func(t *testing.T, args ...string) result {
+	env := append(os.Environ(), "GAMMAPROOF_STATE="+filepath.Join(work, "state"), "KUBECONFIG="+filepath.Join(work, "no-kubeconfig"))
+	gammaproof := func(t *testing.T, args ...string) runResult {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Dir = work
-		cmd.Env = append(os.Environ(), "GAMMAPROOF_STATE="+filepath.Join(work, "state"), "KUBECONFIG="+filepath.Join(work, "no-kubeconfig"))
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		var exit *exec.ExitError
-		if err != nil && !errors.As(err, &exit) {
-			t.Fatalf("run gammaproof %q: %v", args, err)
-		}
-		return result{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+		return runBinary(t, bin, work, env, args...)
 	}
-	wantUsage := func(t *testing.T, r result) {
+	wantUsage := func(t *testing.T, r runResult) {
 		t.Helper()
 		if r.code != 2 {
 			t.Errorf("exit %d, want 2 (stderr %q)", r.code, r.stderr)
@@ -75,13 +60,13 @@ func TestConventions(t *testing.T) {
 	type tc struct {
 		name  string
 		args  []string
-		check func(*testing.T, result)
+		check func(*testing.T, runResult)
 	}
 	var cases []tc
 	for _, p := range commandPaths() {
 		words := strings.Fields(p)
 		cases = append(cases,
-			tc{"help/" + p, append(append([]string{}, words...), "--help"), func(t *testing.T, r result) {
+			tc{"help/" + p, append(append([]string{}, words...), "--help"), func(t *testing.T, r runResult) {
 				if r.code != 0 || r.stderr != "" {
 					t.Errorf("exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
 				}
@@ -89,7 +74,7 @@ func TestConventions(t *testing.T) {
 					t.Errorf("stdout %q is not the help of %q", r.stdout, p)
 				}
 			}},
-			tc{"unknown flag/" + p, append(append([]string{}, words...), "--no-such-flag"), func(t *testing.T, r result) {
+			tc{"unknown flag/" + p, append(append([]string{}, words...), "--no-such-flag"), func(t *testing.T, r runResult) {
 				wantUsage(t, r)
 				if !strings.Contains(r.stderr, "unknown flag: --no-such-flag") {
 					t.Errorf("stderr %q does not name the flag", r.stderr)

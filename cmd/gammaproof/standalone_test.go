@@ -60,6 +60,30 @@ func standaloneEnv(dir string) []string {
 	return append(env, "HOME="+dir, "KUBECONFIG="+filepath.Join(dir, "no-kubeconfig"), "PATH=/nonexistent")
 }
 
+// runResult is what a run of the gammaproof binary printed, and its exit
+// code.
+type runResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// runBinary runs bin with args in dir with environment env. Only a failure
+// to run it at all stops the test; a non-zero exit is in the result.
+func runBinary(t *testing.T, bin, dir string, env []string, args ...string) runResult {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("run gammaproof %q: %v", args, err)
+	}
+	return runResult{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+}
+
 // TestStandaloneVerify: the binary alone, in an empty directory with no
 // checkout above it and nothing on $PATH, knows every scenario of the
 // checkout (built in); --scenarios DIR reads DIR instead; and a run
@@ -69,17 +93,8 @@ func TestStandaloneVerify(t *testing.T) {
 	dir, bin := buildStandalone(t)
 	run := func(t *testing.T, args ...string) (code int, stdout, stderr string) {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Dir = dir
-		cmd.Env = standaloneEnv(dir)
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		var exit *exec.ExitError
-		if err != nil && !errors.As(err, &exit) {
-			t.Fatalf("run gammaproof %q: %v", args, err)
-		}
-		return cmd.ProcessState.ExitCode(), o.String(), e.String()
+		r := runBinary(t, bin, dir, standaloneEnv(dir), args...)
+		return r.code, r.stdout, r.stderr
 	}
 	list := func(t *testing.T, args ...string) []string {
 		t.Helper()
