@@ -195,17 +195,9 @@ func (p *Programs) attachPinned(name, cgroupPath string, typ ebpf.AttachType, pr
 // NamespaceIDs returns the namespace name -> id entries recorded with
 // [Programs.SetNamespaceID].
 func (p *Programs) NamespaceIDs() (map[string]uint32, error) {
-	out := map[string]uint32{}
-	var k [nsNameMaxLen + 1]byte
-	var v uint32
-	it := p.nsIDs.Iterate()
-	for it.Next(&k, &v) {
-		out[strings.TrimRight(string(k[:]), "\x00")] = v
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("list namespace ids: %w", err)
-	}
-	return out, nil
+	return mapEntries(p.nsIDs, "namespace ids", func(name [nsNameMaxLen + 1]byte, id uint32) (string, uint32) {
+		return strings.TrimRight(string(name[:]), "\x00"), id
+	})
 }
 
 // SetNamespaceID records the id handed out for namespace name, so an agent

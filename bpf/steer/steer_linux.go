@@ -219,15 +219,24 @@ func (p *Programs) DeleteSteering(k Key) error {
 
 // Steering returns every steering entry.
 func (p *Programs) Steering() (map[Key]Target, error) {
-	out := map[Key]Target{}
-	var k steerSteerKey
-	var v steerSteerTarget
-	it := p.objs.Steering.Iterate()
-	for it.Next(&k, &v) {
-		out[unmarshalKey(k)] = unmarshalTarget(v)
+	return mapEntries(p.objs.Steering, "steering entries", func(k steerSteerKey, v steerSteerTarget) (Key, Target) {
+		return unmarshalKey(k), unmarshalTarget(v)
+	})
+}
+
+// mapEntries returns every entry of m, read as an MK key and an MV value
+// and converted by conv; what names the entries in errors.
+func mapEntries[MK, MV any, K comparable, V any](m *ebpf.Map, what string, conv func(MK, MV) (K, V)) (map[K]V, error) {
+	out := map[K]V{}
+	var mk MK
+	var mv MV
+	it := m.Iterate()
+	for it.Next(&mk, &mv) {
+		k, v := conv(mk, mv)
+		out[k] = v
 	}
 	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("list steering entries: %w", err)
+		return nil, fmt.Errorf("list %s: %w", what, err)
 	}
 	return out, nil
 }
@@ -256,17 +265,7 @@ func (p *Programs) DeleteCgroup(id uint64) error {
 
 // CgroupNamespaces returns every cgroup id -> namespace id entry.
 func (p *Programs) CgroupNamespaces() (map[uint64]uint32, error) {
-	out := map[uint64]uint32{}
-	var k uint64
-	var v uint32
-	it := p.objs.CgroupNs.Iterate()
-	for it.Next(&k, &v) {
-		out[k] = v
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("list cgroup namespaces: %w", err)
-	}
-	return out, nil
+	return mapEntries(p.objs.CgroupNs, "cgroup namespaces", func(id uint64, ns uint32) (uint64, uint32) { return id, ns })
 }
 
 // CgroupID returns the id of the cgroup v2 directory path, the value
