@@ -6,17 +6,21 @@ package golden
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 )
 
 // Compare checks that got equals the file at path; with update it first
-// writes got there. A missing file stops the test saying how to create it;
+// writes got there, creating its directory. A missing file stops the test saying how to create it;
 // a difference fails it naming the file and the first line that differs.
 func Compare(t testing.TB, path string, got []byte, update bool) {
 	t.Helper()
 	if update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatalf("update golden file: %v", err)
+		}
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatalf("update golden file: %v", err)
 		}

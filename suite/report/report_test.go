@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gammaproof/gammaproof/internal/golden"
 	"github.com/gammaproof/gammaproof/suite/profile"
 	"github.com/gammaproof/gammaproof/suite/verdict"
 )
@@ -26,26 +27,6 @@ var fixtures = []struct {
 	{"pass", false, func(t *testing.T) *Results { return fixture(t, false) }},
 	{"fail", true, func(t *testing.T) *Results { return fixture(t, true) }},
 	{"tolerated", false, toleratedFixture},
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test ./suite/report -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; if the change is intended run: go test ./suite/report -update", path)
-	}
 }
 
 func TestGolden(t *testing.T) {
@@ -65,7 +46,7 @@ func TestGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				golden(t, filepath.Join("testdata", fx.name, filepath.Base(p)), got)
+				golden.Compare(t, filepath.Join("testdata", fx.name, filepath.Base(p)), got, *update)
 			}
 		})
 	}

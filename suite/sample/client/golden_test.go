@@ -1,16 +1,15 @@
 package client
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gammaproof/gammaproof/internal/golden"
 	"github.com/gammaproof/gammaproof/suite/sample"
 )
 
@@ -43,17 +42,5 @@ func TestResultGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	path := filepath.Join("testdata", "result.golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("result differs from %s (run with -update if intended):\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
+	golden.Compare(t, filepath.Join("testdata", "result.golden"), got, *update)
 }

@@ -6,9 +6,10 @@ import (
 	"flag"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gammaproof/gammaproof/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -46,19 +47,7 @@ func TestAnswerGolden(t *testing.T) {
 			} else if err := json.Indent(&got, body, "", "  "); err != nil {
 				t.Fatalf("indent %s: %v", body, err)
 			}
-			path := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden file (run with -update to create it): %v", err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("answer differs from %s (run with -update if intended):\ngot:\n%s\nwant:\n%s", path, got.Bytes(), want)
-			}
+			golden.Compare(t, filepath.Join("testdata", tc.name+".golden"), got.Bytes(), *update)
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gammaproof/gammaproof/internal/golden"
 	"github.com/gammaproof/gammaproof/suite/stats"
 )
 
@@ -45,7 +46,7 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range curves {
-		golden(t, filepath.Join(docs(t), FileName(c)), SVG(c))
+		golden.Compare(t, filepath.Join(docs(t), FileName(c)), SVG(c), *update)
 	}
 	page := filepath.Join(docs(t), "statistics.md")
 	old, err := os.ReadFile(page)
@@ -57,24 +58,7 @@ func TestGolden(t *testing.T) {
 	if !ok1 || !ok2 {
 		t.Fatalf("%s lacks the markers %q and %q", page, begin, end)
 	}
-	golden(t, page, []byte(before+begin+section+end+after))
-}
-
-func golden(t *testing.T, path string, want []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file: %v (run go test ./suite/stats/ocplot -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is stale: run go test ./suite/stats/ocplot -update", path)
-	}
+	golden.Compare(t, page, []byte(before+begin+section+end+after), *update)
 }
 
 // TestSVG checks the chart is well-formed XML with one line per outcome and
