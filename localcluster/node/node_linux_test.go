@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/gammaproof/gammaproof/internal/repo"
+	"github.com/gammaproof/gammaproof/internal/syncbuf"
 	"github.com/gammaproof/gammaproof/internal/testenv"
 )
 
@@ -386,7 +386,7 @@ func execIn(ctx context.Context, t *testing.T, rc *rest.Config, client kubernete
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &errOut})
 	if err == nil {
 		return out.String() + errOut.String(), 0
@@ -418,26 +418,9 @@ func streamTTY(ctx context.Context, t *testing.T, rc *rest.Config, client kubern
 		<-sctx.Done()
 		_ = pw.Close()
 	}()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	_ = ex.StreamWithContext(sctx, remotecommand.StreamOptions{Stdin: pr, Stdout: &out, Tty: true}) // ends with the session or the timeout
 	return out.String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func asExit(err error, target *interface{ ExitStatus() int }) bool {

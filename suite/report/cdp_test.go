@@ -9,10 +9,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gammaproof/gammaproof/internal/syncbuf"
 )
 
 // chromiumPath is Debian's chromium; GAMMAPROOF_CHROMIUM overrides it.
@@ -36,7 +37,7 @@ type browser struct {
 	events  chan cdpMessage
 	done    chan struct{}
 	readErr error
-	stderr  lockedWriter
+	stderr  syncbuf.Buffer // chromium's stderr, for error messages
 }
 
 type cdpMessage struct {
@@ -98,24 +99,6 @@ func startBrowser(t *testing.T) *browser {
 		}
 	})
 	return b
-}
-
-// lockedWriter collects chromium's stderr for error messages.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 func (b *browser) read() {

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -27,6 +26,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
+	"github.com/gammaproof/gammaproof/internal/syncbuf"
 	"github.com/gammaproof/gammaproof/suite/check"
 	"github.com/gammaproof/gammaproof/suite/image"
 	"github.com/gammaproof/gammaproof/suite/report"
@@ -375,29 +375,11 @@ func (r *Runner) exec(ctx context.Context, e scenario.Exec) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("exec in %s: %w", where, err)
 	}
-	var out lockedBuffer
+	var out syncbuf.Buffer // stdout and stderr, written concurrently
 	if err := ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &out}); err != nil {
 		return out.String(), fmt.Errorf("exec %q in %s (container %s): %w: %s", strings.Join(e.Command, " "), where, container, err, firstLine(out.String()))
 	}
 	return out.String(), nil
-}
-
-// lockedBuffer collects stdout and stderr, written concurrently.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Wait polls until w holds (pods ready, a route condition), at most its
