@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/gammaproof/gammaproof/impl/controller"
 	"github.com/gammaproof/gammaproof/internal/controllername"
+	"github.com/gammaproof/gammaproof/internal/loopback"
 	"github.com/gammaproof/gammaproof/internal/testenv"
 )
 
@@ -35,7 +35,7 @@ import (
 func TestServe(t *testing.T) {
 	cfg := testenv.Start(t)
 	kubeconfig := writeKubeconfig(t, cfg)
-	xdsAddr := freeAddr(t)
+	xdsAddr := loopback.FreeAddr(t)
 
 	c := testenv.Client(t, cfg, controller.NewScheme)
 	ctx := t.Context()
@@ -129,17 +129,4 @@ func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gammaproof/gammaproof/internal/loopback"
 	"github.com/gammaproof/gammaproof/suite/sample"
 	"github.com/gammaproof/gammaproof/suite/sample/echo"
 	"github.com/gammaproof/gammaproof/suite/sample/echo/echotest"
@@ -169,18 +170,6 @@ func rawServer(t *testing.T, finish func(*net.TCPConn)) string {
 	return ln.Addr().String()
 }
 
-func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 func TestSampleErrors(t *testing.T) {
 	slow := startEcho(t, echo.Config{Version: "v1"})
 	reset := rawServer(t, func(c *net.TCPConn) {
@@ -193,11 +182,11 @@ func TestSampleErrors(t *testing.T) {
 		req  sample.Request
 		want sample.ErrorKind
 	}{
-		{"refused", sample.Request{URL: "http://" + closedPort(t) + "/"}, sample.ErrRefused},
+		{"refused", sample.Request{URL: "http://" + loopback.FreeAddr(t) + "/"}, sample.ErrRefused},
 		{"timeout", sample.Request{URL: "http://" + slow + "/?delay=3s", Timeout: sample.Duration(100 * time.Millisecond)}, sample.ErrTimeout},
 		{"reset", sample.Request{URL: "http://" + reset + "/", NewConnectionPerRequest: true}, sample.ErrReset},
 		{"eof", sample.Request{URL: "http://" + eof + "/", NewConnectionPerRequest: true}, sample.ErrEOF},
-		{"grpc refused", sample.Request{URL: closedPort(t), GRPC: true}, sample.ErrRefused},
+		{"grpc refused", sample.Request{URL: loopback.FreeAddr(t), GRPC: true}, sample.ErrRefused},
 		{"grpc timeout", sample.Request{URL: slow, GRPC: true, Headers: map[string]string{"x-echo-delay": "3s"}, Timeout: sample.Duration(100 * time.Millisecond)}, sample.ErrTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
