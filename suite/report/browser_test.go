@@ -276,22 +276,11 @@ func checkShown(t *testing.T, r *Results, got layout, width int) {
 // too narrow for them, allowed to break anywhere, are reported; the same
 // labels with room, or a hyphen before a letter, are not.
 func TestBrowserSeesWraps(t *testing.T) {
-	b := startBrowser(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	file := filepath.Join(t.TempDir(), "wraps.html")
-	page := `<!DOCTYPE html><title>x</title><body style="font: 15px sans-serif">
+	ctx, p := openHTML(t, `<!DOCTYPE html><title>x</title><body style="font: 15px sans-serif">
 <div style="width: 14px; overflow-wrap: anywhere">200 1e-06</div>
 <div style="width: 300px">200 500 1e-06</div>
 <div style="width: 40px">team-c</div>
-<details><summary>closed</summary><div style="width: 10px; overflow-wrap: anywhere">503</div></details>`
-	if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := b.openPage(ctx, "file://"+file, 390, 600)
-	if err != nil {
-		t.Fatal(err)
-	}
+<details><summary>closed</summary><div style="width: 10px; overflow-wrap: anywhere">503</div></details>`)
 	var got layout
 	if err := p.eval(ctx, layoutJS, &got); err != nil {
 		t.Fatal(err)
@@ -304,21 +293,29 @@ func TestBrowserSeesWraps(t *testing.T) {
 
 // TestBrowserSeesConsoleErrors proves the console check can fail.
 func TestBrowserSeesConsoleErrors(t *testing.T) {
+	_, p := openHTML(t, `<!DOCTYPE html><title>x</title><script>console.error("boom-console"); null.x;</script>`)
+	all := strings.Join(p.problems, "\n")
+	if !strings.Contains(all, "boom-console") || !strings.Contains(all, "uncaught") {
+		t.Errorf("console problems %q, want the console.error and the uncaught TypeError", all)
+	}
+}
+
+// openHTML starts a browser and opens the page html, written to a file, on a
+// 390 × 600 screen; the context bounds what the test does with the page.
+func openHTML(t *testing.T, html string) (context.Context, *page) {
+	t.Helper()
 	b := startBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	file := filepath.Join(t.TempDir(), "broken.html")
-	if err := os.WriteFile(file, []byte(`<!DOCTYPE html><title>x</title><script>console.error("boom-console"); null.x;</script>`), 0o644); err != nil {
+	t.Cleanup(cancel)
+	file := filepath.Join(t.TempDir(), "page.html")
+	if err := os.WriteFile(file, []byte(html), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p, err := b.openPage(ctx, "file://"+file, 390, 600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := strings.Join(p.problems, "\n")
-	if !strings.Contains(all, "boom-console") || !strings.Contains(all, "uncaught") {
-		t.Errorf("console problems %q, want the console.error and the uncaught TypeError", all)
-	}
+	return ctx, p
 }
 
 func abs(v float64) float64 {

@@ -395,11 +395,12 @@ func newCheckView(c Check, st Statistics) checkView {
 		if e.Alternative < expectedOf(c, e.Category) {
 			side = "−"
 		}
+		logLR, evalue := evidenceText(e.LogLR)
 		cv.Evidence = append(cv.Evidence, evidenceView{
 			Category: e.Category,
 			Side:     fmt.Sprintf("%s → %s", side, pct(e.Alternative)),
-			LogLR:    logText(e.LogLR),
-			EValue:   evalueText(e.LogLR),
+			LogLR:    logLR,
+			EValue:   evalue,
 			FailAt:   fmt.Sprintf("%.1f", e.FailAt),
 			PassAt:   fmt.Sprintf("%.1f", e.PassAt),
 			Decision: e.Decision,
@@ -417,24 +418,16 @@ func expectedOf(c Check, name string) float64 {
 	return 0
 }
 
-func logText(v float64) string {
+// evidenceText shows a log likelihood ratio and its e-value; at ±[Infinity]
+// they read +∞ and ∞, or −∞ and 0.
+func evidenceText(logLR float64) (logText, evalue string) {
 	switch {
-	case v >= Infinity:
-		return "+∞"
-	case v <= -Infinity:
-		return "−∞"
+	case logLR >= Infinity:
+		return "+∞", "∞"
+	case logLR <= -Infinity:
+		return "−∞", "0"
 	}
-	return fmt.Sprintf("%.2f", v)
-}
-
-func evalueText(logv float64) string {
-	switch {
-	case logv >= Infinity:
-		return "∞"
-	case logv <= -Infinity:
-		return "0"
-	}
-	return fmt.Sprintf("%.3g", math.Exp(logv))
+	return fmt.Sprintf("%.2f", logLR), fmt.Sprintf("%.3g", math.Exp(logLR))
 }
 
 func clamp(v float64) float64 { return math.Max(0, math.Min(100, v)) }

@@ -9,26 +9,28 @@ import (
 )
 
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	XMLName xml.Name `xml:"testsuites"`
+	Name    string   `xml:"name,attr"`
+	junitCounts
+	Suites []junitSuite `xml:"testsuite"`
 }
 
 type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
+	Name string `xml:"name,attr"`
+	junitCounts
 	Timestamp  string          `xml:"timestamp,attr,omitempty"`
 	Properties []junitProperty `xml:"properties>property"`
 	Cases      []junitCase     `xml:"testcase"`
+}
+
+// junitCounts are the attributes a suite and the document both carry: the
+// document's are its one suite's.
+type junitCounts struct {
+	Tests    int    `xml:"tests,attr"`
+	Failures int    `xml:"failures,attr"`
+	Errors   int    `xml:"errors,attr"`
+	Skipped  int    `xml:"skipped,attr"`
+	Time     string `xml:"time,attr"`
 }
 
 type junitProperty struct {
@@ -60,8 +62,8 @@ func JUnit(r *Results) ([]byte, error) {
 	s := junitSuite{
 		Name:      "gammaproof/" + implName(r),
 		Timestamp: r.Run.Start.UTC().Format("2006-01-02T15:04:05"),
-		Time:      seconds(r.Run.End.Sub(r.Run.Start).Seconds()),
 	}
+	s.Time = seconds(r.Run.End.Sub(r.Run.Start).Seconds())
 	s.Properties = []junitProperty{
 		{"implementation", implName(r) + " " + r.Run.Implementation.Version},
 		{"environment", r.Run.Environment},
@@ -95,10 +97,7 @@ func JUnit(r *Results) ([]byte, error) {
 		}
 		s.Cases = append(s.Cases, c)
 	}
-	doc := junitSuites{
-		Name: "gammaproof", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Skipped: s.Skipped,
-		Time: s.Time, Suites: []junitSuite{s},
-	}
+	doc := junitSuites{Name: "gammaproof", junitCounts: s.junitCounts, Suites: []junitSuite{s}}
 	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode junit: %w", err)
