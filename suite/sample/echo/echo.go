@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -145,30 +146,23 @@ func parseBehaviour(get func(query, header string) string, defaultKey string) (b
 			b.delay = d
 		}
 	}
-	if v := get("status", sample.HeaderStatus); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 200 || n > 599 {
-			errs = append(errs, fmt.Errorf("status %q: use an HTTP status from 200 to 599", v))
-		} else {
-			b.status = n
+	// integer sets *dst to the whole number from lo to hi asked for as
+	// name; anything else is an error saying to use.
+	integer := func(name, header string, lo, hi int, use string, dst *int) {
+		v := get(name, header)
+		if v == "" {
+			return
 		}
-	}
-	if v := get("grpc-status", sample.HeaderGRPCStatus); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 16 {
-			errs = append(errs, fmt.Errorf("grpc-status %q: use a gRPC code from 0 to 16", v))
-		} else {
-			b.code = n
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s %q: %s", name, v, use))
+			return
 		}
+		*dst = n
 	}
-	if v := get("fail", sample.HeaderFail); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			errs = append(errs, fmt.Errorf("fail %q: use a count of requests to fail, e.g. 2", v))
-		} else {
-			b.fail = n
-		}
-	}
+	integer("status", sample.HeaderStatus, 200, 599, "use an HTTP status from 200 to 599", &b.status)
+	integer("grpc-status", sample.HeaderGRPCStatus, 0, 16, "use a gRPC code from 0 to 16", &b.code)
+	integer("fail", sample.HeaderFail, 0, math.MaxInt, "use a count of requests to fail, e.g. 2", &b.fail)
 	if v := get("key", sample.HeaderKey); v != "" {
 		b.key = v
 	}
