@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -61,24 +62,12 @@ type Params struct {
 func DefaultParams() Params { return Params{}.withDefaults() }
 
 func (p Params) withDefaults() Params {
-	if p.Alpha == 0 {
-		p.Alpha = DefaultAlpha
-	}
-	if p.Beta == 0 {
-		p.Beta = DefaultBeta
-	}
-	if p.Delta == 0 {
-		p.Delta = DefaultDelta
-	}
-	if p.Budget == 0 {
-		p.Budget = DefaultBudget
-	}
-	if p.Batch == 0 {
-		p.Batch = DefaultBatch
-	}
-	if p.ZeroDelta == 0 {
-		p.ZeroDelta = DefaultZeroDelta
-	}
+	p.Alpha = cmp.Or(p.Alpha, DefaultAlpha)
+	p.Beta = cmp.Or(p.Beta, DefaultBeta)
+	p.Delta = cmp.Or(p.Delta, DefaultDelta)
+	p.Budget = cmp.Or(p.Budget, DefaultBudget)
+	p.Batch = cmp.Or(p.Batch, DefaultBatch)
+	p.ZeroDelta = cmp.Or(p.ZeroDelta, DefaultZeroDelta)
 	return p
 }
 
