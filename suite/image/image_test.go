@@ -2,6 +2,7 @@ package image
 
 import (
 	"archive/tar"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -35,31 +37,8 @@ func TestWriteAllRoundTrip(t *testing.T) {
 	if got := strings.Join(cf.Config.Entrypoint, " "); got != "/usr/local/bin/gamma-echo" {
 		t.Errorf("entrypoint %q", got)
 	}
-	layers, err := img.Layers()
-	if err != nil || len(layers) != 1 {
-		t.Fatalf("layers %d, err %v", len(layers), err)
-	}
-	rc, err := layers[0].Uncompressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	found := false
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Name == "usr/local/bin/gamma-echo" {
-			b, _ := io.ReadAll(tr)
-			found = string(b) == string(payload) && h.Mode&0o111 != 0
-		}
-	}
-	if !found {
+	b, mode, found := onlyLayerFile(t, img, "usr/local/bin/gamma-echo")
+	if !found || string(b) != string(payload) || mode&0o111 == 0 {
 		t.Fatal("binary not in the layer, or not executable, or changed")
 	}
 
@@ -98,6 +77,38 @@ func TestInRegistry(t *testing.T) {
 	for _, s := range Ours {
 		if got, want := InRegistry(s.Ref(), "r:1"), s.RefIn("r:1", Tag); got != want {
 			t.Errorf("InRegistry(%q) = %q, RefIn says %q", s.Ref(), got, want)
+		}
+	}
+}
+
+// onlyLayerFile returns the contents and mode of the file at path (no
+// leading slash) in img's only layer; found is false if it is not there. The
+// test stops if img has more or fewer layers than one.
+func onlyLayerFile(t *testing.T, img v1.Image, path string) (data []byte, mode int64, found bool) {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("%d layers (%v), want 1", len(layers), err)
+	}
+	rc, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return data, mode, found
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Name == path {
+			if data, err = io.ReadAll(tr); err != nil {
+				t.Fatal(err)
+			}
+			mode, found = h.Mode, true
 		}
 	}
 }

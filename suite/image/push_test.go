@@ -1,7 +1,6 @@
 package image
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"debug/elf"
@@ -150,36 +149,12 @@ func checkImage(t *testing.T, img v1.Image, s Spec, arch string, machine elf.Mac
 	if !slices.Equal(cf.Config.Entrypoint, []string{s.BinaryPath()}) {
 		t.Errorf("entrypoint %q, want %q", cf.Config.Entrypoint, s.BinaryPath())
 	}
-	layers, err := img.Layers()
-	if err != nil || len(layers) != 1 {
-		t.Fatalf("%d layers (%v), want 1", len(layers), err)
-	}
-	rc, err := layers[0].Uncompressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	var got []byte
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if "/"+h.Name == s.BinaryPath() {
-			if h.Mode&0o111 == 0 {
-				t.Errorf("%s is not executable: mode %o", h.Name, h.Mode)
-			}
-			if got, err = io.ReadAll(tr); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if got == nil {
+	got, mode, found := onlyLayerFile(t, img, strings.TrimPrefix(s.BinaryPath(), "/"))
+	if !found {
 		t.Fatalf("%s image has no %s", arch, s.BinaryPath())
+	}
+	if mode&0o111 == 0 {
+		t.Errorf("%s is not executable: mode %o", s.BinaryPath(), mode)
 	}
 	f, err := elf.NewFile(bytes.NewReader(got))
 	if err != nil {
