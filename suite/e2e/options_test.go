@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"flag"
 	"slices"
 	"strings"
 	"testing"
@@ -27,15 +26,9 @@ func TestValidateFeatureNames(t *testing.T) {
 		{"mesh", "", `"mesh" is neither`},
 	} {
 		t.Run(tt.supported+"/"+tt.exempt, func(t *testing.T) {
-			o := *RegisterFlags(flag.NewFlagSet("e2e", flag.ContinueOnError))
+			o := defaultOptions()
 			o.SupportedFeatures, o.ExemptFeatures = tt.supported, tt.exempt
-			err := o.Validate()
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("Validate: %v", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Fatalf("Validate = %v, want an error containing %s", err, tt.wantErr)
-			}
+			checkValidate(t, o, tt.wantErr)
 		})
 	}
 }
@@ -44,7 +37,7 @@ func TestValidateFeatureNames(t *testing.T) {
 // gives them (profile, scenario, each feature) and by name, as the run
 // would; the built-in scenarios are the default.
 func TestSelectScenarios(t *testing.T) {
-	o := *RegisterFlags(flag.NewFlagSet("e2e", flag.ContinueOnError))
+	o := defaultOptions()
 	all, err := o.Scenarios()
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,25 @@ import (
 	"github.com/gammaproof/gammaproof/suite/report"
 )
 
+// defaultOptions are the options with every flag at its default.
+func defaultOptions() Options {
+	return *RegisterFlags(flag.NewFlagSet("e2e", flag.ContinueOnError))
+}
+
+// checkValidate fails the test unless o.Validate passes when wantErr is ""
+// and otherwise returns an error containing wantErr.
+func checkValidate(t *testing.T, o Options, wantErr string) {
+	t.Helper()
+	err := o.Validate()
+	switch {
+	case wantErr == "" && err != nil:
+		t.Fatalf("Validate: %v", err)
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+		t.Fatalf("Validate = %v, want an error containing %s", err, wantErr)
+	}
+}
+
 func TestOptionsValidate(t *testing.T) {
-	defaults := func() Options { return *RegisterFlags(flag.NewFlagSet("e2e", flag.ContinueOnError)) }
 	tests := []struct {
 		name    string
 		change  func(*Options)
@@ -38,21 +55,14 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := defaults()
+			o := defaultOptions()
 			tt.change(&o)
-			err := o.Validate()
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("Validate: %v", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Fatalf("Validate = %v, want an error about %s", err, tt.wantErr)
-			}
+			checkValidate(t, o, tt.wantErr)
 		})
 	}
 }
 
 func TestImplementationMetadata(t *testing.T) {
-	defaults := func() Options { return *RegisterFlags(flag.NewFlagSet("e2e", flag.ContinueOnError)) }
 	tests := []struct {
 		name   string
 		change func(*Options)
@@ -73,7 +83,7 @@ func TestImplementationMetadata(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := defaults()
+			o := defaultOptions()
 			tt.change(&o)
 			if got := o.implementation(); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("implementation = %+v, want %+v", got, tt.want)
