@@ -26,21 +26,31 @@ import (
 // and returns its address.
 func start(t *testing.T, cfg Config) (string, *Server) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
 	s := New(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
+	addr, cancel, done := serve(t, s)
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return ln.Addr().String(), s
+	return addr, s
+}
+
+// serve runs s.Serve on a loopback port in the background and returns the
+// address; cancel ends Serve's context (at the latest when the test ends)
+// and done yields what Serve returned.
+func serve(t *testing.T, s *Server) (addr string, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ctx, ln) }()
+	return ln.Addr().String(), cancel, errc
 }
 
 var v1 = Config{Pod: "echo-v1-abc", Namespace: "store", Version: "v1", Service: "echo"}
@@ -275,13 +285,7 @@ func TestGRPCDelayAndFail(t *testing.T) {
 }
 
 func TestServeStops(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- New(v1).Serve(ctx, ln) }()
+	_, cancel, done := serve(t, New(v1))
 	cancel()
 	select {
 	case err := <-done:
@@ -294,18 +298,12 @@ func TestServeStops(t *testing.T) {
 }
 
 func TestServeCutsLongRequests(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	cfg := v1
 	cfg.ShutdownGrace = 300 * time.Millisecond
-	go func() { done <- New(cfg).Serve(ctx, ln) }()
+	addr, cancel, done := serve(t, New(cfg))
 	got := make(chan error, 1)
 	go func() {
-		resp, err := http.Get("http://" + ln.Addr().String() + "/?delay=1m")
+		resp, err := http.Get("http://" + addr + "/?delay=1m")
 		if err == nil {
 			resp.Body.Close()
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/gammaproof/gammaproof/suite/sample"
 )
@@ -54,12 +56,7 @@ func (p *Sender) Sample(ctx context.Context, req sample.Request) (sample.Result,
 	}
 	var raw []byte
 	for try := 0; ; try++ {
-		r := p.cs.CoreV1().RESTClient().Post().
-			Namespace(p.namespace).
-			Resource("pods").
-			Name(p.proxyName()).
-			SubResource("proxy").
-			Suffix("sample").
+		r := p.viaProxy(http.MethodPost, "sample").
 			SetHeader("Content-Type", "application/json").
 			Body(body).
 			Do(ctx)
@@ -82,17 +79,22 @@ func (p *Sender) Sample(ctx context.Context, req sample.Request) (sample.Result,
 
 // Healthy asks the client pod's GET /healthz through the pod proxy.
 func (p *Sender) Healthy(ctx context.Context) error {
-	r := p.cs.CoreV1().RESTClient().Get().
-		Namespace(p.namespace).
-		Resource("pods").
-		Name(p.proxyName()).
-		SubResource("proxy").
-		Suffix("healthz").
-		Do(ctx)
+	r := p.viaProxy(http.MethodGet, "healthz").Do(ctx)
 	if err := r.Error(); err != nil {
 		return fmt.Errorf("check client pod %s/%s health: %w%s", p.namespace, p.proxyName(), err, answer(err))
 	}
 	return nil
+}
+
+// viaProxy is a request for path on the client pod, through the API
+// server's pod proxy.
+func (p *Sender) viaProxy(verb, path string) *rest.Request {
+	return p.cs.CoreV1().RESTClient().Verb(verb).
+		Namespace(p.namespace).
+		Resource("pods").
+		Name(p.proxyName()).
+		SubResource("proxy").
+		Suffix(path)
 }
 
 // answer returns ": <text>" for the text of a non-Status answer, which
