@@ -30,8 +30,8 @@ type Options struct {
 	// requests. Optional (default 30s).
 	DrainTimeout time.Duration
 	// WarmTimeout bounds how long a request waits for the first endpoints
-	// of a cluster that was just added (then it gets 503). Optional
-	// (default 2s).
+	// of a cluster that was just added, or for its listener's route
+	// configuration (then it gets 503). Optional (default 2s).
 	WarmTimeout time.Duration
 }
 

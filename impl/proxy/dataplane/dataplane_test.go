@@ -13,6 +13,52 @@ import (
 	"github.com/gammaproof/gammaproof/impl/xdscontract"
 )
 
+// TestRouteWarming: a request to a listener whose route configuration has
+// not arrived yet (a restarted proxy whose steering outlived it) waits for
+// it up to WarmTimeout instead of failing with 503; after that it gets 503.
+func TestRouteWarming(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(up.Close)
+	s, err := New(Options{ListenHost: "127.0.0.1", WarmTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	s.SetClusters([]*config.Cluster{{Name: "c", EDSName: "c", ConnectTimeout: time.Second}})
+	s.SetEndpoints([]*config.Endpoints{{Cluster: "c", Addrs: []string{up.Listener.Addr().String()}}})
+	if err := s.SetListeners([]*config.Listener{{Name: "l", Host: "0.0.0.0", RouteName: "r"}}); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://127.0.0.1:" + strconv.Itoa(int(s.Listeners()[0].Port))
+	get := func() (int, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		resp, err := http.Get(base + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, time.Since(start)
+	}
+
+	if code, took := get(); code != 503 || took < 900*time.Millisecond {
+		t.Errorf("no route configuration: %d after %v, want 503 after WarmTimeout (1s)", code, took)
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		s.SetRoutes([]*config.RouteTable{{Name: "r", VirtualHosts: []*config.VirtualHost{{Domains: []string{"*"}, Routes: []*xdscontract.Route{
+			{Name: "to-c", Forward: &xdscontract.Forward{Backends: []xdscontract.Backend{{Cluster: "c", Weight: 1}}, TotalWeight: 1, NotFoundStatus: 500}},
+		}}}}})
+	}()
+	if code, took := get(); code != 200 || took < 150*time.Millisecond {
+		t.Errorf("route configuration arriving 200 ms later: %d after %v, want 200 once it arrived", code, took)
+	}
+}
+
 // TestClusterWarming: a request to a cluster whose endpoints have not
 // arrived yet waits for them instead of failing with 503.
 func TestClusterWarming(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gammaproof/gammaproof/impl/proxy/config"
 	"github.com/gammaproof/gammaproof/impl/xdscontract"
 )
 
@@ -28,11 +29,12 @@ func (s *Server) handler(l *listener) http.Handler {
 		start := time.Now()
 		var o outcome
 		defer func() { l.metrics.observe(&o, time.Since(start)) }()
-		lc := l.cfg.Load()
-		snap := s.snap.Load()
-		rt := lc.Routes
+		lc, snap, rt := s.routeTable(l)
 		if rt == nil {
-			rt = snap.routes[lc.RouteName]
+			// A listener that serves before its route configuration arrived
+			// (a restarted proxy whose steering outlived it) holds the
+			// request like a warming cluster does, rather than failing it.
+			lc, snap, rt = s.waitRouteTable(r.Context(), l)
 		}
 		if rt == nil {
 			o.code = localReply(w, http.StatusServiceUnavailable, fmt.Sprintf("route configuration %q not received yet\n", lc.RouteName))
@@ -128,5 +130,39 @@ func (s *Server) mirror(r *http.Request, route *xdscontract.Route, b *xdscontrac
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}()
+	}
+}
+
+// routeTable is the listener's configuration, the snapshot and the route
+// table the listener serves (nil until its RDS resource arrived).
+func (s *Server) routeTable(l *listener) (*config.Listener, *snapshot, *config.RouteTable) {
+	lc := l.cfg.Load()
+	snap := s.snap.Load()
+	if lc.Routes != nil {
+		return lc, snap, lc.Routes
+	}
+	return lc, snap, snap.routes[lc.RouteName]
+}
+
+// routeWarmPoll is how often a request waiting for its route table looks.
+const routeWarmPoll = 5 * time.Millisecond
+
+// waitRouteTable waits up to WarmTimeout for the listener's route table.
+func (s *Server) waitRouteTable(ctx context.Context, l *listener) (*config.Listener, *snapshot, *config.RouteTable) {
+	deadline := time.NewTimer(s.opts.WarmTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(routeWarmPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return s.routeTable(l)
+		case <-deadline.C:
+			return s.routeTable(l)
+		case <-tick.C:
+			if lc, snap, rt := s.routeTable(l); rt != nil {
+				return lc, snap, rt
+			}
+		}
 	}
 }
