@@ -39,6 +39,7 @@ import (
 	"github.com/gammaproof/gammaproof/bpf/steer"
 	"github.com/gammaproof/gammaproof/impl/node"
 	"github.com/gammaproof/gammaproof/internal/bpffs"
+	"github.com/gammaproof/gammaproof/internal/cgroup2"
 )
 
 func main() {
@@ -60,7 +61,7 @@ func run() error {
 	xds := fs.String("xds-address", "gamma-controller.gammaproof-system.svc:15010", "host:port of the controller's xDS server")
 	proxyIP := fs.String("proxy-ip", os.Getenv("HOST_IP"), "IPv4 address steered connections go to: this node's IP ($HOST_IP)")
 	nodeName := fs.String("node-name", os.Getenv("NODE_NAME"), "this node's name ($NODE_NAME)")
-	cgroupParent := fs.String("cgroup-parent", "", "cgroup v2 directory above every pod cgroup (default: the Node's "+node.CgroupParentAnnotation+" annotation, else the cgroup v2 root)")
+	cgroupParent := fs.String("cgroup-parent", "", "cgroup v2 directory above every pod cgroup (default: the Node's "+cgroup2.ParentAnnotation+" annotation, else the cgroup v2 root)")
 	listenHost := fs.String("listen-host", "0.0.0.0", "address the proxy's listeners bind")
 	socketShortcut := fs.Bool("socket-shortcut", true, "hand data between pods and the proxy socket to socket (eBPF sockmap) once connections are established")
 	metricsAddr := fs.String("metrics-address", "", "serve Prometheus metrics on this host:port (empty: off)")

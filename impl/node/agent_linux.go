@@ -31,10 +31,6 @@ import (
 	"github.com/gammaproof/gammaproof/internal/cgroup2"
 )
 
-// CgroupParentAnnotation on a Node names the cgroup v2 directory under which
-// its pod cgroups live (absolute, or relative to the cgroup v2 mount).
-const CgroupParentAnnotation = "gammaproof.io/cgroup-parent"
-
 // defaultResync is how often cgroups are rescanned without a Pod event:
 // container cgroups appear after the Pod update that announces them.
 const defaultResync = 2 * time.Second
@@ -533,7 +529,7 @@ func WalkCgroups(parent string) ([]Cgroup, error) {
 }
 
 // ResolveCgroupParent returns the cgroup v2 directory to attach to: flag if
-// set, else the Node's [CgroupParentAnnotation], else the cgroup v2 root. A
+// set, else the Node's [cgroup2.ParentAnnotation], else the cgroup v2 root. A
 // relative path is taken relative to the cgroup v2 mount.
 func ResolveCgroupParent(ctx context.Context, client kubernetes.Interface, nodeName, flag string) (string, error) {
 	root, err := cgroup2.Mount()
@@ -546,7 +542,7 @@ func ResolveCgroupParent(ctx context.Context, client kubernetes.Interface, nodeN
 		if err != nil {
 			return "", fmt.Errorf("read node %s for its cgroup parent: %w", nodeName, err)
 		}
-		dir = node.Annotations[CgroupParentAnnotation]
+		dir = node.Annotations[cgroup2.ParentAnnotation]
 	}
 	if dir == "" {
 		dir = root

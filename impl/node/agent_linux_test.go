@@ -22,6 +22,7 @@ import (
 
 	"github.com/gammaproof/gammaproof/bpf/steer"
 	"github.com/gammaproof/gammaproof/bpf/steer/steertest"
+	"github.com/gammaproof/gammaproof/internal/cgroup2"
 	"github.com/gammaproof/gammaproof/internal/testenv"
 )
 
@@ -72,7 +73,7 @@ func TestAgent(t *testing.T) {
 	parent := steertest.Cgroup(t, "node", dirA, dirA+"/ctr", "kubepods-besteffort.slice", dirB, dirB+"/cri-containerd-1.scope", dirX)
 
 	if _, err := c.CoreV1().Nodes().Create(t.Context(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{
-		Name: node, Annotations: map[string]string{CgroupParentAnnotation: parent},
+		Name: node, Annotations: map[string]string{cgroup2.ParentAnnotation: parent},
 	}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

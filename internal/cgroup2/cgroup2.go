@@ -50,3 +50,9 @@ func ParseMount(r io.Reader) (string, error) {
 	}
 	return found, nil
 }
+
+// ParentAnnotation is the Node annotation naming the cgroup v2 directory
+// under which the node keeps its pods' cgroups (pod<uid>), absolute or
+// relative to the cgroup v2 mount: the local cluster's node writes it;
+// gamma-node and the suite's CPU measurement read it.
+const ParentAnnotation = "gammaproof.io/cgroup-parent"

@@ -33,11 +33,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-)
 
-// CgroupParentAnnotation is the Node annotation holding the absolute path of
-// the cgroup v2 directory under which every pod cgroup pod<uid> lives.
-const CgroupParentAnnotation = "gammaproof.io/cgroup-parent"
+	"github.com/gammaproof/gammaproof/internal/cgroup2"
+)
 
 // KubeletPort is where the node serves logs, exec, attach and port-forward.
 const KubeletPort = 10250
@@ -301,7 +299,7 @@ func nodeObject(cfg Config, cgParent string) corev1.Node {
 				"kubernetes.io/arch":     runtime.GOARCH,
 				"type":                   "gammaproof-local",
 			},
-			Annotations: map[string]string{CgroupParentAnnotation: cgParent},
+			Annotations: map[string]string{cgroup2.ParentAnnotation: cgParent},
 		},
 		Spec: corev1.NodeSpec{PodCIDR: cfg.PodCIDR.Masked().String(), PodCIDRs: []string{cfg.PodCIDR.Masked().String()}},
 		Status: corev1.NodeStatus{
@@ -349,7 +347,7 @@ func memTotal() int64 {
 // ensureNodeMeta makes sure an existing Node (from an earlier run) carries
 // the cgroup annotation and pod CIDR too.
 func ensureNodeMeta(ctx context.Context, client kubernetes.Interface, cfg Config, cgParent string) error {
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, CgroupParentAnnotation, cgParent)
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, cgroup2.ParentAnnotation, cgParent)
 	if _, err := client.CoreV1().Nodes().Patch(ctx, cfg.NodeName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("annotate node %s: %w", cfg.NodeName, err)
 	}

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 
+	"github.com/gammaproof/gammaproof/internal/cgroup2"
 	"github.com/gammaproof/gammaproof/internal/repo"
 	"github.com/gammaproof/gammaproof/internal/syncbuf"
 	"github.com/gammaproof/gammaproof/internal/testenv"
@@ -119,14 +120,14 @@ func TestNodeRunsPods(t *testing.T) {
 			return nil, false
 		}
 		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && n.Annotations[CgroupParentAnnotation] != "" {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && n.Annotations[cgroup2.ParentAnnotation] != "" {
 				return n, true
 			}
 		}
 		return nil, false
 	})
 	t.Logf("node Ready %v after start", time.Since(start).Round(time.Millisecond))
-	if got := node.Annotations[CgroupParentAnnotation]; got != cgParent {
+	if got := node.Annotations[cgroup2.ParentAnnotation]; got != cgParent {
 		t.Errorf("cgroup-parent annotation = %q, want %q", got, cgParent)
 	}
 	if node.Spec.PodCIDR != testCIDR {

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gammaproof/gammaproof/internal/cgroup2"
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/kubeapply"
 	"github.com/gammaproof/gammaproof/internal/repo"
@@ -495,9 +496,9 @@ func (f *perfFixture) cpuCgroups(tb testing.TB, client, echo, haproxy *corev1.Po
 	if err != nil {
 		tb.Fatalf("get the client's node: %v", err)
 	}
-	parent := n.Annotations[cgroupParentAnnotation]
+	parent := n.Annotations[cgroup2.ParentAnnotation]
 	if parent == "" {
-		return nil, fmt.Sprintf("node %s has no %s annotation (not the local cluster's node)", n.Name, cgroupParentAnnotation)
+		return nil, fmt.Sprintf("node %s has no %s annotation (not the local cluster's node)", n.Name, cgroup2.ParentAnnotation)
 	}
 	podDir := func(p *corev1.Pod) string { return filepath.Join(parent, "pod"+string(p.UID)) }
 	cg := perf.Cgroups{cpuClient: podDir(client), cpuEcho: podDir(echo), cpuHAProxy: podDir(haproxy), cpuAllPods: parent}
@@ -514,11 +515,6 @@ func (f *perfFixture) cpuCgroups(tb testing.TB, client, echo, haproxy *corev1.Po
 	}
 	return cg, ""
 }
-
-// cgroupParentAnnotation is the local node's annotation naming the cgroup
-// above its pods' (localcluster/node.CgroupParentAnnotation, which builds
-// only on Linux).
-const cgroupParentAnnotation = "gammaproof.io/cgroup-parent"
 
 // TestControllerRestartUnderLoad kills gammaproof's controller while a
 // client sends a steady stream of requests, each on a new connection,

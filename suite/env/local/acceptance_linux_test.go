@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/gammaproof/gammaproof/internal/cgroup2"
 	"github.com/gammaproof/gammaproof/internal/repo"
 	"github.com/gammaproof/gammaproof/internal/testenv"
 	"github.com/gammaproof/gammaproof/localcluster/cluster"
@@ -79,9 +80,9 @@ func TestAcceptance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cgroupParent := node.Annotations["gammaproof.io/cgroup-parent"]
+	cgroupParent := node.Annotations[cgroup2.ParentAnnotation]
 	if cgroupParent == "" {
-		t.Error("node has no gammaproof.io/cgroup-parent annotation")
+		t.Errorf("node has no %s annotation", cgroup2.ParentAnnotation)
 	}
 
 	run := func(args ...string) string {
