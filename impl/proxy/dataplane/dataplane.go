@@ -58,6 +58,9 @@ type Server struct {
 type snapshot struct {
 	routes    map[string]*config.RouteTable
 	upstreams map[string]*upstream
+	// replaced is closed once a newer snapshot is published (or the
+	// listeners' configuration changed).
+	replaced chan struct{}
 }
 
 type listener struct {
@@ -104,11 +107,12 @@ func New(opts Options) (*Server, error) {
 		routes:    map[string]*config.RouteTable{},
 		upstreams: map[string]*upstream{},
 	}
-	s.snap.Store(&snapshot{routes: map[string]*config.RouteTable{}, upstreams: map[string]*upstream{}})
+	s.publish()
 	return s, nil
 }
 
-// publish rebuilds the request-time snapshot. Callers hold s.mu.
+// publish rebuilds the request-time snapshot and wakes the requests
+// waiting for the one it replaces. Callers hold s.mu.
 func (s *Server) publish() {
 	ups := make(map[string]*upstream, len(s.upstreams))
 	for k, v := range s.upstreams {
@@ -118,7 +122,10 @@ func (s *Server) publish() {
 	for k, v := range s.routes {
 		routes[k] = v
 	}
-	s.snap.Store(&snapshot{routes: routes, upstreams: ups})
+	old := s.snap.Swap(&snapshot{routes: routes, upstreams: ups, replaced: make(chan struct{})})
+	if old != nil {
+		close(old.replaced)
+	}
 }
 
 // SetClusters replaces the cluster set.
@@ -281,6 +288,9 @@ func (s *Server) SetListeners(ls []*config.Listener) error {
 		s.serve(l)
 		s.log.Info("listener up", "listener", name, "address", l.ln.Addr().String())
 	}
+	// A listener's new configuration may carry its routes inline: wake
+	// the requests waiting for them.
+	s.publish()
 	return nil
 }
 

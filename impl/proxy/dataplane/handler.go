@@ -134,35 +134,34 @@ func (s *Server) mirror(r *http.Request, route *xdscontract.Route, b *xdscontrac
 }
 
 // routeTable is the listener's configuration, the snapshot and the route
-// table the listener serves (nil until its RDS resource arrived).
+// table the listener serves (nil until its RDS resource arrived). The
+// snapshot is read first: a listener configuration stored before the
+// snapshot was published is then seen too.
 func (s *Server) routeTable(l *listener) (*config.Listener, *snapshot, *config.RouteTable) {
-	lc := l.cfg.Load()
 	snap := s.snap.Load()
+	lc := l.cfg.Load()
 	if lc.Routes != nil {
 		return lc, snap, lc.Routes
 	}
 	return lc, snap, snap.routes[lc.RouteName]
 }
 
-// routeWarmPoll is how often a request waiting for its route table looks.
-const routeWarmPoll = 5 * time.Millisecond
-
-// waitRouteTable waits up to WarmTimeout for the listener's route table.
+// waitRouteTable waits up to WarmTimeout for the listener's route table,
+// waking at each newly published snapshot.
 func (s *Server) waitRouteTable(ctx context.Context, l *listener) (*config.Listener, *snapshot, *config.RouteTable) {
 	deadline := time.NewTimer(s.opts.WarmTimeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(routeWarmPoll)
-	defer tick.Stop()
 	for {
+		lc, snap, rt := s.routeTable(l)
+		if rt != nil {
+			return lc, snap, rt
+		}
 		select {
+		case <-snap.replaced:
 		case <-ctx.Done():
-			return s.routeTable(l)
+			return lc, snap, nil
 		case <-deadline.C:
-			return s.routeTable(l)
-		case <-tick.C:
-			if lc, snap, rt := s.routeTable(l); rt != nil {
-				return lc, snap, rt
-			}
+			return lc, snap, nil
 		}
 	}
 }
