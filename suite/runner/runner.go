@@ -291,7 +291,8 @@ func (r *Runner) runStep(ctx context.Context, s *scenario.Scenario, st scenario.
 			return applied, err
 		}
 	}
-	res.RouteStatus = append(res.RouteStatus, stepStatuses(st, r.routeStatuses(ctx, append(slices.Clone(before), applied...)))...)
+	sofar := dedupe(append(slices.Clone(before), applied...))
+	res.RouteStatus = append(res.RouteStatus, stepStatuses(st, r.routeStatuses(ctx, sofar))...)
 	for _, e := range st.Exec {
 		c := report.Check{Name: "exec " + strings.Join(e.Command, " "), Step: st.Name, Kind: report.CheckExact,
 			Client: e.Namespace + "/" + e.Pod, Expected: "output contains " + strings.Join(e.Contains, ", ")}
@@ -310,8 +311,7 @@ func (r *Runner) runStep(ctx context.Context, s *scenario.Scenario, st scenario.
 	}
 	opts := r.Check
 	if opts.StatusCurrent == nil {
-		routes := dedupe(append(slices.Clone(before), applied...))
-		opts.StatusCurrent = func(ctx context.Context) (bool, error) { return r.statusCurrent(ctx, routes) }
+		opts.StatusCurrent = func(ctx context.Context) (bool, error) { return r.statusCurrent(ctx, sofar) }
 	}
 	for _, c := range st.Checks {
 		port := c.From.Port
