@@ -215,7 +215,7 @@ func TestFaults(t *testing.T) {
 			rows[i].Upstream = judgeUpstream(&rows[i], baseline)
 		}
 	}
-	doc := faultTable{Measured: now, Environment: suite.opts.Env, Repeats: *faultRepeats,
+	doc := faultTable{Measured: now, Environment: suite.opts.Env,
 		Tolerance: suite.opts.Tolerance, Alpha: suite.opts.Alpha, Beta: suite.opts.Beta, Rows: rows}
 	if err := writeFaultTable(*faultsReport, doc); err != nil {
 		t.Error(err)

@@ -134,7 +134,6 @@ func describeUpstream(policy string, up *upstreamRun) string {
 type faultTable struct {
 	Measured    string     `json:"measured"`
 	Environment string     `json:"environment"`
-	Repeats     int        `json:"repeats"`
 	Tolerance   float64    `json:"tolerance"`
 	Alpha       float64    `json:"alpha"`
 	Beta        float64    `json:"beta"`
