@@ -156,41 +156,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("find nsenter: %w (apt-get install util-linux)", err)
 	}
-	cgParent, err := CgroupParent(cfg.CgroupParent)
+	rc, client, err := nodeClient(cfg)
 	if err != nil {
 		return err
 	}
-	rc := cfg.RestConfig
-	if rc == nil {
-		if rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig); err != nil {
-			return fmt.Errorf("load kubeconfig %s: %w", cfg.Kubeconfig, err)
-		}
-	}
-	// client-go's default 5 QPS would pace pod status updates: a suite
-	// that starts 70 pods at once waited ~40 s for them.
-	rc = rest.CopyConfig(rc)
-	rc.QPS, rc.Burst = 100, 200
-	client, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return fmt.Errorf("create kubernetes client: %w", err)
-	}
-	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
-		return fmt.Errorf("create state dir: %w", err)
-	}
-	if err := ensureBPFFS(cfg.StateDir); err != nil {
-		return err
-	}
-	if err := clearPods(cgParent, cfg.NetnsPrefix, cfg.VethPrefix); err != nil {
-		return fmt.Errorf("clear leftovers of a previous run: %w", err)
-	}
-	netw := &network{bridge: cfg.Bridge, gateway: cfg.BridgeIP, prefix: cfg.PodCIDR.Masked()}
-	if err := netw.ensureBridge(); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(cgParent, 0o755); err != nil {
-		return fmt.Errorf("create cgroup parent %s: %w", cgParent, err)
-	}
-	ipam, err := OpenIPAM(filepath.Join(cfg.StateDir, "ipam.json"), cfg.PodCIDR, cfg.BridgeIP)
+	host, err := prepareHost(cfg)
 	if err != nil {
 		return err
 	}
@@ -214,9 +184,9 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg:         cfg,
 		log:         log,
 		client:      client,
-		net:         netw,
-		cgParent:    cgParent,
-		ipam:        ipam,
+		net:         host.net,
+		cgParent:    host.cgParent,
+		ipam:        host.ipam,
 		images:      NewImageTable(cfg.BinDir, filepath.Join(cfg.StateDir, "images"), cfg.Busybox),
 		services:    svcInf.Lister(),
 		nsenter:     nsenter,
@@ -228,8 +198,78 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	stopHTTP, err := serveKubelet(ctx, cfg, rc, p, log)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
+	return runNodeController(ctx, cfg, client, p, host, dnsErr)
+}
 
-	nodeSpec := nodeObject(cfg, cgParent)
+// nodeClient is the node's API client: the configured rest.Config or one
+// from the kubeconfig, allowed enough requests per second for pod status.
+func nodeClient(cfg Config) (*rest.Config, kubernetes.Interface, error) {
+	rc := cfg.RestConfig
+	if rc == nil {
+		var err error
+		if rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig); err != nil {
+			return nil, nil, fmt.Errorf("load kubeconfig %s: %w", cfg.Kubeconfig, err)
+		}
+	}
+	// client-go's default 5 QPS would pace pod status updates: a suite
+	// that starts 70 pods at once waited ~40 s for them.
+	rc = rest.CopyConfig(rc)
+	rc.QPS, rc.Burst = 100, 200
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create kubernetes client: %w", err)
+	}
+	return rc, client, nil
+}
+
+// host is what the node set up on the machine for its pods.
+type host struct {
+	cgParent string
+	net      *network
+	ipam     *IPAM
+}
+
+// prepareHost makes the state directory, the bpf filesystem, the bridge,
+// the pods' cgroup parent and the address allocator, after clearing what a
+// crashed run left behind.
+func prepareHost(cfg Config) (host, error) {
+	cgParent, err := CgroupParent(cfg.CgroupParent)
+	if err != nil {
+		return host{}, err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return host{}, fmt.Errorf("create state dir: %w", err)
+	}
+	if err := ensureBPFFS(cfg.StateDir); err != nil {
+		return host{}, err
+	}
+	if err := clearPods(cgParent, cfg.NetnsPrefix, cfg.VethPrefix); err != nil {
+		return host{}, fmt.Errorf("clear leftovers of a previous run: %w", err)
+	}
+	netw := &network{bridge: cfg.Bridge, gateway: cfg.BridgeIP, prefix: cfg.PodCIDR.Masked()}
+	if err := netw.ensureBridge(); err != nil {
+		return host{}, err
+	}
+	if err := os.MkdirAll(cgParent, 0o755); err != nil {
+		return host{}, fmt.Errorf("create cgroup parent %s: %w", cgParent, err)
+	}
+	ipam, err := OpenIPAM(filepath.Join(cfg.StateDir, "ipam.json"), cfg.PodCIDR, cfg.BridgeIP)
+	if err != nil {
+		return host{}, err
+	}
+	return host{cgParent: cgParent, net: netw, ipam: ipam}, nil
+}
+
+// runNodeController registers the Node, runs virtual-kubelet's pod
+// controller over p until ctx ends, and returns the first error of the
+// controller or the DNS server.
+func runNodeController(ctx context.Context, cfg Config, client kubernetes.Interface, p *provider, h host, dnsErr <-chan error) error {
+	nodeSpec := nodeObject(cfg, h.cgParent)
 	n, err := nodeutil.NewNode(cfg.NodeName, func(nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
 		return p, nil, nil
 	}, nodeutil.WithClient(client), func(nc *nodeutil.NodeConfig) error {
@@ -242,21 +282,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("create node controller: %w", err)
 	}
-	stopHTTP, err := serveKubelet(ctx, cfg, rc, p, log)
-	if err != nil {
-		return err
-	}
-	defer stopHTTP()
 	runErr := make(chan error, 1)
 	go func() { runErr <- n.Run(ctx) }()
 	if err := n.WaitReady(ctx, 2*time.Minute); err != nil {
 		return fmt.Errorf("wait for node controller: %w", err)
 	}
-	if err := ensureNodeMeta(ctx, client, cfg, cgParent); err != nil {
+	if err := ensureNodeMeta(ctx, client, cfg, h.cgParent); err != nil {
 		return err
 	}
-	go gcAddresses(ctx, client, cfg.NodeName, ipam, log)
-	log.Info("node ready", "cgroupParent", cgParent, "dns", cfg.DNSAddr, "kubelet", cfg.KubeletAddrs)
+	go gcAddresses(ctx, client, cfg.NodeName, h.ipam, p.log)
+	p.log.Info("node ready", "cgroupParent", h.cgParent, "dns", cfg.DNSAddr, "kubelet", cfg.KubeletAddrs)
 	select {
 	case <-ctx.Done():
 		<-runErr
