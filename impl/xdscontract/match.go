@@ -179,16 +179,7 @@ func (q *QueryMatch) Matches(vals url.Values) bool {
 // EncodeMatch returns the RouteMatch of m.
 func EncodeMatch(m *Match) *route.RouteMatch {
 	out := &route.RouteMatch{}
-	switch m.PathKind {
-	case PathExact:
-		out.PathSpecifier = &route.RouteMatch_Path{Path: m.Path}
-	case PathSeparatedPrefix:
-		out.PathSpecifier = &route.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: m.Path}
-	case PathRegex:
-		out.PathSpecifier = &route.RouteMatch_SafeRegex{SafeRegex: encodeRegex(m.Path)}
-	default:
-		out.PathSpecifier = &route.RouteMatch_Prefix{Prefix: m.Path}
-	}
+	encodePathSpecifier(out, m.PathKind, m.Path)
 	if len(m.Headers) > 0 {
 		out.Headers = make([]*route.HeaderMatcher, len(m.Headers))
 		for i := range m.Headers {
@@ -267,6 +258,21 @@ func decodePathSpecifier(m *route.RouteMatch, path string) (PathKind, string, *r
 		return PathRegex, expr, re, err
 	default:
 		return 0, "", nil, Unsupported(path, "path specifier %T", ps)
+	}
+}
+
+// encodePathSpecifier sets the path match of out, of kind with path or
+// expression p: the inverse of [decodePathSpecifier].
+func encodePathSpecifier(out *route.RouteMatch, kind PathKind, p string) {
+	switch kind {
+	case PathExact:
+		out.PathSpecifier = &route.RouteMatch_Path{Path: p}
+	case PathSeparatedPrefix:
+		out.PathSpecifier = &route.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: p}
+	case PathRegex:
+		out.PathSpecifier = &route.RouteMatch_SafeRegex{SafeRegex: encodeRegex(p)}
+	default:
+		out.PathSpecifier = &route.RouteMatch_Prefix{Prefix: p}
 	}
 }
 
