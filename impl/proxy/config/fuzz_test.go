@@ -136,30 +136,29 @@ func checkDecode(t *testing.T, msg proto.Message) error {
 	var err error
 	switch m := msg.(type) {
 	case *listenerv3.Listener:
-		var l *config.Listener
-		if l, err = config.ParseListener(m); err == nil {
-			checkListener(t, l)
-		}
+		err = parseAndCheck(t, m, config.ParseListener, checkListener)
 	case *routev3.RouteConfiguration:
-		var rt *config.RouteTable
-		if rt, err = config.ParseRouteConfiguration(m); err == nil {
-			checkTable(t, rt)
-		}
+		err = parseAndCheck(t, m, config.ParseRouteConfiguration, checkTable)
 	case *clusterv3.Cluster:
-		var c *config.Cluster
-		if c, err = config.ParseCluster(m); err == nil {
-			checkCluster(t, c)
-		}
+		err = parseAndCheck(t, m, config.ParseCluster, checkCluster)
 	case *endpointv3.ClusterLoadAssignment:
-		var e *config.Endpoints
-		if e, err = config.ParseEndpoints(m); err == nil {
-			checkEndpoints(t, e)
-		}
+		err = parseAndCheck(t, m, config.ParseEndpoints, checkEndpoints)
 	default:
 		t.Fatalf("resource of type %T", msg)
 	}
 	if err != nil && err.Error() == "" {
 		t.Fatalf("%T rejected with an empty error", msg)
+	}
+	return err
+}
+
+// parseAndCheck parses m with parse and, when parse accepts it, checks the
+// result with check. It returns parse's error.
+func parseAndCheck[M proto.Message, T any](t *testing.T, m M, parse func(M) (T, error), check func(*testing.T, T)) error {
+	t.Helper()
+	v, err := parse(m)
+	if err == nil {
+		check(t, v)
 	}
 	return err
 }
