@@ -117,10 +117,19 @@ func (c *adsClient) subscribe(typeURL string, resourceNames, want []string) (*di
 // expectNone asserts no response arrives for d.
 func (c *adsClient) expectNone(d time.Duration) {
 	c.t.Helper()
-	select {
-	case r := <-c.resp:
+	if r, ok := receive(c.resp, d); ok {
 		c.t.Errorf("unexpected %s response version %s", r.GetTypeUrl(), r.GetVersionInfo())
+	}
+}
+
+// receive returns what ch delivers within d; ok is false when nothing
+// arrives in time.
+func receive[T any](ch <-chan T, d time.Duration) (v T, ok bool) {
+	select {
+	case v = <-ch:
+		return v, true
 	case <-time.After(d):
+		return v, false
 	}
 }
 
@@ -159,13 +168,11 @@ func startServer(t *testing.T) (*Server, string, context.Context) {
 	go func() { done <- s.Serve(ctx, lis) }()
 	t.Cleanup(func() {
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve returned %v after cancel, want nil", err)
-			}
-		case <-time.After(5 * time.Second):
+		switch err, ok := receive(done, 5*time.Second); {
+		case !ok:
 			t.Errorf("Serve did not return within 5s of cancel")
+		case err != nil:
+			t.Errorf("Serve returned %v after cancel, want nil", err)
 		}
 	})
 	return s, lis.Addr().String(), ctx
