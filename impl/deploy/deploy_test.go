@@ -18,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,15 +38,21 @@ const (
 	nodeImage       = "gammaproof/node:dev"
 )
 
-// typed decodes every object of policy strictly into its API type.
-func typed(t *testing.T, policy string) []runtime.Object {
+// mustObjects returns the objects of policy.
+func mustObjects(t *testing.T, policy string) []*unstructured.Unstructured {
 	t.Helper()
 	objs, err := objects(policy)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("objects(%q): %v", policy, err)
 	}
+	return objs
+}
+
+// typed decodes every object of policy strictly into its API type.
+func typed(t *testing.T, policy string) []runtime.Object {
+	t.Helper()
 	var out []runtime.Object
-	for _, u := range objs {
+	for _, u := range mustObjects(t, policy) {
 		obj, err := scheme.Scheme.New(u.GroupVersionKind())
 		if err != nil {
 			t.Fatalf("%s %s: no API type: %v", u.GetKind(), u.GetName(), err)
@@ -324,20 +331,12 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := objects(string(grantpolicy.Spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs {
+	for _, o := range mustObjects(t, string(grantpolicy.Spec)) {
 		if err := c.Create(t.Context(), o); err != nil {
 			t.Fatalf("create %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}
-	strict, err := objects(string(grantpolicy.Strict))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range strict {
+	for _, o := range mustObjects(t, string(grantpolicy.Strict)) {
 		if o.GetKind() != "Deployment" {
 			continue
 		}
@@ -369,12 +368,9 @@ func TestKubectlKustomizeAgrees(t *testing.T) {
 			}
 			theirs, err := splitYAML(out)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("split kubectl kustomize's output: %v", err)
 			}
-			ours, err := objects(policy)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ours := mustObjects(t, policy)
 			if len(ours) != len(theirs) {
 				t.Fatalf("%d objects, kubectl kustomize made %d", len(ours), len(theirs))
 			}
