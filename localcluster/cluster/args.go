@@ -75,41 +75,24 @@ func Args(l Layout, binDir, component string) ([]string, error) {
 			"--profiling=false",
 		}, nil
 	case ControllerManager:
-		kc := l.ComponentKubeconfig(ControllerManager)
-		return []string{
-			"--kubeconfig=" + kc,
-			"--authentication-kubeconfig=" + kc,
-			"--authorization-kubeconfig=" + kc,
-			"--bind-address=127.0.0.1",
-			"--secure-port=10257",
-			"--leader-elect=false",
+		return append(controlLoopArgs(l, ControllerManager, 10257),
 			"--allocate-node-cidrs=false",
-			"--service-cluster-ip-range=" + ServiceCIDR,
-			"--root-ca-file=" + l.PKI("ca.crt"),
-			"--service-account-private-key-file=" + l.PKI("sa.key"),
+			"--service-cluster-ip-range="+ServiceCIDR,
+			"--root-ca-file="+l.PKI("ca.crt"),
+			"--service-account-private-key-file="+l.PKI("sa.key"),
 			// One identity (system:masters, see NewPKI) for every controller:
 			// no per-controller ServiceAccount and token round trips at start.
 			"--use-service-account-credentials=false",
-			"--controllers=" + strings.Join(controllers, ","),
+			"--controllers="+strings.Join(controllers, ","),
 			// The default 20 QPS paces a suite that creates dozens of
 			// Deployments at once.
 			"--kube-api-qps=100",
 			"--kube-api-burst=200",
-			"--cluster-signing-cert-file=" + l.PKI("ca.crt"),
-			"--cluster-signing-key-file=" + l.PKI("ca.key"),
-			"--profiling=false",
-		}, nil
+			"--cluster-signing-cert-file="+l.PKI("ca.crt"),
+			"--cluster-signing-key-file="+l.PKI("ca.key"),
+		), nil
 	case Scheduler:
-		kc := l.ComponentKubeconfig(Scheduler)
-		return []string{
-			"--kubeconfig=" + kc,
-			"--authentication-kubeconfig=" + kc,
-			"--authorization-kubeconfig=" + kc,
-			"--bind-address=127.0.0.1",
-			"--secure-port=10259",
-			"--leader-elect=false",
-			"--profiling=false",
-		}, nil
+		return controlLoopArgs(l, Scheduler, 10259), nil
 	case LocalNode:
 		return []string{
 			"run",
@@ -137,4 +120,21 @@ func Args(l Layout, binDir, component string) ([]string, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("unknown component %q (known: %v)", component, Components)
+}
+
+// controlLoopArgs are the arguments kube-controller-manager and
+// kube-scheduler (component) share: its kubeconfig, for the API server and
+// for checking the requests to its own secure port (on localhost at port);
+// no leader election (one replica) and no profiling.
+func controlLoopArgs(l Layout, component string, port int) []string {
+	kc := l.ComponentKubeconfig(component)
+	return []string{
+		"--kubeconfig=" + kc,
+		"--authentication-kubeconfig=" + kc,
+		"--authorization-kubeconfig=" + kc,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(port),
+		"--leader-elect=false",
+		"--profiling=false",
+	}
 }

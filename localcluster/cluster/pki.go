@@ -46,32 +46,18 @@ type CertRequest struct {
 	Server, Client bool
 }
 
-// NewCA creates a self-signed certificate authority with an ECDSA P-256 key
-// (fast to generate, so `up` stays quick).
+// NewCA creates a self-signed certificate authority.
 func NewCA(commonName string) (*KeyPair, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate CA key: %w", err)
-	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
+	ca, err := newCert(&x509.Certificate{
 		Subject:               pkix.Name{CommonName: commonName},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(certValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("create CA certificate: %w", err)
+		return nil, fmt.Errorf("create CA %q: %w", commonName, err)
 	}
-	return newKeyPair(der, key)
+	return ca, nil
 }
 
 // Issue creates a certificate signed by the CA k.
@@ -82,23 +68,11 @@ func (k *KeyPair) Issue(req CertRequest) (*KeyPair, error) {
 	if !req.Server && !req.Client {
 		return nil, fmt.Errorf("issue certificate %q: neither server nor client usage", req.CommonName)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate key for %q: %w", req.CommonName, err)
-	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: req.CommonName, Organization: req.Organization},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(certValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		DNSNames:     req.DNSNames,
-		IPAddresses:  req.IPs,
+		Subject:     pkix.Name{CommonName: req.CommonName, Organization: req.Organization},
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		DNSNames:    req.DNSNames,
+		IPAddresses: req.IPs,
 	}
 	if req.Server {
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
@@ -106,28 +80,58 @@ func (k *KeyPair) Issue(req CertRequest) (*KeyPair, error) {
 	if req.Client {
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, k.cert, key.Public(), k.key)
+	kp, err := newCert(tmpl, k)
 	if err != nil {
-		return nil, fmt.Errorf("create certificate %q: %w", req.CommonName, err)
+		return nil, fmt.Errorf("issue certificate %q: %w", req.CommonName, err)
 	}
-	return newKeyPair(der, key)
+	return kp, nil
 }
 
-func newKeyPair(der []byte, key *ecdsa.PrivateKey) (*KeyPair, error) {
+// newCert gives tmpl a serial number and the validity window, and signs it
+// for a new key: with the key of ca, or with the new key itself (a
+// self-signed CA) when ca is nil.
+func newCert(tmpl *x509.Certificate, ca *KeyPair) (*KeyPair, error) {
+	key, keyPEM, err := newKey()
+	if err != nil {
+		return nil, err
+	}
+	if tmpl.SerialNumber, err = newSerial(); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(certValidity)
+	parent, signer := tmpl, crypto.Signer(key)
+	if ca != nil {
+		parent, signer = ca.cert, ca.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
+	if err != nil {
+		return nil, fmt.Errorf("create certificate: %w", err)
+	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("parse generated certificate: %w", err)
 	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("marshal key: %w", err)
-	}
 	return &KeyPair{
 		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+		KeyPEM:  keyPEM,
 		cert:    cert,
 		key:     key,
 	}, nil
+}
+
+// newKey generates an ECDSA P-256 key (fast to generate, so `up` stays
+// quick) and returns it with its PEM encoding.
+func newKey() (*ecdsa.PrivateKey, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate key: %w", err)
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("marshal key: %w", err)
+	}
+	return key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
 }
 
 func newSerial() (*big.Int, error) {
@@ -191,19 +195,15 @@ func NewPKI() (*PKI, error) {
 		}
 		*is.dst = kp
 	}
-	sa, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	sa, saPEM, err := newKey()
 	if err != nil {
-		return nil, fmt.Errorf("generate service account key: %w", err)
-	}
-	saDER, err := x509.MarshalECPrivateKey(sa)
-	if err != nil {
-		return nil, fmt.Errorf("marshal service account key: %w", err)
+		return nil, fmt.Errorf("service account key: %w", err)
 	}
 	pubDER, err := x509.MarshalPKIXPublicKey(sa.Public())
 	if err != nil {
 		return nil, fmt.Errorf("marshal service account public key: %w", err)
 	}
-	p.ServiceAccountKeyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: saDER})
+	p.ServiceAccountKeyPEM = saPEM
 	p.ServiceAccountPubPEM = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
 	return p, nil
 }

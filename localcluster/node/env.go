@@ -39,34 +39,22 @@ func buildEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, get obj
 		set(k, svcEnv[k])
 	}
 	for _, ef := range c.EnvFrom {
+		var kind, name string
+		var optional *bool
 		switch {
 		case ef.ConfigMapRef != nil:
-			data, err := get.ConfigMap(ctx, pod.Namespace, ef.ConfigMapRef.Name)
-			if err != nil {
-				if notFound(err) && ef.ConfigMapRef.Optional != nil && *ef.ConfigMapRef.Optional {
-					continue
-				}
-				return nil, fmt.Errorf("read configmap %s for envFrom: %w", ef.ConfigMapRef.Name, err)
-			}
-			for _, k := range sortedKeys(data) {
-				set(ef.Prefix+k, data[k])
-			}
+			kind, name, optional = kindConfigMap, ef.ConfigMapRef.Name, ef.ConfigMapRef.Optional
 		case ef.SecretRef != nil:
-			data, err := get.Secret(ctx, pod.Namespace, ef.SecretRef.Name)
-			if err != nil {
-				if notFound(err) && ef.SecretRef.Optional != nil && *ef.SecretRef.Optional {
-					continue
-				}
-				return nil, fmt.Errorf("read secret %s for envFrom: %w", ef.SecretRef.Name, err)
-			}
-			keys := make([]string, 0, len(data))
-			for k := range data {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				set(ef.Prefix+k, string(data[k]))
-			}
+			kind, name, optional = kindSecret, ef.SecretRef.Name, ef.SecretRef.Optional
+		default:
+			continue
+		}
+		data, err := readData(ctx, get, notFound, kind, pod.Namespace, name, optional)
+		if err != nil {
+			return nil, fmt.Errorf("envFrom: %w", err)
+		}
+		for _, k := range sortedKeys(data) {
+			set(ef.Prefix+k, data[k])
 		}
 	}
 	for _, e := range c.Env {
@@ -96,34 +84,10 @@ func envValueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.Container, vf 
 		return v, true, err
 	case vf.ConfigMapKeyRef != nil:
 		r := vf.ConfigMapKeyRef
-		data, err := get.ConfigMap(ctx, pod.Namespace, r.Name)
-		optional := r.Optional != nil && *r.Optional
-		if err != nil {
-			if notFound(err) && optional {
-				return "", false, nil
-			}
-			return "", false, fmt.Errorf("read configmap %s: %w", r.Name, err)
-		}
-		v, ok := data[r.Key]
-		if !ok && !optional {
-			return "", false, fmt.Errorf("configmap %s has no key %q", r.Name, r.Key)
-		}
-		return v, ok, nil
+		return dataValue(ctx, get, notFound, kindConfigMap, pod.Namespace, r.Name, r.Key, r.Optional)
 	case vf.SecretKeyRef != nil:
 		r := vf.SecretKeyRef
-		data, err := get.Secret(ctx, pod.Namespace, r.Name)
-		optional := r.Optional != nil && *r.Optional
-		if err != nil {
-			if notFound(err) && optional {
-				return "", false, nil
-			}
-			return "", false, fmt.Errorf("read secret %s: %w", r.Name, err)
-		}
-		v, ok := data[r.Key]
-		if !ok && !optional {
-			return "", false, fmt.Errorf("secret %s has no key %q", r.Name, r.Key)
-		}
-		return string(v), ok, nil
+		return dataValue(ctx, get, notFound, kindSecret, pod.Namespace, r.Name, r.Key, r.Optional)
 	case vf.ResourceFieldRef != nil:
 		r := vf.ResourceFieldRef
 		name := c.Name
@@ -154,6 +118,52 @@ func envValueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.Container, vf 
 	return "", false, fmt.Errorf("valueFrom names no source")
 }
 
+// The kinds of object readData reads, as error messages name them.
+const (
+	kindConfigMap = "configmap"
+	kindSecret    = "secret"
+)
+
+// readData returns the data of the ConfigMap or Secret (kind) called name in
+// namespace ns, a Secret's values as strings. A missing object gives no data
+// and no error when it is optional.
+func readData(ctx context.Context, get objectGetter, notFound notFoundFunc, kind, ns, name string, optional *bool) (map[string]string, error) {
+	var data map[string]string
+	var err error
+	if kind == kindSecret {
+		var raw map[string][]byte
+		raw, err = get.Secret(ctx, ns, name)
+		data = make(map[string]string, len(raw))
+		for k, v := range raw {
+			data[k] = string(v)
+		}
+	} else {
+		data, err = get.ConfigMap(ctx, ns, name)
+	}
+	if err != nil {
+		if notFound(err) && optional != nil && *optional {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read %s %s: %w", kind, name, err)
+	}
+	return data, nil
+}
+
+// dataValue resolves a ConfigMap or Secret key reference (kind says which)
+// to the key's value; ok is false when an optional object or key is
+// missing.
+func dataValue(ctx context.Context, get objectGetter, notFound notFoundFunc, kind, ns, name, key string, optional *bool) (v string, ok bool, err error) {
+	data, err := readData(ctx, get, notFound, kind, ns, name, optional)
+	if err != nil {
+		return "", false, err
+	}
+	v, ok = data[key]
+	if !ok && (optional == nil || !*optional) {
+		return "", false, fmt.Errorf("%s %s has no key %q", kind, name, key)
+	}
+	return v, ok, nil
+}
+
 // fieldValue resolves a downward API field path of pod.
 func fieldValue(pod *corev1.Pod, path string) (string, error) {
 	if k, ok := strings.CutPrefix(path, "metadata.labels['"); ok {
@@ -180,21 +190,22 @@ func fieldValue(pod *corev1.Pod, path string) (string, error) {
 	case "status.podIP":
 		return pod.Status.PodIP, nil
 	case "status.podIPs":
-		var ips []string
-		for _, ip := range pod.Status.PodIPs {
-			ips = append(ips, ip.IP)
-		}
-		return strings.Join(ips, ","), nil
+		return joinIPs(pod.Status.PodIPs, func(ip corev1.PodIP) string { return ip.IP }), nil
 	case "status.hostIP":
 		return pod.Status.HostIP, nil
 	case "status.hostIPs":
-		var ips []string
-		for _, ip := range pod.Status.HostIPs {
-			ips = append(ips, ip.IP)
-		}
-		return strings.Join(ips, ","), nil
+		return joinIPs(pod.Status.HostIPs, func(ip corev1.HostIP) string { return ip.IP }), nil
 	}
 	return "", fmt.Errorf("unsupported downward API field %q", path)
+}
+
+// joinIPs joins the address of each of ips, which ip reads, with commas.
+func joinIPs[T any](ips []T, ip func(T) string) string {
+	out := make([]string, len(ips))
+	for i, v := range ips {
+		out[i] = ip(v)
+	}
+	return strings.Join(out, ",")
 }
 
 func formatMap(m map[string]string) string {

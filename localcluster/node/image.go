@@ -122,13 +122,7 @@ func (t *ImageTable) Available() []string {
 // "library/", the tag and the digest are dropped.
 // "docker.io/library/busybox:1.36" becomes "busybox".
 func Repository(ref string) string {
-	r := strings.TrimSpace(ref)
-	if i := strings.Index(r, "@"); i >= 0 {
-		r = r[:i]
-	}
-	if i := strings.LastIndex(r, ":"); i >= 0 && !strings.Contains(r[i:], "/") {
-		r = r[:i]
-	}
+	r, _ := splitRef(ref)
 	if i := strings.Index(r, "/"); i >= 0 {
 		host := r[:i]
 		if strings.ContainsAny(host, ".:") || host == "localhost" {
@@ -142,14 +136,22 @@ func Repository(ref string) string {
 // Tag returns the tag of an image reference ("" when it has none; a
 // digest is not a tag).
 func Tag(ref string) string {
-	r := strings.TrimSpace(ref)
-	if i := strings.Index(r, "@"); i >= 0 {
-		r = r[:i]
+	_, tag := splitRef(ref)
+	return tag
+}
+
+// splitRef splits an image reference into its name (registry host and
+// repository path, as written) and its tag ("" when it has none); a digest
+// is dropped.
+func splitRef(ref string) (name, tag string) {
+	name = strings.TrimSpace(ref)
+	if i := strings.Index(name, "@"); i >= 0 {
+		name = name[:i]
 	}
-	if i := strings.LastIndex(r, ":"); i >= 0 && !strings.Contains(r[i:], "/") {
-		return r[i+1:]
+	if i := strings.LastIndex(name, ":"); i >= 0 && !strings.Contains(name[i:], "/") {
+		return name[:i], name[i+1:]
 	}
-	return ""
+	return name, ""
 }
 
 // Resolve maps an image reference to an [Image] and makes sure its tool-set

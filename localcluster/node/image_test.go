@@ -10,22 +10,30 @@ import (
 	"testing"
 )
 
-func TestRepository(t *testing.T) {
-	tests := []struct{ ref, want string }{
-		{"busybox", "busybox"},
-		{"busybox:1.36", "busybox"},
-		{"docker.io/library/busybox:1.36", "busybox"},
-		{"docker.io/busybox@sha256:abc", "busybox"},
-		{"nicolaka/netshoot", "nicolaka/netshoot"},
-		{"docker.io/nicolaka/netshoot:v0.13", "nicolaka/netshoot"},
-		{"ghcr.io/gammaproof/echo:dev", "gammaproof/echo"},
-		{"localhost:5000/gammaproof/client:1", "gammaproof/client"},
-		{"gammaproof/node@sha256:0123", "gammaproof/node"},
-		{"GammaProof/Echo", "gammaproof/echo"},
-	}
-	for _, tt := range tests {
-		if got := Repository(tt.ref); got != tt.want {
-			t.Errorf("Repository(%q) = %q, want %q", tt.ref, got, tt.want)
+// TestRepositoryAndTag: the repository and the tag of each reference.
+func TestRepositoryAndTag(t *testing.T) {
+	for ref, want := range map[string]struct{ repo, tag string }{
+		"busybox":                                  {"busybox", ""},
+		"busybox:1.36":                             {"busybox", "1.36"},
+		"docker.io/library/busybox:1.36":           {"busybox", "1.36"},
+		"docker.io/busybox@sha256:abc":             {"busybox", ""},
+		"nicolaka/netshoot":                        {"nicolaka/netshoot", ""},
+		"docker.io/nicolaka/netshoot:v0.13":        {"nicolaka/netshoot", "v0.13"},
+		"ghcr.io/gammaproof/echo:dev":              {"gammaproof/echo", "dev"},
+		"localhost:5000/gammaproof/client:1":       {"gammaproof/client", "1"},
+		"gammaproof/node@sha256:0123":              {"gammaproof/node", ""},
+		"GammaProof/Echo":                          {"gammaproof/echo", ""},
+		"gammaproof/controller:faults":             {"gammaproof/controller", "faults"},
+		"localhost:5000/gammaproof/controller:dev": {"gammaproof/controller", "dev"},
+		"localhost:5000/gammaproof/controller":     {"gammaproof/controller", ""},
+		"gammaproof/controller@sha256:ff":          {"gammaproof/controller", ""},
+		"gammaproof/controller:faults@sha256:ff":   {"gammaproof/controller", "faults"},
+	} {
+		if got := Repository(ref); got != want.repo {
+			t.Errorf("Repository(%q) = %q, want %q", ref, got, want.repo)
+		}
+		if got := Tag(ref); got != want.tag {
+			t.Errorf("Tag(%q) = %q, want %q", ref, got, want.tag)
 		}
 	}
 }
@@ -43,19 +51,14 @@ func testTable(t *testing.T) (*ImageTable, string) {
 	return tab, bin
 }
 
-func TestTag(t *testing.T) {
-	for ref, want := range map[string]string{
-		"gammaproof/controller:faults":             "faults",
-		"localhost:5000/gammaproof/controller:dev": "dev",
-		"localhost:5000/gammaproof/controller":     "",
-		"gammaproof/controller@sha256:ff":          "",
-		"gammaproof/controller:faults@sha256:ff":   "faults",
-		"docker.io/library/busybox:1.36":           "1.36",
-	} {
-		if got := Tag(ref); got != want {
-			t.Errorf("Tag(%q) = %q, want %q", ref, got, want)
-		}
+// mustResolve resolves ref in tab, failing the test if it does not.
+func mustResolve(t *testing.T, tab *ImageTable, ref string) Image {
+	t.Helper()
+	im, err := tab.Resolve(ref)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return im
 }
 
 // TestFaultsTagResolvesToFaultBuild: gammaproof/*:faults runs the binary
@@ -72,14 +75,8 @@ func TestFaultsTagResolvesToFaultBuild(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bin, "faults", "gamma-controller"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	faulty, err := tab.Resolve("gammaproof/controller:faults")
-	if err != nil {
-		t.Fatal(err)
-	}
-	release, err := tab.Resolve("gammaproof/controller:dev")
-	if err != nil {
-		t.Fatal(err)
-	}
+	faulty := mustResolve(t, tab, "gammaproof/controller:faults")
+	release := mustResolve(t, tab, "gammaproof/controller:dev")
 	for _, tc := range []struct {
 		im   Image
 		want string
@@ -160,18 +157,9 @@ func TestImageTableResolve(t *testing.T) {
 
 func TestImageArgvAndCommand(t *testing.T) {
 	tab, _ := testTable(t)
-	bb, err := tab.Resolve("busybox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	echo, err := tab.Resolve("gammaproof/echo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := tab.Resolve("nicolaka/netshoot")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bb := mustResolve(t, tab, "busybox")
+	echo := mustResolve(t, tab, "gammaproof/echo")
+	ns := mustResolve(t, tab, "nicolaka/netshoot")
 	argv := []struct {
 		name          string
 		im            Image
@@ -230,10 +218,7 @@ func TestImageEchoAdvanced(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(files, "cert.key"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	im, err := tab.Resolve(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	im := mustResolve(t, tab, ref)
 	// The manifests give args only: the entrypoint server comes first.
 	args := []string{"--port=8080", "--crt=/cert.crt", "--key=/cert.key"}
 	if got, want := im.Argv(nil, args), append([]string{"server"}, args...); !slices.Equal(got, want) {

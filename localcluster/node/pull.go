@@ -261,8 +261,9 @@ func cachedImage(ref, dir string) (Image, error) {
 		return Image{}, fmt.Errorf("read cached image: %w", err)
 	}
 	rootfs := filepath.Join(dir, "rootfs")
+	name, _ := splitRef(ref) // a pulled image's name is its reference without tag or digest
 	im := Image{
-		Name:  pulledName(ref),
+		Name:  name,
 		Dir:   filepath.Join(dir, "bin"),
 		Links: map[string]string{},
 	}
@@ -299,18 +300,6 @@ func cachedImage(ref, dir string) (Image, error) {
 		return Image{}, fmt.Errorf("entrypoint %s is in none of the image's PATH directories (%s)", first, strings.Join(pathDirs, ":"))
 	}
 	return im, nil
-}
-
-// pulledName is the name of a pulled image: ref without tag or digest.
-func pulledName(ref string) string {
-	r := strings.TrimSpace(ref)
-	if i := strings.Index(r, "@"); i >= 0 {
-		r = r[:i]
-	}
-	if i := strings.LastIndex(r, ":"); i >= 0 && !strings.Contains(r[i:], "/") {
-		r = r[:i]
-	}
-	return r
 }
 
 // linkExecutables adds to links every executable file of the image

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -182,9 +181,9 @@ func (p *provider) projectedFiles(ctx context.Context, pod *corev1.Pod, name str
 		case s.ServiceAccountToken != nil:
 			f, err = p.tokenFile(ctx, pod, s.ServiceAccountToken)
 		case s.ConfigMap != nil:
-			f, err = p.configMapFiles(ctx, pod.Namespace, s.ConfigMap.Name, s.ConfigMap.Items, s.ConfigMap.Optional)
+			f, err = p.keyFiles(ctx, kindConfigMap, pod.Namespace, s.ConfigMap.Name, s.ConfigMap.Items, s.ConfigMap.Optional)
 		case s.Secret != nil:
-			f, err = p.secretFiles(ctx, pod.Namespace, s.Secret.Name, s.Secret.Items, s.Secret.Optional)
+			f, err = p.keyFiles(ctx, kindSecret, pod.Namespace, s.Secret.Name, s.Secret.Items, s.Secret.Optional)
 		case s.DownwardAPI != nil:
 			f, err = downwardFiles(pod, s.DownwardAPI.Items)
 		default:
@@ -200,31 +199,17 @@ func (p *provider) projectedFiles(ctx context.Context, pod *corev1.Pod, name str
 	return files, nil
 }
 
-func (p *provider) configMapFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool) (map[string][]byte, error) {
-	return keyFiles("configmap", name, items, optional, func() (map[string][]byte, error) {
-		data, err := p.ConfigMap(ctx, ns, name)
-		all := make(map[string][]byte, len(data))
-		for k, v := range data {
-			all[k] = []byte(v)
-		}
-		return all, err
-	})
-}
-
-func (p *provider) secretFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool) (map[string][]byte, error) {
-	return keyFiles("secret", name, items, optional, func() (map[string][]byte, error) { return p.Secret(ctx, ns, name) })
-}
-
-// keyFiles returns the files of the keys of ConfigMap or Secret name (kind
-// says which) that read returns, picked by items; none when it does not
-// exist and the volume source is optional.
-func keyFiles(kind, name string, items []corev1.KeyToPath, optional *bool, read func() (map[string][]byte, error)) (map[string][]byte, error) {
-	all, err := read()
-	if err != nil {
-		if isNotFound(err) && optional != nil && *optional {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("read %s %s: %w", kind, name, err)
+// keyFiles returns the files of the keys of the ConfigMap or Secret (kind)
+// called name in namespace ns, picked by items; none when it does not exist
+// and the volume source is optional.
+func (p *provider) keyFiles(ctx context.Context, kind, ns, name string, items []corev1.KeyToPath, optional *bool) (map[string][]byte, error) {
+	data, err := readData(ctx, p, isNotFound, kind, ns, name, optional)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	all := make(map[string][]byte, len(data))
+	for k, v := range data {
+		all[k] = []byte(v)
 	}
 	return pickItems(all, items, name)
 }
@@ -416,23 +401,18 @@ func (m *mountpoints) ensure(dst string, dir bool) error {
 // removeMountpoints deletes the recorded paths, deepest first; a path that
 // is no longer empty is left alone.
 func removeMountpoints(file string) error {
-	f, err := os.Open(file)
-	if errors.Is(err, os.ErrNotExist) {
+	record, err := os.ReadFile(file)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return nil
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("read mount point record: %w", err)
 	}
 	var paths []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" && filepath.IsAbs(l) && l != "/" {
+	for l := range strings.Lines(string(record)) {
+		if l = strings.TrimSpace(l); l != "" && filepath.IsAbs(l) && l != "/" {
 			paths = append(paths, l)
 		}
-	}
-	f.Close()
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read mount point record: %w", err)
 	}
 	sort.Slice(paths, func(i, j int) bool { return len(paths[i]) > len(paths[j]) })
 	for _, p := range paths {
