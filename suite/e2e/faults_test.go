@@ -27,6 +27,7 @@ import (
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/repo"
 	"github.com/gammaproof/gammaproof/suite/report"
+	"github.com/gammaproof/gammaproof/suite/upstream"
 	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
@@ -116,8 +117,7 @@ func TestFaults(t *testing.T) {
 	var rows []faultRow
 	union := map[string]bool{}
 	for _, f := range faults {
-		row := faultRow{Fault: f.Name, Description: f.Description, Source: f.Source, Statistical: f.Statistical,
-			Scenarios: f.Scenarios, Gap: f.Gap, Upstream: "not run"}
+		row := faultRow{faultEntry: entryOf(f), Gap: f.Gap, Upstream: "not run"}
 		if len(f.Scenarios) == 0 {
 			rows = append(rows, row)
 			continue
@@ -140,7 +140,7 @@ func TestFaults(t *testing.T) {
 
 	// The correct mesh: the same scenarios on the release controller,
 	// grouped by the grant policy they need.
-	correct := faultRow{Fault: correctMesh, Description: "the release controller (no fault): every scenario must PASS", Upstream: "not run"}
+	correct := faultRow{faultEntry: faultEntry{Fault: correctMesh, Description: "the release controller (no fault): every scenario must PASS"}, Upstream: "not run"}
 	byPolicy := map[string][]string{}
 	for s := range union {
 		p := policyOf([]string{s}, policies)
@@ -250,7 +250,7 @@ func selectedFaults(list string) ([]faultcatalog.Fault, error) {
 		return faultcatalog.All(), nil
 	}
 	var out []faultcatalog.Fault
-	for _, name := range splitList(list) {
+	for _, name := range upstream.SplitList(list) {
 		f, err := faultcatalog.Lookup(name)
 		if err != nil {
 			return nil, fmt.Errorf("--faults: %w", err)

@@ -50,13 +50,26 @@ type upstreamRun struct {
 	Error   string   `json:"error,omitempty"`
 }
 
-// faultRow is one row of reports/faults/table.
+// faultEntry is what a row says about the fault before any run: the
+// catalogue's words (faultcatalog.Fault) under table.json's names.
+type faultEntry struct {
+	Fault       string   `json:"fault"`
+	Description string   `json:"description"`
+	Source      string   `json:"source,omitempty"`
+	Statistical bool     `json:"statistical"`
+	Scenarios   []string `json:"scenarios"`
+}
+
+// entryOf is the catalogue's entry for f.
+func entryOf(f faultcatalog.Fault) faultEntry {
+	return faultEntry{Fault: f.Name, Description: f.Description, Source: f.Source, Statistical: f.Statistical, Scenarios: f.Scenarios}
+}
+
+// faultRow is one row of reports/faults/table. Its entry comes first, so
+// table.json keeps its field order (fault, description, source,
+// statistical, scenarios, grantPolicy, runs, …).
 type faultRow struct {
-	Fault       string     `json:"fault"`
-	Description string     `json:"description"`
-	Source      string     `json:"source,omitempty"`
-	Statistical bool       `json:"statistical"`
-	Scenarios   []string   `json:"scenarios"`
+	faultEntry
 	GrantPolicy string     `json:"grantPolicy"`
 	Runs        []faultRun `json:"runs"`
 	// Gap is why no scenario can catch the fault yet (it was not run).
@@ -335,7 +348,7 @@ func correctUpstream(runs []faultRun) string {
 func TestMergeFaultRows(t *testing.T) {
 	run := func(v verdict.Verdict) faultRun { return faultRun{Verdict: v} }
 	row := func(fault, policy string, scenarios []string, runs ...faultRun) faultRow {
-		return faultRow{Fault: fault, GrantPolicy: policy, Scenarios: scenarios, Runs: runs}
+		return faultRow{faultEntry: faultEntry{Fault: fault, Scenarios: scenarios}, GrantPolicy: policy, Runs: runs}
 	}
 	weight, ports := []string{"mesh-weight"}, []string{"mesh-ports"}
 	old := []faultRow{

@@ -109,7 +109,7 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--mode=%q: use lower-case letters, digits and dashes (e.g. default)", o.Mode)
 	}
 	for _, fl := range []struct{ name, list string }{{"--supported-features", o.SupportedFeatures}, {"--exempt-features", o.ExemptFeatures}} {
-		for _, f := range splitList(fl.list) {
+		for _, f := range upstream.SplitList(fl.list) {
 			if !knownFeature(f) {
 				return fmt.Errorf("%s: %q is neither an upstream feature name (sigs.k8s.io/gateway-api/pkg/features: Mesh, HTTPRoute, MeshConsumerRoute, …; `gammaproof verify --list` shows the ones the scenarios need) nor one of gammaproof's (%s…)", fl.name, f, scenario.OwnFeaturePrefix)
 			}
@@ -170,20 +170,10 @@ func (o Options) implementation() report.Implementation {
 			*f.dst = f.v
 		}
 	}
-	if c := splitList(o.Contact); len(c) > 0 {
+	if c := upstream.SplitList(o.Contact); len(c) > 0 {
 		impl.Contact = c
 	}
 	return impl
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // Gammaproof describes our implementation for reports.

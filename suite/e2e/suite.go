@@ -31,6 +31,7 @@ import (
 	"github.com/gammaproof/gammaproof/suite/sample"
 	"github.com/gammaproof/gammaproof/suite/sample/podproxy"
 	"github.com/gammaproof/gammaproof/suite/scenario"
+	"github.com/gammaproof/gammaproof/suite/upstream"
 )
 
 // Host is what the program running the suite provides.
@@ -128,19 +129,16 @@ func (s *Suite) Setup(ctx context.Context, cfg *envconf.Config) (context.Context
 			return ctx, err
 		}
 	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return ctx, fmt.Errorf("create client: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return ctx, fmt.Errorf("create dynamic client: %w", err)
+	cs, csErr := kubernetes.NewForConfig(rc)
+	dyn, dynErr := dynamic.NewForConfig(rc)
+	if err := errors.Join(csErr, dynErr); err != nil {
+		return ctx, fmt.Errorf("create clients: %w", err)
 	}
 	s.runner = &runner.Runner{
 		Applier: applier, Client: cs, Dynamic: dyn, REST: rc,
 		GrantPolicy: s.opts.GrantPolicy,
-		Supported:   splitList(s.opts.SupportedFeatures),
-		Exempt:      splitList(s.opts.ExemptFeatures),
+		Supported:   upstream.SplitList(s.opts.SupportedFeatures),
+		Exempt:      upstream.SplitList(s.opts.ExemptFeatures),
 		Check:       check.Options{Params: s.opts.params(), Convergence: s.opts.Convergence},
 		Sampler: func(ns, pod string, port int) sample.Sampler {
 			name := s.byNamespace[ns]
@@ -345,8 +343,8 @@ func (s *Suite) resultsOf(ctx context.Context) *report.Results {
 			GatewayAPI:          report.GatewayAPI{Version: crds.GatewayAPIVersion, Channel: string(crds.Experimental)},
 			Start:               s.start.UTC().Truncate(time.Second),
 			End:                 time.Now().UTC().Truncate(time.Second),
-			SupportedFeatures:   splitList(s.opts.SupportedFeatures),
-			UnsupportedFeatures: splitList(s.opts.ExemptFeatures),
+			SupportedFeatures:   upstream.SplitList(s.opts.SupportedFeatures),
+			UnsupportedFeatures: upstream.SplitList(s.opts.ExemptFeatures),
 			GrantPolicy:         s.opts.GrantPolicy,
 		},
 		Scenarios: s.runner.Results(),

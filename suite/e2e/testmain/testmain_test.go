@@ -31,15 +31,13 @@ type helperResult struct {
 // the testing package prints goes to the given file, not to stdout.
 func TestRun(t *testing.T) {
 	tests := []struct {
-		name    string
-		fail    bool
-		labels  string
-		wantOK  bool
-		wantRan []string
+		name, labels string
+		fail, wantOK bool
+		wantRan      []string
 	}{
-		{"all pass", false, "", true, []string{"alpha", "beta"}},
-		{"one fails", true, "", false, []string{"alpha", "beta"}},
-		{"label selects", true, "alpha", true, []string{"alpha"}},
+		{"all pass", "", false, true, []string{"alpha", "beta"}},
+		{"one fails", "", true, false, []string{"alpha", "beta"}},
+		{"label selects", "alpha", true, true, []string{"alpha"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

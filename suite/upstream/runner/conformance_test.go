@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
-	"strings"
 	"testing"
 
 	confv1 "sigs.k8s.io/gateway-api/conformance/apis/v1"
@@ -35,19 +34,19 @@ var (
 func TestConformance(t *testing.T) {
 	o := Options{
 		Kubeconfig:        lookup("kubeconfig"),
-		SupportedFeatures: list(lookup("supported-features")),
-		ExemptFeatures:    list(lookup("exempt-features")),
-		Profiles:          list(lookup("conformance-profiles")),
+		SupportedFeatures: upstream.SplitList(lookup("supported-features")),
+		ExemptFeatures:    upstream.SplitList(lookup("exempt-features")),
+		Profiles:          upstream.SplitList(lookup("conformance-profiles")),
 		Implementation: confv1.Implementation{
 			Organization: lookup("organization"),
 			Project:      lookup("project"),
 			URL:          lookup("url"),
 			Version:      lookup("version"),
-			Contact:      list(lookup("contact")),
+			Contact:      upstream.SplitList(lookup("contact")),
 		},
 		Mode:              lookup("mode"),
 		ReportPath:        lookup("report-output"),
-		SkipTests:         list(lookup("skip-tests")),
+		SkipTests:         upstream.SplitList(lookup("skip-tests")),
 		RunTest:           lookup("run-test"),
 		AllowCRDsMismatch: lookup("allow-crds-mismatch") == "true",
 		KeepResources:     lookup("cleanup-base-resources") == "false",
@@ -85,14 +84,4 @@ func lookup(name string) string {
 		return f.Value.String()
 	}
 	return ""
-}
-
-func list(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
