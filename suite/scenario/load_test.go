@@ -120,21 +120,19 @@ func TestLoadErrorsNameFileAndField(t *testing.T) {
 // same scenarios.
 func TestBuiltinIsTheCheckout(t *testing.T) {
 	root := filepath.Join(repo.Root(), "scenarios")
-	onDisk, err := filepath.Glob(filepath.Join(root, "*", "*"))
-	if err != nil || len(onDisk) == 0 {
+	checkout := os.DirFS(root)
+	want, err := fs.Glob(checkout, "*/*")
+	if err != nil || len(want) == 0 {
 		t.Fatalf("no files under %s (%v)", root, err)
 	}
-	var want []string
-	for _, p := range onDisk {
-		rel, _ := filepath.Rel(root, p)
-		want = append(want, filepath.ToSlash(rel))
-		got, err := fs.ReadFile(scenarios.FS(), filepath.ToSlash(rel))
+	for _, p := range want {
+		got, err := fs.ReadFile(scenarios.FS(), p)
 		if err != nil {
-			t.Errorf("%s is not built in: %v", rel, err)
+			t.Errorf("%s is not built in: %v", p, err)
 			continue
 		}
-		if disk, _ := os.ReadFile(p); !bytes.Equal(got, disk) {
-			t.Errorf("built-in %s differs from the checkout's", rel)
+		if disk, _ := fs.ReadFile(checkout, p); !bytes.Equal(got, disk) {
+			t.Errorf("built-in %s differs from the checkout's", p)
 		}
 	}
 	var got []string

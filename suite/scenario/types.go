@@ -52,13 +52,6 @@ type Step struct {
 	Exec []Exec `json:"exec,omitempty"`
 }
 
-// ObjectRef names one object.
-type ObjectRef struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-}
-
 // Wait is a condition that must hold before a step's checks.
 type Wait struct {
 	// PodsReady waits until all pods matching the selector in the
@@ -87,6 +80,13 @@ type RouteCondition struct {
 	Type   string    `json:"type"`
 	Status string    `json:"status"`
 	Reason string    `json:"reason,omitempty"`
+}
+
+// ObjectRef names one object.
+type ObjectRef struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
 }
 
 // Check sends requests from a client pod and states what they must show.
@@ -177,6 +177,9 @@ type Expect struct {
 	MinLatency Duration `json:"minLatency,omitempty"`
 }
 
+// Duration is a time.Duration written as "100ms" in YAML.
+type Duration struct{ time.Duration }
+
 // Exec runs a command in a pod's container and checks its output.
 type Exec struct {
 	Namespace string   `json:"namespace"`
@@ -185,6 +188,3 @@ type Exec struct {
 	// Contains lists strings the output must all contain.
 	Contains []string `json:"contains"`
 }
-
-// Duration is a time.Duration written as "100ms" in YAML.
-type Duration struct{ time.Duration }
