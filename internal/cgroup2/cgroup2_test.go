@@ -8,10 +8,8 @@ import (
 
 func TestParseMount(t *testing.T) {
 	tests := []struct {
-		name    string
-		mounts  string
-		want    string
-		wantErr error
+		name, mounts, want string
+		wantErr            error
 	}{
 		{"unified", "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n", "/sys/fs/cgroup", nil},
 		{"hybrid", "tmpfs /sys/fs/cgroup tmpfs rw 0 0\ncgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n", "/sys/fs/cgroup/unified", nil},

@@ -99,3 +99,12 @@ func TestAllReturnsCopies(t *testing.T) {
 		t.Fatal("All shares its slices with the catalogue")
 	}
 }
+
+// TestDecodeRejectsUnknownKeys: a misspelt key in catalog.yaml is an
+// error, not a field silently left empty.
+func TestDecodeRejectsUnknownKeys(t *testing.T) {
+	_, err := decode([]byte("- name: x\n  scenario: [mesh-basic]\n"))
+	if err == nil || !strings.Contains(err.Error(), `"scenario"`) {
+		t.Fatalf("decode of an entry with the key scenario: %v; want an error naming it", err)
+	}
+}

@@ -65,11 +65,17 @@ type Applier struct {
 
 // New returns an Applier for the cluster of cfg.
 func New(cfg *rest.Config) (*Applier, error) {
-	dyn, err := dynamic.NewForConfig(cfg)
+	// One HTTP client (one connection pool) for both clients, as
+	// kubernetes.NewForConfig shares one between its typed clients.
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create HTTP client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfigAndClient(cfg, hc)
 	if err != nil {
 		return nil, fmt.Errorf("create dynamic client: %w", err)
 	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	dc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, hc)
 	if err != nil {
 		return nil, fmt.Errorf("create discovery client: %w", err)
 	}
