@@ -10,6 +10,18 @@ import (
 )
 
 func TestBuild(t *testing.T) {
+	// grantCheck checks what the grant policy made of HTTPRoute team-a/r:
+	// the backends of the first route on team-a's bookstore:8080 listener
+	// and the route's ResolvedRefs condition there.
+	grantCheck := func(backendsWant, resolvedRefs string) func(*testing.T, *model.Mesh) {
+		return func(t *testing.T, m *model.Mesh) {
+			l := listener(t, m, "mesh~team-a~bookstore~8080")
+			if got := backends(l.Routes[0]); got != backendsWant {
+				t.Errorf("backends = %s, want %s", got, backendsWant)
+			}
+			wantStatus(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "ResolvedRefs", resolvedRefs)
+		}
+	}
 	tests := []struct {
 		name string
 		// spec is the sentence of the Gateway API (GEP-1294, HTTPRoute or
@@ -33,16 +45,9 @@ func TestBuild(t *testing.T) {
 				if l.CallerNamespace != "" || !slices.Equal(l.VIPs, []string{"198.19.0.10"}) || l.PortName != "http" {
 					t.Errorf("listener = %+v", l)
 				}
-				want := []string{"HTTPRoute/team-a/split/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore-v1~8080~h1=90,svc~team-a~bookstore-v2~8080~h1=10"}
-				if got := routeTable(l); !slices.Equal(got, want) {
-					t.Errorf("routes = %q, want %q", got, want)
-				}
-				if c := cond(t, m, "HTTPRoute/team-a/split", "bookstore:8080", "Accepted"); c != "True/Accepted" {
-					t.Errorf("Accepted = %s", c)
-				}
-				if c := cond(t, m, "HTTPRoute/team-a/split", "bookstore:8080", "ResolvedRefs"); c != "True/ResolvedRefs" {
-					t.Errorf("ResolvedRefs = %s", c)
-				}
+				wantRoutes(t, l, "HTTPRoute/team-a/split/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore-v1~8080~h1=90,svc~team-a~bookstore-v2~8080~h1=10")
+				wantStatus(t, m, "HTTPRoute/team-a/split", "bookstore:8080", "Accepted", "True/Accepted")
+				wantStatus(t, m, "HTTPRoute/team-a/split", "bookstore:8080", "ResolvedRefs", "True/ResolvedRefs")
 			},
 		},
 		{
@@ -54,25 +59,18 @@ func TestBuild(t *testing.T) {
 				if got := listenerNames(m); !slices.Equal(got, want) {
 					t.Fatalf("listeners = %v, want %v", got, want)
 				}
-				p := listener(t, m, want[0])
-				if got := routeTable(p); !slices.Equal(got, []string{"HTTPRoute/team-a/producer/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore-v1~8080~h1=1"}) {
-					t.Errorf("producer routes = %q", got)
-				}
+				wantRoutes(t, listener(t, m, want[0]), "HTTPRoute/team-a/producer/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore-v1~8080~h1=1")
 				c := listener(t, m, want[1])
 				if c.CallerNamespace != "team-b" {
 					t.Errorf("caller = %q", c.CallerNamespace)
 				}
 				// A rule without backendRefs forwards to the parent Service
 				// (implementation-specific, see docs/architecture.md).
-				if got := routeTable(c); !slices.Equal(got, []string{"HTTPRoute/team-b/consumer/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore~8080~h1=1"}) {
-					t.Errorf("consumer routes = %q", got)
-				}
+				wantRoutes(t, c, "HTTPRoute/team-b/consumer/rule0/match0 PathPrefix:/ -> svc~team-a~bookstore~8080~h1=1")
 				if c.Routes[0].Timeouts.Request != 100*time.Millisecond {
 					t.Errorf("timeout = %v", c.Routes[0].Timeouts.Request)
 				}
-				if s := cond(t, m, "HTTPRoute/team-b/consumer", "bookstore:8080", "Accepted"); s != "True/Accepted" {
-					t.Errorf("consumer Accepted = %s", s)
-				}
+				wantStatus(t, m, "HTTPRoute/team-b/consumer", "bookstore:8080", "Accepted", "True/Accepted")
 			},
 		},
 		{
@@ -91,15 +89,9 @@ func TestBuild(t *testing.T) {
 			spec: `Accepted reason NoMatchingParent: "This reason is used with the "Accepted" condition when there are no matching Parents. ... when a Route ParentRef specifies a Port and/or SectionName that does not match"`,
 			file: "build/parentref-port-the-service-does-not-have.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
-				if len(m.Listeners) != 0 {
-					t.Errorf("listeners = %v, want none", listenerNames(m))
-				}
-				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:1234", "Accepted"); s != "False/NoMatchingParent" {
-					t.Errorf("port Accepted = %s", s)
-				}
-				if s := cond(t, m, "HTTPRoute/team-a/r", "missing", "Accepted"); s != "False/NoMatchingParent" {
-					t.Errorf("missing Accepted = %s", s)
-				}
+				wantListeners(t, m)
+				wantStatus(t, m, "HTTPRoute/team-a/r", "bookstore:1234", "Accepted", "False/NoMatchingParent")
+				wantStatus(t, m, "HTTPRoute/team-a/r", "missing", "Accepted", "False/NoMatchingParent")
 				if n := len(m.Routes[0].Parents); n != 3 {
 					t.Errorf("parents = %d, want 3", n)
 				}
@@ -148,25 +140,16 @@ func TestBuild(t *testing.T) {
 			spec: `HTTPBackendRef: "It refers to an unknown or unsupported kind of resource. In this case, the Reason must be set to InvalidKind" / "It refers to a resource that does not exist. In this case, the Reason must be set to BackendNotFound"; rules.backendRefs: "the proportion of requests that would otherwise have been routed to an invalid backend MUST receive a 500 status code"; weight: "If weight is set to 0, no traffic should be forwarded for this entry."`,
 			file: "build/invalid-backends-kinds-missing-weight-0.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
-				l := listener(t, m, "mesh~team-a~bookstore~8080")
-				got := routeTable(l)
-				want := []string{
+				wantRoutes(t, listener(t, m, "mesh~team-a~bookstore~8080"),
 					// same length: "the FIRST matching rule (in list order)"
 					"HTTPRoute/team-a/r/rule1/match0 PathPrefix:/missing -> 500",
 					"HTTPRoute/team-a/r/rule3/match0 PathPrefix:/allzero -> 500",
 					"HTTPRoute/team-a/r/rule0/match0 PathPrefix:/kind -> svc~team-a~bookstore-v1~8080~h1=3,!InvalidKind=1",
 					"HTTPRoute/team-a/r/rule2/match0 PathPrefix:/zero -> svc~team-a~bookstore-v2~8080~h1=1",
 					"HTTPRoute/team-a/r/rule4/match0 PathPrefix:/dup -> svc~team-a~bookstore-v1~8080~h1=3,!BackendNotFound=1",
-				}
-				if !slices.Equal(got, want) {
-					t.Errorf("routes =\n%q\nwant\n%q", got, want)
-				}
-				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "ResolvedRefs"); s != "False/InvalidKind" {
-					t.Errorf("ResolvedRefs = %s", s)
-				}
-				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "Accepted"); s != "True/Accepted" {
-					t.Errorf("Accepted = %s", s)
-				}
+				)
+				wantStatus(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "ResolvedRefs", "False/InvalidKind")
+				wantStatus(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "Accepted", "True/Accepted")
 			},
 		},
 		{
@@ -174,30 +157,14 @@ func TestBuild(t *testing.T) {
 			spec:   `HTTPBackendRef: "It refers a resource in another namespace when the reference has not been explicitly allowed by a ReferenceGrant (or equivalent concept). In this case, the Reason must be set to RefNotPermitted"`,
 			policy: grantpolicy.Strict,
 			file:   "build/strict-cross-namespace-backendref-needs-a-referencegrant.yaml",
-			check: func(t *testing.T, m *model.Mesh) {
-				l := listener(t, m, "mesh~team-a~bookstore~8080")
-				if got := backends(l.Routes[0]); got != "!RefNotPermitted=1,svc~team-a~bookstore-v1~8080~h1=1" {
-					t.Errorf("backends = %s", got)
-				}
-				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "ResolvedRefs"); s != "False/RefNotPermitted" {
-					t.Errorf("ResolvedRefs = %s", s)
-				}
-			},
+			check:  grantCheck("!RefNotPermitted=1,svc~team-a~bookstore-v1~8080~h1=1", "False/RefNotPermitted"),
 		},
 		{
 			name:   "strict: a matching ReferenceGrant permits the backendRef",
 			spec:   `ReferenceGrant: "identifies kinds of resources in other namespaces that are trusted to reference the specified kinds of resources in the same namespace as the policy."`,
 			policy: grantpolicy.Strict,
 			file:   "build/strict-a-matching-referencegrant-permits-the-backendref.yaml",
-			check: func(t *testing.T, m *model.Mesh) {
-				l := listener(t, m, "mesh~team-a~bookstore~8080")
-				if got := backends(l.Routes[0]); got != "svc~team-c~other~8080~h1=1" {
-					t.Errorf("backends = %s", got)
-				}
-				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "ResolvedRefs"); s != "True/ResolvedRefs" {
-					t.Errorf("ResolvedRefs = %s", s)
-				}
-			},
+			check:  grantCheck("svc~team-c~other~8080~h1=1", "True/ResolvedRefs"),
 		},
 		{
 			name: "spec policy: cross-namespace references need no grant",
@@ -216,15 +183,9 @@ func TestBuild(t *testing.T) {
 			policy: grantpolicy.Strict,
 			file:   "build/strict-consumer-parentref-without-a-grant-is-not-applied.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
-				if len(m.Listeners) != 0 {
-					t.Errorf("listeners = %v, want none", listenerNames(m))
-				}
-				if s := cond(t, m, "HTTPRoute/team-c/r", "bookstore:8080", "Accepted"); s != "False/NotAllowedByParent" {
-					t.Errorf("Accepted = %s", s)
-				}
-				if s := cond(t, m, "HTTPRoute/team-c/r", "bookstore:8080", "ResolvedRefs"); s != "False/RefNotPermitted" {
-					t.Errorf("ResolvedRefs = %s", s)
-				}
+				wantListeners(t, m)
+				wantStatus(t, m, "HTTPRoute/team-c/r", "bookstore:8080", "Accepted", "False/NotAllowedByParent")
+				wantStatus(t, m, "HTTPRoute/team-c/r", "bookstore:8080", "ResolvedRefs", "False/RefNotPermitted")
 			},
 		},
 		{
@@ -232,18 +193,10 @@ func TestBuild(t *testing.T) {
 			spec: `HTTPRouteFilter.type: "Unknown values here must result in the implementation setting the Accepted Condition for the Route to status: False, with a Reason of UnsupportedValue." and rules.filters: "If only a portion of Route Rules are invalid, implementations MUST set the "PartiallyInvalid" condition for the Route."`,
 			file: "build/unsupported-filter-rejects-the-rule-other-rules-stay.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
-				if s := cond(t, m, "HTTPRoute/team-a/all-bad", "bookstore:9090", "Accepted"); s != "False/UnsupportedValue" {
-					t.Errorf("all-bad Accepted = %s", s)
-				}
-				if s := cond(t, m, "HTTPRoute/team-a/half-bad", "bookstore:8080", "Accepted"); s != "True/Accepted" {
-					t.Errorf("half-bad Accepted = %s", s)
-				}
-				if s := cond(t, m, "HTTPRoute/team-a/half-bad", "bookstore:8080", "PartiallyInvalid"); s != "True/UnsupportedValue" {
-					t.Errorf("half-bad PartiallyInvalid = %s", s)
-				}
-				if got := listenerNames(m); !slices.Equal(got, []string{"mesh~team-a~bookstore~8080"}) {
-					t.Errorf("listeners = %v", got)
-				}
+				wantStatus(t, m, "HTTPRoute/team-a/all-bad", "bookstore:9090", "Accepted", "False/UnsupportedValue")
+				wantStatus(t, m, "HTTPRoute/team-a/half-bad", "bookstore:8080", "Accepted", "True/Accepted")
+				wantStatus(t, m, "HTTPRoute/team-a/half-bad", "bookstore:8080", "PartiallyInvalid", "True/UnsupportedValue")
+				wantListeners(t, m, "mesh~team-a~bookstore~8080")
 				if got := routeTable(listener(t, m, "mesh~team-a~bookstore~8080")); len(got) != 1 {
 					t.Errorf("routes = %q, want only /ok", got)
 				}
@@ -254,9 +207,7 @@ func TestBuild(t *testing.T) {
 			spec: `HTTPPathModifier: "ReplacePrefixMatch is only compatible with a PathPrefix HTTPRouteMatch. Using any other HTTPRouteMatch type on the same HTTPRouteRule will result in the implementation setting the Accepted Condition for the Route to status: False."`,
 			file: "build/replaceprefixmatch-with-an-exact-match.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
-				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "Accepted"); s != "False/UnsupportedValue" {
-					t.Errorf("Accepted = %s", s)
-				}
+				wantStatus(t, m, "HTTPRoute/team-a/r", "bookstore:8080", "Accepted", "False/UnsupportedValue")
 			},
 		},
 		{
@@ -324,9 +275,7 @@ func TestBuild(t *testing.T) {
 			spec: `GEP-1294: "If multiple routes with different types both bind to the same Service and Port pair, only a single route type should be applied. The rejected routes should be ignored and have the RouteConditionAccepted status set to the (new) reason RouteReasonConflicted." Order: "1. GRPCRoute 2. HTTPRoute"`,
 			file: "build/grpcroute-wins-over-httproute-on-the-same-service-port.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
-				if s := cond(t, m, "HTTPRoute/team-a/h", "bookstore:8080", "Accepted"); s != "False/Conflicted" {
-					t.Errorf("HTTPRoute Accepted = %s", s)
-				}
+				wantStatus(t, m, "HTTPRoute/team-a/h", "bookstore:8080", "Accepted", "False/Conflicted")
 				l := listener(t, m, "mesh~team-a~bookstore~8080")
 				if len(l.Routes) != 1 || !l.Routes[0].GRPC {
 					t.Errorf("routes = %q", routeTable(l))
@@ -343,16 +292,12 @@ func TestBuild(t *testing.T) {
 			spec: `GRPCRouteRule.matches: "Precedence MUST be given to the rule with the largest number of: ... Characters in a matching service. Characters in a matching method. Header matches."`,
 			file: "build/grpcroute-match-lowering-and-precedence.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
-				got := routeTable(listener(t, m, "mesh~team-a~bookstore~8080"))
-				want := []string{
+				wantRoutes(t, listener(t, m, "mesh~team-a~bookstore~8080"),
 					`GRPCRoute/team-a/g/rule3/match0 RegularExpression:/(?:a\..*)/(?:G.t|Put) -> svc~team-a~bookstore~8080~h2c=1`,
 					`GRPCRoute/team-a/g/rule1/match0 Exact:/a.B/Get -> svc~team-a~bookstore~8080~h2c=1`,
 					`GRPCRoute/team-a/g/rule0/match0 RegularExpression:/a\.B/[^/]+ -> svc~team-a~bookstore~8080~h2c=1`,
 					`GRPCRoute/team-a/g/rule2/match0 RegularExpression:/[^/]+/Get -> svc~team-a~bookstore~8080~h2c=1`,
-				}
-				if !slices.Equal(got, want) {
-					t.Errorf("routes =\n%q\nwant\n%q", got, want)
-				}
+				)
 			},
 		},
 		{
@@ -360,9 +305,7 @@ func TestBuild(t *testing.T) {
 			spec: `BackendRef.weight: "+kubebuilder:validation:Minimum=0 +kubebuilder:validation:Maximum=1000000"; a bad value makes the rule invalid (UnsupportedValue).`,
 			file: "build/absurd-input-never-panics-and-says-why.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
-				if s := cond(t, m, "HTTPRoute/team-a/r", "bookstore", "Accepted"); s != "False/UnsupportedValue" {
-					t.Errorf("Accepted = %s", s)
-				}
+				wantStatus(t, m, "HTTPRoute/team-a/r", "bookstore", "Accepted", "False/UnsupportedValue")
 				if n := len(m.Routes[0].Parents); n != 1 {
 					t.Errorf("parents = %d, want duplicates merged into 1", n)
 				}

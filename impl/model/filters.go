@@ -39,7 +39,7 @@ func grpcFilters(fs []gwv1.GRPCRouteFilter) []filterRef {
 // ruleFilters applies a rule's filters to ru. own handles the filter types
 // only the route's kind has and reports whether f was one; nil when there
 // are none.
-func (r *routeObj) ruleFilters(ru *ruleObj, fs []filterRef, idx *index, own func(filterRef) (bool, *ruleError)) *ruleError {
+func (r *routeObj) ruleFilters(ru *ruleObj, fs []filterRef, idx *index, own func(*ruleObj, filterRef) (bool, *ruleError)) *ruleError {
 	seen := make(map[string]bool, len(fs))
 	for _, f := range fs {
 		if seen[f.typ] && f.typ != string(gwv1.HTTPRouteFilterRequestMirror) && f.typ != string(gwv1.HTTPRouteFilterExtensionRef) {
@@ -47,11 +47,10 @@ func (r *routeObj) ruleFilters(ru *ruleObj, fs []filterRef, idx *index, own func
 			return &ruleError{string(gwv1.RouteReasonIncompatibleFilters), fmt.Sprintf("filter %s is given more than once", f.typ)}
 		}
 		seen[f.typ] = true
+		if headerFilter(f, &ru.reqH, &ru.respH) {
+			continue
+		}
 		switch f.typ {
-		case string(gwv1.HTTPRouteFilterRequestHeaderModifier):
-			ru.reqH = headerModifier(f.reqH)
-		case string(gwv1.HTTPRouteFilterResponseHeaderModifier):
-			ru.respH = headerModifier(f.respH)
 		case string(gwv1.HTTPRouteFilterRequestMirror):
 			if mi, ok := r.mirror(f.mirror, idx); ok {
 				ru.mirrors = append(ru.mirrors, mi)
@@ -60,11 +59,11 @@ func (r *routeObj) ruleFilters(ru *ruleObj, fs []filterRef, idx *index, own func
 			// "If a reference to a custom filter type cannot be resolved, the
 			// filter MUST NOT be skipped. Instead, requests that would have
 			// been processed by that filter MUST receive a HTTP error response."
-			r.addRefProblem(string(gwv1.RouteReasonInvalidKind), extensionRefMsg(f.ext))
+			r.extensionRefProblem(f.ext)
 			ru.direct500 = true
 		default:
 			if own != nil {
-				handled, err := own(f)
+				handled, err := own(ru, f)
 				if err != nil {
 					return err
 				}
@@ -91,13 +90,12 @@ func (r *routeObj) backendRef(ref gwv1.BackendRef, fs []filterRef, idx *index, n
 	b := r.resolveBackend(ref.BackendObjectReference, idx)
 	b.Weight = w
 	for _, f := range fs {
+		if headerFilter(f, &b.RequestHeaders, &b.ResponseHeaders) {
+			continue
+		}
 		switch f.typ {
-		case string(gwv1.HTTPRouteFilterRequestHeaderModifier):
-			b.RequestHeaders = headerModifier(f.reqH)
-		case string(gwv1.HTTPRouteFilterResponseHeaderModifier):
-			b.ResponseHeaders = headerModifier(f.respH)
 		case string(gwv1.HTTPRouteFilterExtensionRef):
-			r.addRefProblem(string(gwv1.RouteReasonInvalidKind), extensionRefMsg(f.ext))
+			r.extensionRefProblem(f.ext)
 			if b.Invalid == "" {
 				b.Invalid, b.Cluster = string(gwv1.RouteReasonInvalidKind), ""
 			}
@@ -108,9 +106,27 @@ func (r *routeObj) backendRef(ref gwv1.BackendRef, fs []filterRef, idx *index, n
 	return b, nil
 }
 
-func extensionRefMsg(ref *gwv1.LocalObjectReference) string {
-	if ref == nil {
-		return "ExtensionRef filter without extensionRef; matching requests get 500"
+// headerFilter applies f to req or resp when it is a RequestHeaderModifier
+// or ResponseHeaderModifier, the filters a rule and a backendRef both have,
+// and reports whether it was one.
+func headerFilter(f filterRef, req, resp *HeaderModifier) bool {
+	switch f.typ {
+	case string(gwv1.HTTPRouteFilterRequestHeaderModifier):
+		*req = headerModifier(f.reqH)
+	case string(gwv1.HTTPRouteFilterResponseHeaderModifier):
+		*resp = headerModifier(f.respH)
+	default:
+		return false
 	}
-	return fmt.Sprintf("ExtensionRef filter %s/%s %q cannot be resolved by %s; matching requests get 500", ref.Group, ref.Kind, ref.Name, controllername.Gammaproof)
+	return true
+}
+
+// extensionRefProblem records an ExtensionRef filter, which gammaproof
+// cannot resolve, as a ResolvedRefs problem (InvalidKind) of the route.
+func (r *routeObj) extensionRefProblem(ref *gwv1.LocalObjectReference) {
+	msg := "ExtensionRef filter without extensionRef; matching requests get 500"
+	if ref != nil {
+		msg = fmt.Sprintf("ExtensionRef filter %s/%s %q cannot be resolved by %s; matching requests get 500", ref.Group, ref.Kind, ref.Name, controllername.Gammaproof)
+	}
+	r.addRefProblem(string(gwv1.RouteReasonInvalidKind), msg)
 }

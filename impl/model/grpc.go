@@ -14,24 +14,19 @@ import (
 // request": a route without rules forwards everything to the parent
 // Service, like a rule without backendRefs.
 func grpcRoute(gr *gwv1.GRPCRoute, idx *index) *routeObj {
-	return newRoute(kindGRPCRoute, &gr.ObjectMeta, gr.Spec.ParentRefs, gr.Spec.Rules, idx, (*routeObj).grpcRule)
+	return newRoute(kindGRPCRoute, &gr.ObjectMeta, gr.Spec.ParentRefs, gr.Spec.Rules, idx, &grpcRules)
 }
 
-// grpcRule validates one GRPCRoute rule: only its matches are gRPC's own.
-func (r *routeObj) grpcRule(i int, rule gwv1.GRPCRouteRule, idx *index) (ruleObj, *ruleError) {
-	var ru ruleObj
-	err := buildRule(r, &ru, ruleSpec[gwv1.GRPCRouteMatch, gwv1.GRPCBackendRef]{
-		index:       i,
-		name:        rule.Name,
-		matches:     rule.Matches,
-		filters:     grpcFilters(rule.Filters),
-		backendRefs: rule.BackendRefs,
-		match:       grpcMatch,
-		backend: func(br gwv1.GRPCBackendRef) (gwv1.BackendRef, []filterRef) {
-			return br.BackendRef, grpcFilters(br.Filters)
-		},
-	}, ruleHooks{}, idx)
-	return ru, err
+// grpcRules is what [buildRule] needs to know of GRPCRoute rules: only
+// their matches are gRPC's own.
+var grpcRules = ruleKind[gwv1.GRPCRouteRule, gwv1.GRPCRouteMatch, gwv1.GRPCBackendRef]{parts: grpcRuleParts, match: grpcMatch, backend: grpcBackendRef}
+
+func grpcRuleParts(rule *gwv1.GRPCRouteRule) ruleParts[gwv1.GRPCRouteMatch, gwv1.GRPCBackendRef] {
+	return ruleParts[gwv1.GRPCRouteMatch, gwv1.GRPCBackendRef]{name: rule.Name, matches: rule.Matches, filters: grpcFilters(rule.Filters), backendRefs: rule.BackendRefs}
+}
+
+func grpcBackendRef(br gwv1.GRPCBackendRef) (gwv1.BackendRef, []filterRef) {
+	return br.BackendRef, grpcFilters(br.Filters)
 }
 
 const anySegment = "[^/]+"
@@ -70,17 +65,16 @@ func grpcMatch(m gwv1.GRPCRouteMatch) (matchObj, *ruleError) {
 			return mo, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("gRPC method match type %q is not supported", t)}
 		}
 	}
-	var hs []StringMatch
-	for _, h := range m.Headers {
-		t := deref(h.Type)
-		if t != "" && t != gwv1.GRPCHeaderMatchExact && t != gwv1.GRPCHeaderMatchRegularExpression {
-			return mo, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("header match type %q is not supported", t)}
-		}
-		hs = append(hs, StringMatch{Name: string(h.Name), Value: h.Value, Regex: t == gwv1.GRPCHeaderMatchRegularExpression})
+	hs, err := typedMatches("header", m.Headers, grpcHeader)
+	if err != nil {
+		return mo, err
 	}
-	var err *ruleError
 	if mo.m.Headers, err = stringMatches("header", hs, true); err != nil {
 		return mo, err
 	}
 	return mo, nil
+}
+
+func grpcHeader(h *gwv1.GRPCHeaderMatch) (string, string, *gwv1.GRPCHeaderMatchType) {
+	return string(h.Name), h.Value, h.Type
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,12 +55,30 @@ func listener(t testing.TB, m *model.Mesh, name string) model.Listener {
 	return model.Listener{}
 }
 
+// wantListeners fails unless the mesh's listeners are named want, in
+// order; none when want is empty.
+func wantListeners(t testing.TB, m *model.Mesh, want ...string) {
+	t.Helper()
+	if got := listenerNames(m); !slices.Equal(got, want) {
+		t.Errorf("listeners = %v, want %v", got, want)
+	}
+}
+
 func listenerNames(m *model.Mesh) []string {
 	var out []string
 	for _, l := range m.Listeners {
 		out = append(out, l.Name)
 	}
 	return out
+}
+
+// wantStatus fails unless condition typ of route kind/ns/name for the
+// parent with the given name (and port) is want, "Status/Reason".
+func wantStatus(t testing.TB, m *model.Mesh, route, parent, typ, want string) {
+	t.Helper()
+	if got := cond(t, m, route, parent, typ); got != want {
+		t.Errorf("%s parent %s: %s = %s, want %s", route, parent, typ, got, want)
+	}
 }
 
 // cond returns "Status/Reason" of a condition of route kind/ns/name for the
@@ -111,6 +130,14 @@ func backends(r model.Route) string {
 		s = append(s, fmt.Sprintf("%s=%d", n, b.Weight))
 	}
 	return strings.Join(s, ",")
+}
+
+// wantRoutes fails unless the route table of l (see [routeTable]) is want.
+func wantRoutes(t testing.TB, l model.Listener, want ...string) {
+	t.Helper()
+	if got := routeTable(l); !slices.Equal(got, want) {
+		t.Errorf("%s routes =\n%q\nwant\n%q", l.Name, got, want)
+	}
 }
 
 // routeTable renders a listener's routes one per line: "Name path -> backends".

@@ -12,32 +12,29 @@ import (
 // "/"}}}}}: without rules, one rule without backendRefs, which forwards to
 // the parent Service.
 func httpRoute(hr *gwv1.HTTPRoute, idx *index) *routeObj {
-	return newRoute(kindHTTPRoute, &hr.ObjectMeta, hr.Spec.ParentRefs, hr.Spec.Rules, idx, (*routeObj).httpRule)
+	return newRoute(kindHTTPRoute, &hr.ObjectMeta, hr.Spec.ParentRefs, hr.Spec.Rules, idx, &httpRules)
 }
 
-// httpRule validates one HTTPRoute rule. Its own parts: path, method and
-// query matches, the RequestRedirect and URLRewrite filters, timeouts and
-// retry.
-func (r *routeObj) httpRule(i int, rule gwv1.HTTPRouteRule, idx *index) (ruleObj, *ruleError) {
-	var ru ruleObj
-	err := buildRule(r, &ru, ruleSpec[gwv1.HTTPRouteMatch, gwv1.HTTPBackendRef]{
-		index: i,
-		name:  rule.Name,
-		// "If no matches are specified, the default is a prefix path match on
-		// "/", which has the effect of matching every HTTP request."
-		matches:     rule.Matches,
-		filters:     httpFilters(rule.Filters),
-		backendRefs: rule.BackendRefs,
-		match:       httpMatch,
-		backend: func(br gwv1.HTTPBackendRef) (gwv1.BackendRef, []filterRef) {
-			return br.BackendRef, httpFilters(br.Filters)
-		},
-		backendFilterNote: " (only RequestHeaderModifier and ResponseHeaderModifier)",
-	}, ruleHooks{
-		ownFilter: func(f filterRef) (bool, *ruleError) { return httpFilter(&ru, f) },
-		finish:    func() *ruleError { return httpRuleFields(&ru, &rule) },
-	}, idx)
-	return ru, err
+// httpRules is what [buildRule] needs to know of HTTPRoute rules. Their own
+// parts: path, method and query matches, the RequestRedirect and URLRewrite
+// filters, timeouts and retry.
+var httpRules = ruleKind[gwv1.HTTPRouteRule, gwv1.HTTPRouteMatch, gwv1.HTTPBackendRef]{
+	parts:             httpRuleParts,
+	match:             httpMatch,
+	ownFilter:         httpFilter,
+	finish:            httpRuleFields,
+	backend:           httpBackendRef,
+	backendFilterNote: " (only RequestHeaderModifier and ResponseHeaderModifier)",
+}
+
+// httpRuleParts: "If no matches are specified, the default is a prefix path
+// match on "/", which has the effect of matching every HTTP request."
+func httpRuleParts(rule *gwv1.HTTPRouteRule) ruleParts[gwv1.HTTPRouteMatch, gwv1.HTTPBackendRef] {
+	return ruleParts[gwv1.HTTPRouteMatch, gwv1.HTTPBackendRef]{name: rule.Name, matches: rule.Matches, filters: httpFilters(rule.Filters), backendRefs: rule.BackendRefs}
+}
+
+func httpBackendRef(br gwv1.HTTPBackendRef) (gwv1.BackendRef, []filterRef) {
+	return br.BackendRef, httpFilters(br.Filters)
 }
 
 // httpFilter applies the filters only HTTPRoute has: RequestRedirect and
@@ -145,22 +142,14 @@ func httpMatch(m gwv1.HTTPRouteMatch) (matchObj, *ruleError) {
 			return mo, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("path match type %q is not supported", t)}
 		}
 	}
-	var hs, qs []StringMatch
-	for _, h := range m.Headers {
-		t := deref(h.Type)
-		if t != "" && t != gwv1.HeaderMatchExact && t != gwv1.HeaderMatchRegularExpression {
-			return mo, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("header match type %q is not supported", t)}
-		}
-		hs = append(hs, StringMatch{Name: string(h.Name), Value: h.Value, Regex: t == gwv1.HeaderMatchRegularExpression})
+	hs, err := typedMatches("header", m.Headers, httpHeader)
+	if err != nil {
+		return mo, err
 	}
-	for _, q := range m.QueryParams {
-		t := deref(q.Type)
-		if t != "" && t != gwv1.QueryParamMatchExact && t != gwv1.QueryParamMatchRegularExpression {
-			return mo, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("query param match type %q is not supported", t)}
-		}
-		qs = append(qs, StringMatch{Name: string(q.Name), Value: q.Value, Regex: t == gwv1.QueryParamMatchRegularExpression})
+	qs, err := typedMatches("query param", m.QueryParams, httpQueryParam)
+	if err != nil {
+		return mo, err
 	}
-	var err *ruleError
 	if mo.m.Headers, err = stringMatches("header", hs, true); err != nil {
 		return mo, err
 	}
@@ -169,6 +158,14 @@ func httpMatch(m gwv1.HTTPRouteMatch) (matchObj, *ruleError) {
 	}
 	mo.m.Method = string(deref(m.Method))
 	return mo, nil
+}
+
+func httpHeader(h *gwv1.HTTPHeaderMatch) (string, string, *gwv1.HeaderMatchType) {
+	return string(h.Name), h.Value, h.Type
+}
+
+func httpQueryParam(q *gwv1.HTTPQueryParamMatch) (string, string, *gwv1.QueryParamMatchType) {
+	return string(q.Name), q.Value, q.Type
 }
 
 func pathModifier(in *gwv1.HTTPPathModifier, matches []matchObj) (*PathModifier, *ruleError) {

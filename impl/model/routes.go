@@ -30,24 +30,25 @@ func collectRoutes(in Input, idx *index) []*routeObj {
 // newRoute validates a route of either kind from its rules; nil when it has
 // no Service parentRef. A route without rules gets one rule matching every
 // request and forwarding to the parent Service.
-func newRoute[R any](kind string, meta *metav1.ObjectMeta, parentRefs []gwv1.ParentReference, rules []R, idx *index,
-	rule func(*routeObj, int, R, *index) (ruleObj, *ruleError)) *routeObj {
+func newRoute[R, M, B any](kind string, meta *metav1.ObjectMeta, parentRefs []gwv1.ParentReference, rules []R, idx *index,
+	k *ruleKind[R, M, B]) *routeObj {
 	if !slices.ContainsFunc(parentRefs, isServiceParent) {
 		return nil
 	}
 	r := &routeObj{kind: kind, ns: meta.Namespace, name: meta.Name, generation: meta.Generation, created: meta.CreationTimestamp,
 		rules: make([]ruleObj, 0, max(1, len(rules)))}
 	var errs map[int]ruleError // made on the first invalid rule.
-	for i, rl := range rules {
-		ru, err := rule(r, i, rl, idx)
-		if err != nil {
+	for i := range rules {
+		// Each rule is built in place, in r.rules: the capacity is enough.
+		r.rules = append(r.rules, ruleObj{})
+		ru := &r.rules[len(r.rules)-1]
+		if err := buildRule(r, ru, i, &rules[i], k, idx); err != nil {
+			r.rules = r.rules[:len(r.rules)-1]
 			if errs == nil {
 				errs = map[int]ruleError{}
 			}
 			errs[i] = *err
-			continue
 		}
-		r.rules = append(r.rules, ru)
 	}
 	if len(rules) == 0 {
 		r.rules = append(r.rules, ruleObj{matches: []matchObj{{m: Match{PathType: PathPrefix, PathValue: "/"}}}, toParent: true})

@@ -53,18 +53,23 @@ type ruleError struct {
 	msg    string
 }
 
-// ruleSpec is one HTTPRoute or GRPCRoute rule as [buildRule], the
-// validation both kinds share, sees it: M is the kind's match type, B its
-// backendRef type.
-type ruleSpec[M, B any] struct {
-	index int
-	name  *gwv1.SectionName
+// ruleParts are the parts every HTTPRoute and GRPCRoute rule has: M is the
+// kind's match type, B its backendRef type.
+type ruleParts[M, B any] struct {
+	name *gwv1.SectionName
 	// matches of the rule; none means one zero M, which matches every
 	// request.
 	matches     []M
 	filters     []filterRef
 	backendRefs []B
+}
 
+// ruleKind is what [buildRule], the validation both kinds share, needs to
+// know of one kind of route: its rule type R, match type M and backendRef
+// type B, and the steps only this kind has.
+type ruleKind[R, M, B any] struct {
+	// parts returns a rule's [ruleParts].
+	parts func(rule *R) ruleParts[M, B]
 	// match lowers one match to HTTP.
 	match func(M) (matchObj, *ruleError)
 	// backend returns a backendRef's reference and filters.
@@ -72,25 +77,20 @@ type ruleSpec[M, B any] struct {
 	// backendFilterNote ends the message for an unsupported backendRef
 	// filter type.
 	backendFilterNote string
+	// ownFilter applies to ru the filter types only this kind has and
+	// reports whether f was one; nil when there are none.
+	ownFilter func(ru *ruleObj, f filterRef) (bool, *ruleError)
+	// finish checks and sets ru's fields of this kind's own from rule, once
+	// the filters are applied; nil when there are none.
+	finish func(ru *ruleObj, rule *R) *ruleError
 }
 
-// ruleHooks are the steps only one kind of rule has, as closures over the
-// rule being built. They are kept apart from [ruleSpec], whose contents
-// reach the heap, so that they and the rule they change stay on the stack.
-type ruleHooks struct {
-	// ownFilter handles the filter types only this kind has and reports
-	// whether f was one; nil when there are none.
-	ownFilter func(f filterRef) (bool, *ruleError)
-	// finish checks and sets the kind's own rule fields once the filters
-	// are applied; nil when there are none.
-	finish func() *ruleError
-}
-
-// buildRule validates a rule into ru: its matches, its filters, the kind's
-// own fields, its backendRefs, in that order; the first problem makes the
-// rule invalid.
-func buildRule[M, B any](r *routeObj, ru *ruleObj, spec ruleSpec[M, B], hooks ruleHooks, idx *index) *ruleError {
-	*ru = ruleObj{index: spec.index, name: string(deref(spec.name))}
+// buildRule validates rule i of a route of kind k into ru: its matches,
+// its filters, the kind's own fields, its backendRefs, in that order; the
+// first problem makes the rule invalid.
+func buildRule[R, M, B any](r *routeObj, ru *ruleObj, i int, rule *R, k *ruleKind[R, M, B], idx *index) *ruleError {
+	spec := k.parts(rule)
+	*ru = ruleObj{index: i, name: string(deref(spec.name))}
 	if n := len(spec.backendRefs); n > 0 {
 		ru.backends = make([]Backend, 0, n)
 	}
@@ -100,23 +100,23 @@ func buildRule[M, B any](r *routeObj, ru *ruleObj, spec ruleSpec[M, B], hooks ru
 	}
 	ru.matches = make([]matchObj, 0, len(matches))
 	for _, m := range matches {
-		mo, err := spec.match(m)
+		mo, err := k.match(m)
 		if err != nil {
 			return err
 		}
 		ru.matches = append(ru.matches, mo)
 	}
-	if err := r.ruleFilters(ru, spec.filters, idx, hooks.ownFilter); err != nil {
+	if err := r.ruleFilters(ru, spec.filters, idx, k.ownFilter); err != nil {
 		return err
 	}
-	if hooks.finish != nil {
-		if err := hooks.finish(); err != nil {
+	if k.finish != nil {
+		if err := k.finish(ru, rule); err != nil {
 			return err
 		}
 	}
 	for _, br := range spec.backendRefs {
-		ref, fs := spec.backend(br)
-		b, err := r.backendRef(ref, fs, idx, spec.backendFilterNote)
+		ref, fs := k.backend(br)
+		b, err := r.backendRef(ref, fs, idx, k.backendFilterNote)
 		if err != nil {
 			return err
 		}
@@ -325,6 +325,28 @@ func checkRegex(what, re string) *ruleError {
 		return &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("%s regular expression %q: %v", what, re, err)}
 	}
 	return nil
+}
+
+// typedMatches converts the header or query param matches ms, each with
+// the name, value and type that parts returns, to StringMatches. Their type
+// is one of HTTPRoute's header and query param match types or GRPCRoute's
+// header match type, which have the same values: "" or Exact compares the
+// value, RegularExpression matches it. kind names the matches in errors.
+func typedMatches[E any, T ~string](kind string, ms []E, parts func(*E) (name, value string, typ *T)) ([]StringMatch, *ruleError) {
+	out := make([]StringMatch, 0, len(ms))
+	for i := range ms {
+		name, value, typ := parts(&ms[i])
+		s := StringMatch{Name: name, Value: value}
+		switch t := deref(typ); string(t) {
+		case "", string(gwv1.HeaderMatchExact):
+		case string(gwv1.HeaderMatchRegularExpression):
+			s.Regex = true
+		default:
+			return nil, &ruleError{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("%s match type %q is not supported", kind, t)}
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // stringMatches dedups by name (first wins, as the spec requires) and sorts.

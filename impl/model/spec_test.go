@@ -66,6 +66,14 @@ func cluster(t testing.TB, m *model.Mesh, name string) model.Cluster {
 // TestSpec checks the cases of issue #12 (items 1–4 and 14) against the
 // text of Gateway API v1.6.3 and GEP-1294 that each one quotes.
 func TestSpec(t *testing.T) {
+	// acceptedOnly checks that HTTPRoute team-a/r is Accepted on its first
+	// parent and the mesh has the one listener it asks for.
+	acceptedOnly := func(listener string) func(*testing.T, *model.Mesh) {
+		return func(t *testing.T, m *model.Mesh) {
+			wantListeners(t, m, listener)
+			wantCond(t, parentCond(t, m, "HTTPRoute/team-a/r", 0, "Accepted"), "True/Accepted")
+		}
+	}
 	tests := []struct {
 		name  string
 		spec  string
@@ -73,35 +81,23 @@ func TestSpec(t *testing.T) {
 		check func(t *testing.T, m *model.Mesh)
 	}{
 		{
-			name: "sectionName selects the Service port by name",
-			spec: `ParentReference.sectionName: "Service: Port name." ... "Support: Core"`,
-			file: "spec/sectionname-selects-the-service-port-by-name.yaml",
-			check: func(t *testing.T, m *model.Mesh) {
-				if got := listenerNames(m); !slices.Equal(got, []string{"mesh~team-a~bookstore~9090"}) {
-					t.Errorf("listeners = %v, want only the admin port 9090", got)
-				}
-				wantCond(t, parentCond(t, m, "HTTPRoute/team-a/r", 0, "Accepted"), "True/Accepted")
-			},
+			name:  "sectionName selects the Service port by name",
+			spec:  `ParentReference.sectionName: "Service: Port name." ... "Support: Core"`,
+			file:  "spec/sectionname-selects-the-service-port-by-name.yaml",
+			check: acceptedOnly("mesh~team-a~bookstore~9090"), // the admin port
 		},
 		{
-			name: "sectionName and port that agree",
-			spec: `ParentReference.port: "When the parent resource is a Service, this targets a specific port in the Service spec. When both Port (experimental) and SectionName are specified, the name and port of the selected port must match both specified values."`,
-			file: "spec/sectionname-and-port-that-agree.yaml",
-			check: func(t *testing.T, m *model.Mesh) {
-				if got := listenerNames(m); !slices.Equal(got, []string{"mesh~team-a~bookstore~8080"}) {
-					t.Errorf("listeners = %v", got)
-				}
-				wantCond(t, parentCond(t, m, "HTTPRoute/team-a/r", 0, "Accepted"), "True/Accepted")
-			},
+			name:  "sectionName and port that agree",
+			spec:  `ParentReference.port: "When the parent resource is a Service, this targets a specific port in the Service spec. When both Port (experimental) and SectionName are specified, the name and port of the selected port must match both specified values."`,
+			file:  "spec/sectionname-and-port-that-agree.yaml",
+			check: acceptedOnly("mesh~team-a~bookstore~8080"),
 		},
 		{
 			name: "sectionName and port that disagree, and a port name that does not exist",
 			spec: `ParentReference.port: "the name and port of the selected port must match both specified values"; reason NoMatchingParent: "when a Route ParentRef specifies a Port and/or SectionName that does not match"`,
 			file: "spec/sectionname-and-port-that-disagree-and-a-port-name-that.yaml",
 			check: func(t *testing.T, m *model.Mesh) {
-				if len(m.Listeners) != 0 {
-					t.Errorf("listeners = %v, want none", listenerNames(m))
-				}
+				wantListeners(t, m)
 				wantCond(t, parentCond(t, m, "HTTPRoute/team-a/r", 0, "Accepted"), "False/NoMatchingParent",
 					`sectionName "http" is port 8080`, "but port is 9090", "must name the same port")
 				wantCond(t, parentCond(t, m, "HTTPRoute/team-a/r", 1, "Accepted"), "False/NoMatchingParent",
@@ -119,9 +115,7 @@ func TestSpec(t *testing.T) {
 				wantCond(t, parentCond(t, m, "GRPCRoute/team-a/g", 0, "Accepted"), "True/Accepted")
 				// The rejected route is ignored: team-c's callers get the
 				// producer's routes, like every other caller.
-				if got := listenerNames(m); !slices.Equal(got, []string{"mesh~team-a~bookstore~8080"}) {
-					t.Errorf("listeners = %v, want only the producer's", got)
-				}
+				wantListeners(t, m, "mesh~team-a~bookstore~8080") // only the producer's
 			},
 		},
 		{
