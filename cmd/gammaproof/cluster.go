@@ -23,32 +23,34 @@ and a node that runs each pod as processes in its own network namespace
 ($GAMMAPROOF_BIN overrides; make kube and make build fill it).`,
 	})
 	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", "", "directory holding the cluster's state (default: "+stateDirHelp+")")
-	newCluster := func(c *cobra.Command, cpOnly bool) (*cluster.Cluster, error) {
-		dir := stateDir
-		var err error
-		if dir == "" {
-			dir, err = defaultStateDir()
-		} else {
-			dir, err = absDir(dir)
+	// cpOnly is --control-plane-only, a flag of up only: false for the
+	// other subcommands.
+	var cpOnly bool
+	// onCluster is the RunE of a subcommand that acts on the cluster of
+	// --state-dir.
+	onCluster := func(act func(c *cobra.Command, cl *cluster.Cluster) error) func(*cobra.Command, []string) error {
+		return func(c *cobra.Command, _ []string) error {
+			dir := stateDir
+			var err error
+			if dir == "" {
+				dir, err = defaultStateDir()
+			} else {
+				dir, err = absDir(dir)
+			}
+			if err != nil {
+				return err
+			}
+			return act(c, cluster.New(cluster.Options{StateDir: dir, Progress: c.OutOrStdout(), ControlPlaneOnly: cpOnly}))
 		}
-		if err != nil {
-			return nil, err
-		}
-		return cluster.New(cluster.Options{StateDir: dir, Progress: c.OutOrStdout(), ControlPlaneOnly: cpOnly}), nil
 	}
 
-	var cpOnly bool
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "start the local cluster (root, Linux, cgroup v2) and wait until its node is Ready",
 		Args:  noArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			cl, err := newCluster(c, cpOnly)
-			if err != nil {
-				return err
-			}
+		RunE: onCluster(func(c *cobra.Command, cl *cluster.Cluster) error {
 			return clusterUp(c.Context(), c.OutOrStdout(), cl)
-		},
+		}),
 	}
 	up.Flags().BoolVar(&cpOnly, "control-plane-only", false, "start etcd and the control plane only: no node, no kube-proxy")
 
@@ -56,13 +58,9 @@ and a node that runs each pod as processes in its own network namespace
 		Use:   "down",
 		Short: "stop the local cluster and remove every process, namespace, link, cgroup, rule and file it made",
 		Args:  noArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			cl, err := newCluster(c, false)
-			if err != nil {
-				return err
-			}
+		RunE: onCluster(func(c *cobra.Command, cl *cluster.Cluster) error {
 			return cl.Down(c.Context())
-		},
+		}),
 	}
 
 	status := &cobra.Command{
@@ -73,16 +71,10 @@ Ready. Exits 1 when the cluster is not running (after printing the status).`,
 		Args: noArgs,
 	}
 	output := addOutputFlag(status)
-	status.RunE = func(c *cobra.Command, _ []string) error {
-		if err := checkOutput(c, *output); err != nil {
-			return err
-		}
-		cl, err := newCluster(c, false)
-		if err != nil {
-			return err
-		}
+	status.PreRunE = func(c *cobra.Command, _ []string) error { return checkOutput(c, *output) }
+	status.RunE = onCluster(func(c *cobra.Command, cl *cluster.Cluster) error {
 		return clusterStatus(c.Context(), c.OutOrStdout(), cl, *output)
-	}
+	})
 
 	cmd.AddCommand(up, down, status)
 	return cmd

@@ -134,34 +134,45 @@ func install(ctx context.Context, w io.Writer, f installFlags) error {
 func waitRollout(ctx context.Context, cs kubernetes.Interface, timeout time.Duration) error {
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		deps, err := cs.AppsV1().Deployments(deploy.Namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
+		var err error
+		if last, err = rolloutPending(ctx, cs); err != nil {
 			last = err.Error()
 			return false, nil
 		}
-		for _, d := range deps.Items {
-			if !deploymentReady(&d) {
-				last = fmt.Sprintf("deployment %s: %d/%d ready", d.Name, d.Status.ReadyReplicas, replicas(d.Spec.Replicas))
-				return false, nil
-			}
-		}
-		dss, err := cs.AppsV1().DaemonSets(deploy.Namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
-		for _, d := range dss.Items {
-			if !daemonSetReady(&d) {
-				last = fmt.Sprintf("daemonset %s: %d/%d ready", d.Name, d.Status.NumberReady, d.Status.DesiredNumberScheduled)
-				return false, nil
-			}
-		}
-		return len(deps.Items)+len(dss.Items) > 0, nil
+		return last == "", nil
 	})
 	if err != nil {
 		return fmt.Errorf("wait for gammaproof to be ready: %s (see `kubectl -n %s get pods`)", last, deploy.Namespace)
 	}
 	return nil
+}
+
+// rolloutPending says which Deployment or DaemonSet of gammaproof is not
+// rolled out yet; "" when every one is, and there is at least one.
+func rolloutPending(ctx context.Context, cs kubernetes.Interface) (string, error) {
+	apps := cs.AppsV1()
+	deps, err := apps.Deployments(deploy.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	for _, d := range deps.Items {
+		if !deploymentReady(&d) {
+			return fmt.Sprintf("deployment %s: %d/%d ready", d.Name, d.Status.ReadyReplicas, replicas(d.Spec.Replicas)), nil
+		}
+	}
+	dss, err := apps.DaemonSets(deploy.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	for _, d := range dss.Items {
+		if !daemonSetReady(&d) {
+			return fmt.Sprintf("daemonset %s: %d/%d ready", d.Name, d.Status.NumberReady, d.Status.DesiredNumberScheduled), nil
+		}
+	}
+	if len(deps.Items)+len(dss.Items) == 0 {
+		return "no deployment or daemonset yet", nil
+	}
+	return "", nil
 }
 
 // deploymentReady is `kubectl rollout status`'s test: the current spec is

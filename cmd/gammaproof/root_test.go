@@ -67,16 +67,15 @@ func TestRunErrors(t *testing.T) {
 
 func TestExitCode(t *testing.T) {
 	tests := []struct {
-		name   string
-		err    error
-		code   int
-		stderr string
+		name, stderr string
+		err          error
+		code         int
 	}{
-		{"success", nil, 0, ""},
-		{"scenarios failed: already reported", fmt.Errorf("verify: %w", errScenariosFailed), 1, ""},
-		{"failure", errors.New("apply manifests: forbidden"), 1, "gammaproof: apply manifests: forbidden\n"},
-		{"failure on many lines", errors.New("first\nsecond\n"), 1, "gammaproof: first; second\n"},
-		{"usage", fmt.Errorf("parse: %w", usageErrorf("bad flag")), 2, "gammaproof: parse: bad flag\n"},
+		{name: "success"},
+		{name: "scenarios failed: already reported", err: fmt.Errorf("verify: %w", errScenariosFailed), code: 1},
+		{name: "failure", err: errors.New("apply manifests: forbidden"), code: 1, stderr: "gammaproof: apply manifests: forbidden\n"},
+		{name: "failure on many lines", err: errors.New("first\nsecond\n"), code: 1, stderr: "gammaproof: first; second\n"},
+		{name: "usage", err: fmt.Errorf("parse: %w", usageErrorf("bad flag")), code: 2, stderr: "gammaproof: parse: bad flag\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

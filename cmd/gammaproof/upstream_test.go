@@ -48,9 +48,7 @@ func TestReportUpstreamVerdicts(t *testing.T) {
 		{"disagreement", map[string]verdict.Verdict{"MeshConsumerRoute": verdict.Fail, "MeshBasic": verdict.Fail}, 1, "mesh-basic: ours PASS, upstream's MeshBasic FAIL"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			results := filepath.Join(dir, report.ResultsFile)
-			copyFile(t, published, results)
+			dir, results := copyResults(t, published)
 			verdicts := map[string]verdict.Verdict{}
 			for _, mt := range upstream.MeshTests() {
 				verdicts[mt.ShortName] = verdict.Pass
@@ -94,9 +92,7 @@ func TestReportUpstreamVerdicts(t *testing.T) {
 	}
 
 	t.Run("not a verdicts file", func(t *testing.T) {
-		dir := t.TempDir()
-		results := filepath.Join(dir, report.ResultsFile)
-		copyFile(t, published, results)
+		dir, results := copyResults(t, published)
 		vpath := filepath.Join(dir, "verdicts.json")
 		writeJSON(t, vpath, map[string]string{"MeshBasic": "GREAT"})
 		code, _, stderr := runIn(t, "report", "--results", results, "--upstream-verdicts", vpath)
@@ -109,15 +105,20 @@ func TestReportUpstreamVerdicts(t *testing.T) {
 	})
 }
 
-func copyFile(t *testing.T, from, to string) {
+// copyResults copies the results file published into a new temporary
+// directory: the report's output directory.
+func copyResults(t *testing.T, published string) (dir, results string) {
 	t.Helper()
-	b, err := os.ReadFile(from)
+	b, err := os.ReadFile(published)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
+	dir = t.TempDir()
+	results = filepath.Join(dir, report.ResultsFile)
+	if err := os.WriteFile(results, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir, results
 }
 
 func writeJSON(t *testing.T, path string, v any) {
