@@ -14,29 +14,32 @@ import (
 
 // layout is what the page reports about itself once rendered.
 type layout struct {
-	Scenarios   []string  `json:"scenarios"`
-	Bars        int       `json:"bars"`
-	Drawn       int       `json:"drawn"`
-	Rects       int       `json:"rects"`
-	ObsShare    []float64 `json:"obsShare"`
-	ScrollWidth int       `json:"scrollWidth"`
-	InnerWidth  int       `json:"innerWidth"`
+	ScrollWidth int `json:"scrollWidth"`
+	InnerWidth  int `json:"innerWidth"`
+	// Wrapped are short tokens (≤ 12 characters) the browser broke over
+	// two lines.
+	Wrapped []string `json:"wrapped"`
+
+	Scenarios []string `json:"scenarios"`
+	// ProfileTags and OwnTags name the scenarios carrying a profile tag
+	// and the gammaproof's-own label.
+	ProfileTags []string `json:"profileTags"`
+	OwnTags     []string `json:"ownTags"`
+	OwnNote     string   `json:"ownNote"`
+
 	// Outputs are the exec outputs shown (text and rendered height).
 	Outputs []shown `json:"outputs"`
 	// Tolerated are the tolerated-error lines shown.
 	Tolerated []shown `json:"tolerated"`
 	// Conds are the route conditions shown with their colours.
 	Conds []cond `json:"conds"`
-	// Wrapped are short tokens (≤ 12 characters) the browser broke over
-	// two lines.
-	Wrapped []string `json:"wrapped"`
+
 	// OC are the operating-characteristic charts: size and polylines.
-	OC []chart `json:"oc"`
-	// ProfileTags and OwnTags name the scenarios carrying a profile tag
-	// and the gammaproof's-own label.
-	ProfileTags []string `json:"profileTags"`
-	OwnTags     []string `json:"ownTags"`
-	OwnNote     string   `json:"ownNote"`
+	OC       []chart   `json:"oc"`
+	Bars     int       `json:"bars"`
+	Drawn    int       `json:"drawn"`
+	Rects    int       `json:"rects"`
+	ObsShare []float64 `json:"obsShare"`
 }
 
 type shown struct {

@@ -8,6 +8,16 @@ import (
 	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
+// junitCounts are the attributes a suite and the document both carry: the
+// document's are its one suite's.
+type junitCounts struct {
+	Tests    int    `xml:"tests,attr"`
+	Failures int    `xml:"failures,attr"`
+	Errors   int    `xml:"errors,attr"`
+	Skipped  int    `xml:"skipped,attr"`
+	Time     string `xml:"time,attr"`
+}
+
 type junitSuites struct {
 	XMLName xml.Name `xml:"testsuites"`
 	Name    string   `xml:"name,attr"`
@@ -23,19 +33,15 @@ type junitSuite struct {
 	Cases      []junitCase     `xml:"testcase"`
 }
 
-// junitCounts are the attributes a suite and the document both carry: the
-// document's are its one suite's.
-type junitCounts struct {
-	Tests    int    `xml:"tests,attr"`
-	Failures int    `xml:"failures,attr"`
-	Errors   int    `xml:"errors,attr"`
-	Skipped  int    `xml:"skipped,attr"`
-	Time     string `xml:"time,attr"`
-}
-
 type junitProperty struct {
 	Name  string `xml:"name,attr"`
 	Value string `xml:"value,attr"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr,omitempty"`
+	Body    string `xml:",chardata"`
 }
 
 type junitCase struct {
@@ -46,12 +52,6 @@ type junitCase struct {
 	Error     *junitMessage `xml:"error,omitempty"`
 	Skipped   *junitMessage `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitMessage struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr,omitempty"`
-	Body    string `xml:",chardata"`
 }
 
 // JUnit renders one testcase per scenario. A FAIL or INCONCLUSIVE scenario

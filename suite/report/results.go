@@ -15,12 +15,6 @@ import (
 	"github.com/gammaproof/gammaproof/suite/verdict"
 )
 
-// APIVersion and Kind identify a results.json document.
-const (
-	APIVersion = "gammaproof.io/v1alpha1"
-	Kind       = "Results"
-)
-
 // Environments a run may use.
 const (
 	EnvLocal    = "local"
@@ -36,6 +30,12 @@ const (
 	CheckStatusShare = "statusShare"
 	// CheckExact is an exact check (zero share, status, header, path…).
 	CheckExact = "exact"
+)
+
+// APIVersion and Kind identify a results.json document.
+const (
+	APIVersion = "gammaproof.io/v1alpha1"
+	Kind       = "Results"
 )
 
 // Results is the document a run writes to results.json. See SCHEMA.md.

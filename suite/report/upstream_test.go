@@ -23,39 +23,25 @@ func TestAttachUpstreamAndDisagreements(t *testing.T) {
 		return r
 	}
 	for _, tc := range []struct {
-		name     string
-		policy   string
-		ours     map[string]verdict.Verdict
-		upstream map[string]verdict.Verdict
-		want     []string
+		name, policy   string
+		ours, upstream string // verdicts by upstream test, see verdictsOf
+		want           []string
 	}{
-		{"agree", "spec",
-			map[string]verdict.Verdict{"MeshBasic": verdict.Pass, "MeshTrafficSplit": verdict.Fail},
-			map[string]verdict.Verdict{"MeshBasic": verdict.Pass, "MeshTrafficSplit": verdict.Fail}, nil},
-		{"ours passes, upstream fails", "spec",
-			map[string]verdict.Verdict{"MeshBasic": verdict.Pass},
-			map[string]verdict.Verdict{"MeshBasic": verdict.Fail}, []string{"s-MeshBasic: ours PASS, upstream's MeshBasic FAIL"}},
-		{"ours fails, upstream passes", "spec",
-			map[string]verdict.Verdict{"MeshTrafficSplit": verdict.Fail},
-			map[string]verdict.Verdict{"MeshTrafficSplit": verdict.Pass}, []string{"s-MeshTrafficSplit: ours FAIL, upstream's MeshTrafficSplit PASS"}},
+		{"agree", "spec", "MeshBasic=PASS MeshTrafficSplit=FAIL", "MeshBasic=PASS MeshTrafficSplit=FAIL", nil},
+		{"ours passes, upstream fails", "spec", "MeshBasic=PASS", "MeshBasic=FAIL", []string{"s-MeshBasic: ours PASS, upstream's MeshBasic FAIL"}},
+		{"ours fails, upstream passes", "spec", "MeshTrafficSplit=FAIL", "MeshTrafficSplit=PASS", []string{"s-MeshTrafficSplit: ours FAIL, upstream's MeshTrafficSplit PASS"}},
 		{"undecided sides are not compared", "spec",
-			map[string]verdict.Verdict{"MeshBasic": verdict.Inconclusive, "MeshTrafficSplit": verdict.Pass, "MeshPorts": verdict.Skip},
-			map[string]verdict.Verdict{"MeshBasic": verdict.Pass, "MeshTrafficSplit": verdict.Skip, "MeshPorts": verdict.Fail}, nil},
-		{"strict explains the consumer route", "strict",
-			map[string]verdict.Verdict{"MeshConsumerRoute": verdict.Pass},
-			map[string]verdict.Verdict{"MeshConsumerRoute": verdict.Fail}, nil},
-		{"strict explains only that direction", "strict",
-			map[string]verdict.Verdict{"MeshConsumerRoute": verdict.Fail},
-			map[string]verdict.Verdict{"MeshConsumerRoute": verdict.Pass}, []string{"s-MeshConsumerRoute: ours FAIL"}},
-		{"spec does not explain the consumer route", "spec",
-			map[string]verdict.Verdict{"MeshConsumerRoute": verdict.Pass},
-			map[string]verdict.Verdict{"MeshConsumerRoute": verdict.Fail}, []string{"s-MeshConsumerRoute: ours PASS"}},
+			"MeshBasic=INCONCLUSIVE MeshTrafficSplit=PASS MeshPorts=SKIP", "MeshBasic=PASS MeshTrafficSplit=SKIP MeshPorts=FAIL", nil},
+		{"strict explains the consumer route", "strict", "MeshConsumerRoute=PASS", "MeshConsumerRoute=FAIL", nil},
+		{"strict explains only that direction", "strict", "MeshConsumerRoute=FAIL", "MeshConsumerRoute=PASS", []string{"s-MeshConsumerRoute: ours FAIL"}},
+		{"spec does not explain the consumer route", "spec", "MeshConsumerRoute=PASS", "MeshConsumerRoute=FAIL", []string{"s-MeshConsumerRoute: ours PASS"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := run(tc.policy, tc.ours)
-			AttachUpstream(r, tc.upstream)
+			upstream := verdictsOf(t, tc.upstream)
+			r := run(tc.policy, verdictsOf(t, tc.ours))
+			AttachUpstream(r, upstream)
 			for _, s := range r.Scenarios {
-				v, ok := tc.upstream[s.UpstreamTest]
+				v, ok := upstream[s.UpstreamTest]
 				switch {
 				case !ok && s.Upstream != nil:
 					t.Errorf("%s: upstream verdict %+v attached without one", s.Name, s.Upstream)
@@ -74,6 +60,20 @@ func TestAttachUpstreamAndDisagreements(t *testing.T) {
 			}
 		})
 	}
+}
+
+// verdictsOf reads "MeshBasic=PASS MeshPorts=SKIP" as a verdict by test.
+func verdictsOf(t *testing.T, s string) map[string]verdict.Verdict {
+	t.Helper()
+	m := map[string]verdict.Verdict{}
+	for _, kv := range strings.Fields(s) {
+		name, v, _ := strings.Cut(kv, "=")
+		if !verdict.Verdict(v).Valid() {
+			t.Fatalf("%q: %q is no verdict", kv, v)
+		}
+		m[name] = verdict.Verdict(v)
+	}
+	return m
 }
 
 func TestReadUpstreamVerdicts(t *testing.T) {
