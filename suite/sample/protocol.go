@@ -353,6 +353,18 @@ func (e *Echo) Field(name string) string {
 	return v
 }
 
+// echoFields are the RecordEcho fields read straight from the reply, by name.
+var echoFields = map[string]func(*Echo) string{
+	"method":    func(e *Echo) string { return e.Method },
+	"path":      func(e *Echo) string { return e.Path },
+	"host":      func(e *Echo) string { return e.Host },
+	"proto":     func(e *Echo) string { return e.Proto },
+	"pod":       func(e *Echo) string { return e.Pod },
+	"namespace": func(e *Echo) string { return e.Namespace },
+	"version":   func(e *Echo) string { return e.Version },
+	"service":   func(e *Echo) string { return e.Service },
+}
+
 func echoField(name string) (func(*Echo) string, error) {
 	if h, ok := strings.CutPrefix(name, "header:"); ok && h != "" {
 		return func(e *Echo) string { return first(http.Header(e.Headers).Values(h)) }, nil
@@ -360,23 +372,8 @@ func echoField(name string) (func(*Echo) string, error) {
 	if q, ok := strings.CutPrefix(name, "query:"); ok && q != "" {
 		return func(e *Echo) string { return first(e.Query[q]) }, nil
 	}
-	switch name {
-	case "method":
-		return func(e *Echo) string { return e.Method }, nil
-	case "path":
-		return func(e *Echo) string { return e.Path }, nil
-	case "host":
-		return func(e *Echo) string { return e.Host }, nil
-	case "proto":
-		return func(e *Echo) string { return e.Proto }, nil
-	case "pod":
-		return func(e *Echo) string { return e.Pod }, nil
-	case "namespace":
-		return func(e *Echo) string { return e.Namespace }, nil
-	case "version":
-		return func(e *Echo) string { return e.Version }, nil
-	case "service":
-		return func(e *Echo) string { return e.Service }, nil
+	if f, ok := echoFields[name]; ok {
+		return f, nil
 	}
 	return nil, fmt.Errorf(`recordEcho %q: use method, path, host, proto, pod, namespace, version, service, "query:<name>" or "header:<name>"`, name)
 }

@@ -268,41 +268,39 @@ func countingEcho() (*httptest.Server, *atomic.Int64) {
 	return srv, conns
 }
 
-func TestConnectionReuse(t *testing.T) {
+// TestConnections: the sampler keeps connections alive across requests and
+// batches, unless a request asks for a new connection per request, or a
+// batch for fresh connections (then it does not reuse the connection an
+// earlier batch kept alive).
+func TestConnections(t *testing.T) {
 	for _, tc := range []struct {
-		newConn   bool
+		name      string
+		req       sample.Request // sent tc.batches times, to the server's URL
+		batches   int
 		wantConns int64
-	}{{false, 1}, {true, 10}} {
-		srv, conns := countingEcho()
-		res, err := newSampler(t).Sample(context.Background(), sample.Request{URL: srv.URL, Count: 10, NewConnectionPerRequest: tc.newConn})
-		srv.Close()
-		if err != nil || res.ByBackend["v1"] != 10 {
-			t.Fatalf("Sample = %+v, %v", res, err)
-		}
-		if conns.Load() != tc.wantConns {
-			t.Errorf("newConnectionPerRequest=%v: %d connections, want %d", tc.newConn, conns.Load(), tc.wantConns)
-		}
-	}
-}
-
-// TestFreshConnections: a batch asking for fresh connections does not
-// reuse the connection an earlier batch kept alive.
-func TestFreshConnections(t *testing.T) {
-	for _, tc := range []struct {
-		fresh     bool
-		wantConns int64
-	}{{false, 1}, {true, 2}} {
-		srv, conns := countingEcho()
-		s := newSampler(t)
-		for range 2 {
-			if _, err := s.Sample(context.Background(), sample.Request{URL: srv.URL, Count: 3, FreshConnections: tc.fresh}); err != nil {
-				t.Fatal(err)
+	}{
+		{"one batch, reused", sample.Request{Count: 10}, 1, 1},
+		{"newConnectionPerRequest", sample.Request{Count: 10, NewConnectionPerRequest: true}, 1, 10},
+		{"two batches, reused", sample.Request{Count: 3}, 2, 1},
+		{"freshConnections", sample.Request{Count: 3, FreshConnections: true}, 2, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, conns := countingEcho()
+			defer srv.Close()
+			s := newSampler(t)
+			req := tc.req
+			req.URL = srv.URL
+			for range tc.batches {
+				res, err := s.Sample(context.Background(), req)
+				if err != nil || res.ByBackend["v1"] != req.Count {
+					t.Fatalf("Sample = %+v, %v", res, err)
+				}
 			}
-		}
-		srv.Close()
-		if conns.Load() != tc.wantConns {
-			t.Errorf("freshConnections=%v: %d connections over two batches, want %d", tc.fresh, conns.Load(), tc.wantConns)
-		}
+			srv.Close()
+			if conns.Load() != tc.wantConns {
+				t.Errorf("%d connections over %d batch(es), want %d", conns.Load(), tc.batches, tc.wantConns)
+			}
+		})
 	}
 }
 
