@@ -62,14 +62,15 @@ func TestNodeImageMatchesKubePin(t *testing.T) {
 }
 
 func TestParseConfigErrors(t *testing.T) {
+	const cluster = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
 	tests := []struct {
 		name, yaml, wantErr string
 	}{
 		{"empty", "", "empty document"},
-		{"unknown field", "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodez: []\n", "nodez"},
+		{"unknown field", cluster + "nodez: []\n", "nodez"},
 		{"wrong kind", "kind: Pod\napiVersion: v1\n", "want kind Cluster"},
-		{"bad role", "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: boss\n", "nodes[0].role"},
-		{"no control plane", "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: worker\n", "control-plane"},
+		{"bad role", cluster + "nodes:\n- role: boss\n", "nodes[0].role"},
+		{"no control plane", cluster + "nodes:\n- role: worker\n", "control-plane"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,11 +23,8 @@ func TestCrossNodeScenarios(t *testing.T) {
 	}
 	nodes := NodeNames(cfg)
 	all, err := scenario.LoadAll(filepath.Join(repo.Root(), "kind-configs", "scenarios"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) == 0 {
-		t.Fatal("no scenario in kind-configs/scenarios")
+	if err != nil || len(all) == 0 {
+		t.Fatalf("want the scenarios of kind-configs/scenarios, loaded %d (%v)", len(all), err)
 	}
 	for _, sc := range all {
 		t.Run(sc.Name, func(t *testing.T) {
