@@ -136,3 +136,14 @@ func TestRetried(t *testing.T) {
 		t.Error("0 attempts: no error")
 	}
 }
+
+// BenchmarkOperatingCharacteristic measures one exact operating
+// characteristic at the defaults near the tolerance (70/30 expected, 67%
+// true), where the test runs longest.
+func BenchmarkOperatingCharacteristic(b *testing.B) {
+	for b.Loop() {
+		if _, err := OperatingCharacteristic(DefaultParams(), 0.7, 0.67); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -51,102 +51,27 @@ func OperatingCharacteristic(params Params, expected, trueShare float64) (OC, er
 		return OC{}, fmt.Errorf("%w: shares %g and %g must be in [0, 1]", ErrBadParams, p, q)
 	}
 	sides := buildSides([]float64{p, 1 - p}, params)
-	full := 1<<len(sides) - 1
-	start := 0
-	for i, sd := range sides {
-		if sd.Decision == verdict.Pass {
-			start |= 1 << i
-		}
-	}
+	start, full := acceptedMasks(sides)
 	var oc OC
 	if start == full {
 		return OC{Pass: 1}, nil
 	}
 	// dist[mask][s] is the probability of s hits so far with the sides in
 	// mask accepted and the test still running.
-	dist := make([][]float64, full+1)
-	for m := range dist {
-		dist[m] = make([]float64, params.Budget+1)
-	}
+	dist := newLattice(full+1, params.Budget+1)
 	dist[start][0] = 1
 	lo, hi := 0, 0 // support of s over all masks
 	n := 0
 	var stopped []float64 // stopped[k]: P(stop at checkpoint k)
 	var checkpoints []int
-	next := make([][]float64, full+1)
-	keep := make([][]float64, full+1)
-	for m := range next {
-		next[m] = make([]float64, params.Budget+1)
-		keep[m] = make([]float64, params.Budget+1)
-	}
+	next := newLattice(full+1, params.Budget+1)
+	keep := newLattice(full+1, params.Budget+1)
 	for n < params.Budget {
 		b := min(params.Batch, params.Budget-n)
-		pmf := make([]float64, b+1)
-		bin := distuv.Binomial{N: float64(b), P: q}
-		for j := range pmf {
-			pmf[j] = bin.Prob(float64(j))
-		}
-		switch q { // distuv gives NaN at the ends
-		case 0:
-			clear(pmf)
-			pmf[0] = 1
-		case 1:
-			clear(pmf)
-			pmf[b] = 1
-		}
-		for m := range dist {
-			clear(next[m][lo : hi+b+1])
-			for s := lo; s <= hi; s++ {
-				w := dist[m][s]
-				if w == 0 {
-					continue
-				}
-				dist[m][s] = 0
-				for j, pj := range pmf {
-					next[m][s+j] += w * pj
-				}
-			}
-		}
+		convolve(dist, next, batchPMF(b, q), lo, hi)
 		n += b
 		hi += b
-		stop := 0.0
-		newLo, newHi := params.Budget+1, -1
-		for m := range next {
-			for s := lo; s <= hi; s++ {
-				w := next[m][s]
-				if w == 0 {
-					continue
-				}
-				mask, failed := m, false
-				for i, sd := range sides {
-					if mask&(1<<i) != 0 {
-						continue
-					}
-					llr := logLR(s, n-s, sd.hit, sd.miss)
-					switch {
-					case llr >= sd.Upper:
-						failed = true
-					case llr <= sd.Lower:
-						mask |= 1 << i
-					}
-				}
-				switch {
-				case failed:
-					oc.Fail += w
-					stop += w
-				case mask == full:
-					oc.Pass += w
-					stop += w
-				case n >= params.Budget:
-					oc.Inconclusive += w
-					stop += w
-				case w < pruneMass:
-				default:
-					keep[mask][s] += w
-					newLo, newHi = min(newLo, s), max(newHi, s)
-				}
-			}
-		}
+		stop, newLo, newHi := settle(&oc, next, keep, sides, lo, hi, n, params.Budget)
 		dist, keep = keep, dist
 		stopped = append(stopped, stop)
 		checkpoints = append(checkpoints, n)
@@ -155,22 +80,142 @@ func OperatingCharacteristic(params Params, expected, trueShare float64) (OC, er
 		}
 		lo, hi = newLo, newHi
 	}
+	oc.MeanN, oc.P99N = requestsUsed(stopped, checkpoints, params.Budget)
+	return oc, nil
+}
+
+// acceptedMasks returns the bit mask of the sides accepted before any
+// request (sides whose alternative cannot occur) and the mask of all sides.
+func acceptedMasks(sides []Side) (start, full int) {
+	full = 1<<len(sides) - 1
+	for i, sd := range sides {
+		if sd.Decision == verdict.Pass {
+			start |= 1 << i
+		}
+	}
+	return start, full
+}
+
+// newLattice returns a zeroed probability lattice of masks × counts cells.
+func newLattice(masks, counts int) [][]float64 {
+	l := make([][]float64, masks)
+	for m := range l {
+		l[m] = make([]float64, counts)
+	}
+	return l
+}
+
+// batchPMF returns the probabilities of 0..b hits in a batch of b
+// requests when each is a hit with probability q.
+func batchPMF(b int, q float64) []float64 {
+	pmf := make([]float64, b+1)
+	bin := distuv.Binomial{N: float64(b), P: q}
+	for j := range pmf {
+		pmf[j] = bin.Prob(float64(j))
+	}
+	switch q { // distuv gives NaN at the ends
+	case 0:
+		clear(pmf)
+		pmf[0] = 1
+	case 1:
+		clear(pmf)
+		pmf[b] = 1
+	}
+	return pmf
+}
+
+// convolve moves the mass of dist at counts lo..hi to next, spread by one
+// batch's pmf, and leaves those cells of dist zero.
+func convolve(dist, next [][]float64, pmf []float64, lo, hi int) {
+	b := len(pmf) - 1
+	for m := range dist {
+		clear(next[m][lo : hi+b+1])
+		for s := lo; s <= hi; s++ {
+			w := dist[m][s]
+			if w == 0 {
+				continue
+			}
+			dist[m][s] = 0
+			for j, pj := range pmf {
+				next[m][s+j] += w * pj
+			}
+		}
+	}
+}
+
+// settle decides the mass of next after n requests: what a side FAILs,
+// all sides accept or the budget ends goes to its outcome in oc, the rest
+// to keep under its new mask. It returns the mass stopped and the range of
+// counts still running (newHi < 0 when none is).
+func settle(oc *OC, next, keep [][]float64, sides []Side, lo, hi, n, budget int) (stop float64, newLo, newHi int) {
+	full := len(next) - 1
+	newLo, newHi = budget+1, -1
+	for m := range next {
+		for s := lo; s <= hi; s++ {
+			w := next[m][s]
+			if w == 0 {
+				continue
+			}
+			mask, failed := decideSides(m, s, n, sides)
+			switch {
+			case failed:
+				oc.Fail += w
+				stop += w
+			case mask == full:
+				oc.Pass += w
+				stop += w
+			case n >= budget:
+				oc.Inconclusive += w
+				stop += w
+			case w < pruneMass:
+			default:
+				keep[mask][s] += w
+				newLo, newHi = min(newLo, s), max(newHi, s)
+			}
+		}
+	}
+	return stop, newLo, newHi
+}
+
+// decideSides runs the sides not in mask at s hits of n requests: it
+// returns mask with the sides accepted now added, and whether one FAILed.
+func decideSides(mask, s, n int, sides []Side) (int, bool) {
+	failed := false
+	for i, sd := range sides {
+		if mask&(1<<i) != 0 {
+			continue
+		}
+		llr := logLR(s, n-s, sd.hit, sd.miss)
+		switch {
+		case llr >= sd.Upper:
+			failed = true
+		case llr <= sd.Lower:
+			mask |= 1 << i
+		}
+	}
+	return mask, failed
+}
+
+// requestsUsed returns the mean and the 99th percentile of the requests a
+// test used, from the probability it stopped at each checkpoint; the
+// percentile is budget when the stops never reach 99%.
+func requestsUsed(stopped []float64, checkpoints []int, budget int) (mean float64, p99 int) {
 	total, cum := 0.0, 0.0
 	for _, w := range stopped {
 		total += w
 	}
-	oc.P99N = params.Budget
+	p99 = budget
 	for k, w := range stopped {
-		oc.MeanN += w * float64(checkpoints[k])
+		mean += w * float64(checkpoints[k])
 		cum += w
-		if cum >= 0.99*total && oc.P99N == params.Budget {
-			oc.P99N = checkpoints[k]
+		if cum >= 0.99*total && p99 == budget {
+			p99 = checkpoints[k]
 		}
 	}
 	if total > 0 {
-		oc.MeanN /= total
+		mean /= total
 	}
-	return oc, nil
+	return mean, p99
 }
 
 // Upstream scheme constants (sigs.k8s.io/gateway-api/conformance/utils/weight).
