@@ -304,6 +304,8 @@ func (pr *podRuntime) snapshot() *corev1.Pod {
 	return pod
 }
 
+// statusLocked is the pod's status as the API server should see it: the
+// addresses, every container's status, the phase and the conditions.
 func (pr *podRuntime) statusLocked() corev1.PodStatus {
 	host := pr.p.cfg.BridgeIP.String()
 	st := corev1.PodStatus{
@@ -316,65 +318,109 @@ func (pr *podRuntime) statusLocked() corev1.PodStatus {
 		st.PodIP = pr.ip.String()
 		st.PodIPs = []corev1.PodIP{{IP: st.PodIP}}
 	}
-	restartNever := pr.pod.Spec.RestartPolicy == corev1.RestartPolicyNever
-	allDone, anyFailed, anyRunning, allStarted := true, false, false, true
-	allReady := len(pr.ctrs) > 0
+	var sum containerSummary
+	st.ContainerStatuses, st.InitContainerStatuses, sum = pr.containerStatusesLocked()
+	st.Phase = pr.phaseLocked(sum)
+	st.Conditions = pr.conditionsLocked(sum.allReady)
+	if !pr.sandboxOK && pr.sandboxErr != "" {
+		st.Message = pr.sandboxErr
+		st.Reason = "SandboxSetupFailed"
+	}
+	return st
+}
+
+// containerSummary is what the pod's phase and conditions need to know of
+// its containers.
+type containerSummary struct {
+	// allDone: every regular container has terminated for good.
+	allDone bool
+	// anyFailed: a regular container's last exit code was not 0.
+	anyFailed bool
+	// anyRunning: a regular container is running.
+	anyRunning bool
+	// allStarted: every regular container has run at least once.
+	allStarted bool
+	// allReady: there are regular containers and every one is ready.
+	allReady bool
+	// initFailed: an init container failed for good.
+	initFailed bool
+}
+
+// containerStatusesLocked returns the statuses of the regular and init
+// containers and their summary.
+func (pr *podRuntime) containerStatusesLocked() (ctrs, inits []corev1.ContainerStatus, sum containerSummary) {
+	sum = containerSummary{allDone: true, allStarted: true, allReady: len(pr.ctrs) > 0}
 	for _, c := range pr.ctrs {
 		cs := c.statusLocked()
-		st.ContainerStatuses = append(st.ContainerStatuses, cs)
+		ctrs = append(ctrs, cs)
 		if !cs.Ready {
-			allReady = false
+			sum.allReady = false
 		}
 		switch {
 		case cs.State.Running != nil:
-			anyRunning = true
-			allDone = false
+			sum.anyRunning = true
+			sum.allDone = false
 		case cs.State.Terminated != nil:
 			if cs.State.Terminated.ExitCode != 0 {
-				anyFailed = true
+				sum.anyFailed = true
 			}
 			if !c.finalLocked() {
-				allDone = false
+				sum.allDone = false
 			}
 		default:
-			allDone = false
+			sum.allDone = false
 			if cs.LastTerminationState.Terminated == nil {
-				allStarted = false
+				sum.allStarted = false
 			}
 		}
 	}
-	initFailed := false
 	for _, c := range pr.inits {
 		cs := c.statusLocked()
-		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+		inits = append(inits, cs)
 		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 && c.finalLocked() {
-			initFailed = true
+			sum.initFailed = true
 		}
 	}
+	return ctrs, inits, sum
+}
+
+// phaseLocked is the pod's phase, kubelet's rules: failed init, all done,
+// failed under restartPolicy Never, running, else pending; a pod whose
+// containers were all stopped is no longer running.
+func (pr *podRuntime) phaseLocked(sum containerSummary) corev1.PodPhase {
+	restartNever := pr.pod.Spec.RestartPolicy == corev1.RestartPolicyNever
+	var phase corev1.PodPhase
 	switch {
-	case initFailed:
-		st.Phase = corev1.PodFailed
-	case pr.initialized && allDone && len(pr.ctrs) > 0:
-		if anyFailed {
-			st.Phase = corev1.PodFailed
+	case sum.initFailed:
+		phase = corev1.PodFailed
+	case pr.initialized && sum.allDone && len(pr.ctrs) > 0:
+		if sum.anyFailed {
+			phase = corev1.PodFailed
 		} else {
-			st.Phase = corev1.PodSucceeded
+			phase = corev1.PodSucceeded
 		}
-	case pr.finished && restartNever && anyFailed:
-		st.Phase = corev1.PodFailed
-	case pr.initialized && (anyRunning || allStarted):
-		st.Phase = corev1.PodRunning
+	case pr.finished && restartNever && sum.anyFailed:
+		phase = corev1.PodFailed
+	case pr.initialized && (sum.anyRunning || sum.allStarted):
+		phase = corev1.PodRunning
 	default:
-		st.Phase = corev1.PodPending
+		phase = corev1.PodPending
 	}
-	if pr.finished && st.Phase == corev1.PodRunning {
+	if pr.finished && phase == corev1.PodRunning {
 		// Every container is stopped; nothing runs any more.
-		st.Phase = corev1.PodSucceeded
-		if anyFailed {
-			st.Phase = corev1.PodFailed
+		phase = corev1.PodSucceeded
+		if sum.anyFailed {
+			phase = corev1.PodFailed
 		}
 	}
+	return phase
+}
+
+// conditionsLocked are the pod's conditions; a condition whose status did
+// not change keeps its last transition time.
+func (pr *podRuntime) conditionsLocked(allReady bool) []corev1.PodCondition {
 	now := metav1.Now()
+	var conds []corev1.PodCondition
 	cond := func(t corev1.PodConditionType, ok bool, reason, msg string) {
 		c := corev1.PodCondition{Type: t, Status: corev1.ConditionFalse, LastTransitionTime: now, Reason: reason, Message: msg}
 		if ok {
@@ -385,19 +431,14 @@ func (pr *podRuntime) statusLocked() corev1.PodStatus {
 				c.LastTransitionTime = old.LastTransitionTime
 			}
 		}
-		st.Conditions = append(st.Conditions, c)
+		conds = append(conds, c)
 	}
-	sandboxMsg := pr.sandboxErr
-	cond(corev1.PodReadyToStartContainers, pr.sandboxOK && !pr.finished, "SandboxNotReady", sandboxMsg)
+	cond(corev1.PodReadyToStartContainers, pr.sandboxOK && !pr.finished, "SandboxNotReady", pr.sandboxErr)
 	cond(corev1.PodInitialized, pr.initialized, "ContainersNotInitialized", "containers with incomplete status: init containers")
 	cond(corev1.ContainersReady, allReady && !pr.finished, "ContainersNotReady", "containers with unready status")
 	cond(corev1.PodReady, allReady && !pr.finished, "ContainersNotReady", "containers with unready status")
 	cond(corev1.PodScheduled, true, "", "")
-	if !pr.sandboxOK && sandboxMsg != "" {
-		st.Message = sandboxMsg
-		st.Reason = "SandboxSetupFailed"
-	}
-	return st
+	return conds
 }
 
 // containerByName finds a container (regular or init).
