@@ -64,8 +64,24 @@ func Translate(m *model.Mesh) (*Snapshot, error) {
 	// Checks that need the whole mesh run first, in order; the per-resource
 	// work then runs in parallel into indexed slots, so the result does not
 	// depend on scheduling.
-	known := make(map[string]bool, len(m.Clusters))
 	cs := sortedBy(m.Clusters, func(c *model.Cluster) string { return c.Name })
+	known, err := clusterNames(cs)
+	if err != nil {
+		return nil, err
+	}
+	ls := sortedBy(m.Listeners, func(l *model.Listener) string { return l.Name })
+	ports, err := listenerPorts(ls)
+	if err != nil {
+		return nil, err
+	}
+	cslots, lslots := translateSlots(cs, ls, known, ports)
+	return assemble(cslots, lslots)
+}
+
+// clusterNames returns the set of the clusters' names, sorted clusters cs,
+// failing on an empty, reserved or duplicate name.
+func clusterNames(cs []*model.Cluster) (map[string]bool, error) {
+	known := make(map[string]bool, len(cs))
 	for _, c := range cs {
 		if c.Name == "" || strings.HasPrefix(c.Name, InvalidClusterPrefix) {
 			return nil, fmt.Errorf("translate cluster of %s port %d: name %q is empty or reserved", c.Service, c.Port, c.Name)
@@ -75,7 +91,12 @@ func Translate(m *model.Mesh) (*Snapshot, error) {
 		}
 		known[c.Name] = true
 	}
-	ls := sortedBy(m.Listeners, func(l *model.Listener) string { return l.Name })
+	return known, nil
+}
+
+// listenerPorts checks the names and Service ports of the sorted
+// listeners ls and allocates each its proxy port.
+func listenerPorts(ls []*model.Listener) (map[string]uint32, error) {
 	names := make([]string, len(ls))
 	for i, l := range ls {
 		if l.Name == "" {
@@ -93,14 +114,22 @@ func Translate(m *model.Mesh) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("translate listeners: %w", err)
 	}
+	return ports, nil
+}
 
-	// Two resources per slot: cluster + endpoints, listener + routes.
-	type slot struct {
-		res      [2]types.Resource
-		sum      [2][sha256.Size]byte
-		warnings []string
-		err      error
-	}
+// slot is what translating one cluster (cluster + endpoints) or one
+// listener (listener + routes) yields: two resources and their digests,
+// or an error.
+type slot struct {
+	res      [2]types.Resource
+	sum      [2][sha256.Size]byte
+	warnings []string
+	err      error
+}
+
+// translateSlots translates each cluster and each listener, in parallel,
+// into the slot of the same index.
+func translateSlots(cs []*model.Cluster, ls []*model.Listener, known map[string]bool, ports map[string]uint32) ([]slot, []slot) {
 	cslots := make([]slot, len(cs))
 	lslots := make([]slot, len(ls))
 	parallel(len(cs)+len(ls), func(i int) {
@@ -123,10 +152,15 @@ func Translate(m *model.Mesh) (*Snapshot, error) {
 		}
 		sl.warnings = t.warnings
 	})
+	return cslots, lslots
+}
 
+// assemble gathers the slots, in order, into the snapshot, returning the
+// first slot's error instead if any failed.
+func assemble(cslots, lslots []slot) (*Snapshot, error) {
 	var warnings []string
-	clusters, endpoints := make([]types.Resource, 0, len(cs)), make([]types.Resource, 0, len(cs))
-	listeners, routes := make([]types.Resource, 0, len(ls)), make([]types.Resource, 0, len(ls))
+	clusters, endpoints := make([]types.Resource, 0, len(cslots)), make([]types.Resource, 0, len(cslots))
+	listeners, routes := make([]types.Resource, 0, len(lslots)), make([]types.Resource, 0, len(lslots))
 	var hashes [types.UnknownType]hash.Hash
 	for typ := range hashes {
 		hashes[typ] = sha256.New()
@@ -424,24 +458,41 @@ func (t *translator) contractRoute(l *model.Listener, r *model.Route, match xdsc
 		out.Redirect = rd
 		return out, nil
 	}
-	// Requests that cannot be forwarded get 500 from an HTTPRoute; from a
-	// GRPCRoute "an `UNAVAILABLE` status", which gRPC's mapping of HTTP
-	// statuses gives HTTP 503 (500 would be UNKNOWN).
-	failStatus := 500
-	if r.GRPC {
-		failStatus = 503
-	}
+	failStatus := unforwardableStatus(r)
 	if r.DirectResponse500 {
 		out.Direct = &xdscontract.Direct{Status: failStatus}
 		return out, nil
 	}
-
 	f := &xdscontract.Forward{
-		Backends:       make([]xdscontract.Backend, len(r.Backends)),
+		Backends:       backends(r.Backends),
 		NotFoundStatus: failStatus,
 		Timeout:        r.Timeouts.Request,
+		Retry:          retryPolicy(r),
+		Mirrors:        t.mirrors(l, r),
 	}
-	for i, b := range r.Backends {
+	if err := rewrite(f, r); err != nil {
+		return nil, err
+	}
+	out.Forward = f
+	return out, nil
+}
+
+// unforwardableStatus is the status of a request r cannot forward.
+func unforwardableStatus(r *model.Route) int {
+	// Requests that cannot be forwarded get 500 from an HTTPRoute; from a
+	// GRPCRoute "an `UNAVAILABLE` status", which gRPC's mapping of HTTP
+	// statuses gives HTTP 503 (500 would be UNKNOWN).
+	if r.GRPC {
+		return 503
+	}
+	return 500
+}
+
+// backends lowers a route's backends; an invalid one gets a cluster name
+// that is in no snapshot.
+func backends(bs []model.Backend) []xdscontract.Backend {
+	out := make([]xdscontract.Backend, len(bs))
+	for i, b := range bs {
 		name := b.Cluster
 		if b.Invalid != "" || b.Cluster == "" {
 			reason := b.Invalid
@@ -449,28 +500,42 @@ func (t *translator) contractRoute(l *model.Listener, r *model.Route, match xdsc
 				reason = "BackendNotFound"
 			}
 			// No such cluster is in the snapshot: this share gets the
-			// cluster-not-found status, failStatus.
+			// cluster-not-found status, Forward.NotFoundStatus.
 			name = InvalidClusterName(reason, i)
 		}
-		f.Backends[i] = xdscontract.Backend{
+		out[i] = xdscontract.Backend{
 			Cluster:         name,
 			Weight:          b.Weight,
 			RequestHeaders:  headerMods(b.RequestHeaders),
 			ResponseHeaders: headerMods(b.ResponseHeaders),
 		}
 	}
-	if r.Retry != nil || r.Timeouts.BackendRequest > 0 {
-		f.Retry = &xdscontract.Retry{PerTry: r.Timeouts.BackendRequest}
-		if rs := r.Retry; rs != nil {
-			f.Retry.On = retryOnConnectionErrors
-			f.Retry.NumRetries = uint32(rs.Attempts)
-			if len(rs.Codes) > 0 {
-				f.Retry.On |= xdscontract.RetryStatusCodes
-				f.Retry.StatusCodes = rs.Codes
-			}
-			f.Retry.BackoffBase = rs.Backoff
-		}
+	return out
+}
+
+// retryPolicy lowers r's retry stanza and backend request timeout; nil
+// when it has neither.
+func retryPolicy(r *model.Route) *xdscontract.Retry {
+	if r.Retry == nil && r.Timeouts.BackendRequest <= 0 {
+		return nil
 	}
+	out := &xdscontract.Retry{PerTry: r.Timeouts.BackendRequest}
+	if rs := r.Retry; rs != nil {
+		out.On = retryOnConnectionErrors
+		out.NumRetries = uint32(rs.Attempts)
+		if len(rs.Codes) > 0 {
+			out.On |= xdscontract.RetryStatusCodes
+			out.StatusCodes = rs.Codes
+		}
+		out.BackoffBase = rs.Backoff
+	}
+	return out
+}
+
+// mirrors lowers r's request mirrors, leaving out (with a warning) those
+// to clusters not in the snapshot.
+func (t *translator) mirrors(l *model.Listener, r *model.Route) []xdscontract.Mirror {
+	var out []xdscontract.Mirror
 	for _, mr := range r.Mirrors {
 		if mr.Numerator == 0 {
 			continue // mirrors nothing.
@@ -483,29 +548,33 @@ func (t *translator) contractRoute(l *model.Listener, r *model.Route, match xdsc
 		if mr.Numerator < mr.Denominator {
 			perMillion = uint32(int64(mr.Numerator) * 1_000_000 / int64(mr.Denominator))
 		}
-		f.Mirrors = append(f.Mirrors, xdscontract.Mirror{Cluster: mr.Cluster, PerMillion: perMillion})
+		out = append(out, xdscontract.Mirror{Cluster: mr.Cluster, PerMillion: perMillion})
 	}
-	if rw := r.Rewrite; rw != nil {
-		if rw.Hostname != nil {
-			f.HostRewrite = *rw.Hostname
-		}
-		if rw.Path != nil {
-			var err error
-			switch rw.Path.Type {
-			case model.ReplaceFullPath:
-				f.RegexRewrite, err = fullPathRewrite(rw.Path.Value)
-			case model.ReplacePrefixMatch:
-				f.PrefixRewrite, f.RegexRewrite, err = prefixRewrite(r.Match.PathValue, rw.Path.Value)
-			default:
-				err = fmt.Errorf("path rewrite type %q is not ReplaceFullPath or ReplacePrefixMatch", rw.Path.Type)
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
+	return out
+}
+
+// rewrite sets f's host and path rewrites from r's URLRewrite filter.
+func rewrite(f *xdscontract.Forward, r *model.Route) error {
+	rw := r.Rewrite
+	if rw == nil {
+		return nil
 	}
-	out.Forward = f
-	return out, nil
+	if rw.Hostname != nil {
+		f.HostRewrite = *rw.Hostname
+	}
+	if rw.Path == nil {
+		return nil
+	}
+	var err error
+	switch rw.Path.Type {
+	case model.ReplaceFullPath:
+		f.RegexRewrite, err = fullPathRewrite(rw.Path.Value)
+	case model.ReplacePrefixMatch:
+		f.PrefixRewrite, f.RegexRewrite, err = prefixRewrite(r.Match.PathValue, rw.Path.Value)
+	default:
+		err = fmt.Errorf("path rewrite type %q is not ReplaceFullPath or ReplacePrefixMatch", rw.Path.Type)
+	}
+	return err
 }
 
 // redirect lowers a RequestRedirect filter of a route matching m.
