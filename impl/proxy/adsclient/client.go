@@ -173,48 +173,9 @@ func (c *Client) stream(ctx context.Context, ads discoveryv3.AggregatedDiscovery
 	if err != nil {
 		return false, fmt.Errorf("open ads stream: %w", err)
 	}
-	node := &corev3.Node{Id: c.opts.NodeID, UserAgentName: "gammaproof-proxy"}
-	states := map[string]*typeState{}
-	send := func(typeURL, version string, errDetail error) error {
-		s := states[typeURL]
-		req := &discoveryv3.DiscoveryRequest{
-			Node:          node,
-			TypeUrl:       typeURL,
-			VersionInfo:   version,
-			ResponseNonce: s.nonce,
-			ResourceNames: s.names,
-		}
-		if errDetail != nil {
-			req.ErrorDetail = &statuspb.Status{Code: int32(codes.InvalidArgument), Message: errDetail.Error()}
-		}
-		if err := st.Send(req); err != nil {
-			return fmt.Errorf("send %s request: %w", typeURL, err)
-		}
-		return nil
-	}
-	// subscribe (re)subscribes typeURL when its names changed. Dependent
-	// types with no names are not subscribed (empty would mean wildcard).
-	subscribe := func(typeURL string) error {
-		s := states[typeURL]
-		names := c.opts.Handler.Names(typeURL)
-		wildcard := typeURL == resourcev3.ClusterType || typeURL == resourcev3.ListenerType
-		if !wildcard && len(names) == 0 {
-			return nil
-		}
-		if s.subscribed && slices.Equal(s.names, names) {
-			return nil
-		}
-		s.names, s.subscribed = names, true
-		// A new stream starts without a version so that a restarted
-		// server (whose versions may repeat) always sends its state.
-		return send(typeURL, c.versions[typeURL], nil)
-	}
+	s := c.newADSStream(st)
 	for _, t := range typeOrder {
-		states[t] = &typeState{}
-		delete(c.versions, t)
-	}
-	for _, t := range typeOrder {
-		if err := subscribe(t); err != nil {
+		if err := s.subscribe(t); err != nil {
 			return false, err
 		}
 	}
@@ -226,48 +187,127 @@ func (c *Client) stream(ctx context.Context, ads discoveryv3.AggregatedDiscovery
 			return progressed, fmt.Errorf("receive ads response: %w", err)
 		}
 		progressed = true
-		t := resp.GetTypeUrl()
-		s, ok := states[t]
-		if !ok {
-			c.log.Warn("ads response of an unrequested type", "type", t)
-			continue
-		}
-		s.nonce = resp.GetNonce()
-		if aerr := c.opts.Handler.Apply(t, resp.GetVersionInfo(), resp.GetResources()); aerr != nil {
-			// A NACK carries the last accepted version. go-control-plane's
-			// SnapshotCache answers that at once with the same rejected
-			// snapshot; when it does, NACK again with the rejected version
-			// so that the server waits for a new one instead of looping.
-			version := c.versions[t]
-			if resp.GetVersionInfo() == s.nacked {
-				version = s.nacked
-			} else {
-				s.nacked = resp.GetVersionInfo()
-				c.metrics.nacks.WithLabelValues(short(t)).Inc()
-				c.log.Error("nack xds response; keeping the previous config", "type", short(t), "version", resp.GetVersionInfo(), "err", aerr)
-			}
-			if err := send(t, version, aerr); err != nil {
-				return progressed, err
-			}
-			continue
-		}
-		s.nacked = ""
-		if old, ok := c.versions[t]; ok {
-			c.metrics.version.DeleteLabelValues(short(t), old)
-		}
-		c.versions[t] = resp.GetVersionInfo()
-		c.metrics.version.WithLabelValues(short(t), resp.GetVersionInfo()).Set(1)
-		c.metrics.acks.WithLabelValues(short(t)).Inc()
-		c.log.Debug("ack xds response", "type", short(t), "version", resp.GetVersionInfo(), "resources", len(resp.GetResources()))
-		if err := send(t, c.versions[t], nil); err != nil {
+		if err := s.handle(resp); err != nil {
 			return progressed, err
 		}
-		if d, ok := dependent[t]; ok {
-			if err := subscribe(d); err != nil {
-				return progressed, err
-			}
-		}
 	}
+}
+
+// adsStream is the state of one ADS stream: per type, the last nonce, the
+// subscribed names and the version last rejected.
+type adsStream struct {
+	c      *Client
+	st     discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
+	node   *corev3.Node
+	states map[string]*typeState
+}
+
+// newADSStream starts the state of stream st afresh, forgetting the
+// versions accepted on earlier streams.
+func (c *Client) newADSStream(st discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient) *adsStream {
+	s := &adsStream{
+		c:      c,
+		st:     st,
+		node:   &corev3.Node{Id: c.opts.NodeID, UserAgentName: "gammaproof-proxy"},
+		states: map[string]*typeState{},
+	}
+	for _, t := range typeOrder {
+		s.states[t] = &typeState{}
+		delete(c.versions, t)
+	}
+	return s
+}
+
+// send sends the request for typeURL at version; a non-nil errDetail makes
+// it a NACK.
+func (s *adsStream) send(typeURL, version string, errDetail error) error {
+	ts := s.states[typeURL]
+	req := &discoveryv3.DiscoveryRequest{
+		Node:          s.node,
+		TypeUrl:       typeURL,
+		VersionInfo:   version,
+		ResponseNonce: ts.nonce,
+		ResourceNames: ts.names,
+	}
+	if errDetail != nil {
+		req.ErrorDetail = &statuspb.Status{Code: int32(codes.InvalidArgument), Message: errDetail.Error()}
+	}
+	if err := s.st.Send(req); err != nil {
+		return fmt.Errorf("send %s request: %w", typeURL, err)
+	}
+	return nil
+}
+
+// subscribe (re)subscribes typeURL when its names changed. Dependent
+// types with no names are not subscribed (empty would mean wildcard).
+func (s *adsStream) subscribe(typeURL string) error {
+	ts := s.states[typeURL]
+	names := s.c.opts.Handler.Names(typeURL)
+	wildcard := typeURL == resourcev3.ClusterType || typeURL == resourcev3.ListenerType
+	if !wildcard && len(names) == 0 {
+		return nil
+	}
+	if ts.subscribed && slices.Equal(ts.names, names) {
+		return nil
+	}
+	ts.names, ts.subscribed = names, true
+	// A new stream starts without a version so that a restarted
+	// server (whose versions may repeat) always sends its state.
+	return s.send(typeURL, s.c.versions[typeURL], nil)
+}
+
+// handle applies one response and ACKs or NACKs it.
+func (s *adsStream) handle(resp *discoveryv3.DiscoveryResponse) error {
+	t := resp.GetTypeUrl()
+	ts, ok := s.states[t]
+	if !ok {
+		s.c.log.Warn("ads response of an unrequested type", "type", t)
+		return nil
+	}
+	ts.nonce = resp.GetNonce()
+	if aerr := s.c.opts.Handler.Apply(t, resp.GetVersionInfo(), resp.GetResources()); aerr != nil {
+		return s.nack(ts, resp, aerr)
+	}
+	return s.ack(ts, resp)
+}
+
+// nack rejects resp, which the handler failed to apply with aerr.
+func (s *adsStream) nack(ts *typeState, resp *discoveryv3.DiscoveryResponse, aerr error) error {
+	c, t := s.c, resp.GetTypeUrl()
+	// A NACK carries the last accepted version. go-control-plane's
+	// SnapshotCache answers that at once with the same rejected
+	// snapshot; when it does, NACK again with the rejected version
+	// so that the server waits for a new one instead of looping.
+	version := c.versions[t]
+	if resp.GetVersionInfo() == ts.nacked {
+		version = ts.nacked
+	} else {
+		ts.nacked = resp.GetVersionInfo()
+		c.metrics.nacks.WithLabelValues(short(t)).Inc()
+		c.log.Error("nack xds response; keeping the previous config", "type", short(t), "version", resp.GetVersionInfo(), "err", aerr)
+	}
+	return s.send(t, version, aerr)
+}
+
+// ack records resp's version as accepted, ACKs it and subscribes the
+// type whose names it determines.
+func (s *adsStream) ack(ts *typeState, resp *discoveryv3.DiscoveryResponse) error {
+	c, t := s.c, resp.GetTypeUrl()
+	ts.nacked = ""
+	if old, ok := c.versions[t]; ok {
+		c.metrics.version.DeleteLabelValues(short(t), old)
+	}
+	c.versions[t] = resp.GetVersionInfo()
+	c.metrics.version.WithLabelValues(short(t), resp.GetVersionInfo()).Set(1)
+	c.metrics.acks.WithLabelValues(short(t)).Inc()
+	c.log.Debug("ack xds response", "type", short(t), "version", resp.GetVersionInfo(), "resources", len(resp.GetResources()))
+	if err := s.send(t, c.versions[t], nil); err != nil {
+		return err
+	}
+	if d, ok := dependent[t]; ok {
+		return s.subscribe(d)
+	}
+	return nil
 }
 
 func short(typeURL string) string {
