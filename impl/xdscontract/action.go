@@ -189,52 +189,12 @@ func DecodeRouteAction(a *route.RouteAction, path string) (*Forward, error) {
 		return nil, err
 	}
 	out := &Forward{Timeout: DefaultRouteTimeout}
-	for status, code := range notFoundCodes {
-		if code == a.GetClusterNotFoundResponseCode() {
-			out.NotFoundStatus = status
-		}
+	var err error
+	if out.NotFoundStatus, err = decodeNotFoundStatus(a.GetClusterNotFoundResponseCode(), path+".cluster_not_found_response_code"); err != nil {
+		return nil, err
 	}
-	if out.NotFoundStatus == 0 {
-		return nil, Unsupported(path+".cluster_not_found_response_code", "%v", a.GetClusterNotFoundResponseCode())
-	}
-	switch cs := a.GetClusterSpecifier().(type) {
-	case *route.RouteAction_Cluster:
-		out.Backends = []Backend{{Cluster: cs.Cluster, Weight: 1}}
-		out.TotalWeight = 1
-	case *route.RouteAction_WeightedClusters:
-		wc := cs.WeightedClusters
-		wp := path + ".weighted_clusters"
-		if err := OnlyFields(wc, wp, "clusters", "total_weight"); err != nil {
-			return nil, err
-		}
-		for i, c := range wc.GetClusters() {
-			cp := fmt.Sprintf("%s.clusters[%d]", wp, i)
-			if err := OnlyFields(c, cp, "name", "weight", "request_headers_to_add", "request_headers_to_remove",
-				"response_headers_to_add", "response_headers_to_remove"); err != nil {
-				return nil, err
-			}
-			if c.GetName() == "" {
-				return nil, fmt.Errorf("%s.name: empty", cp)
-			}
-			b := Backend{Cluster: c.GetName(), Weight: c.GetWeight().GetValue()}
-			var err error
-			if b.RequestHeaders, err = DecodeHeaderMods(c.GetRequestHeadersToAdd(), c.GetRequestHeadersToRemove(), cp+".request_headers_to_add"); err != nil {
-				return nil, err
-			}
-			if b.ResponseHeaders, err = DecodeHeaderMods(c.GetResponseHeadersToAdd(), c.GetResponseHeadersToRemove(), cp+".response_headers_to_add"); err != nil {
-				return nil, err
-			}
-			out.TotalWeight += uint64(b.Weight)
-			out.Backends = append(out.Backends, b)
-		}
-		if out.TotalWeight == 0 {
-			return nil, fmt.Errorf("%s: total weight is 0 (use direct_response for all-zero weights)", wp)
-		}
-		if tw := wc.GetTotalWeight(); tw != nil && uint64(tw.GetValue()) != out.TotalWeight {
-			return nil, fmt.Errorf("%s.total_weight: %d, but the weights sum to %d", wp, tw.GetValue(), out.TotalWeight)
-		}
-	default:
-		return nil, Unsupported(path, "cluster specifier %T", cs)
+	if out.Backends, out.TotalWeight, err = decodeClusterSpecifier(a, path); err != nil {
+		return nil, err
 	}
 	if a.GetTimeout() != nil {
 		d, err := DecodeDuration(a.GetTimeout(), path+".timeout")
@@ -250,7 +210,99 @@ func DecodeRouteAction(a *route.RouteAction, path string) (*Forward, error) {
 		}
 		out.Retry = r
 	}
-	for i, m := range a.GetRequestMirrorPolicies() {
+	if out.Mirrors, err = decodeMirrors(a.GetRequestMirrorPolicies(), path); err != nil {
+		return nil, err
+	}
+	out.PrefixRewrite = a.GetPrefixRewrite()
+	if rr := a.GetRegexRewrite(); rr != nil {
+		if out.PrefixRewrite != "" {
+			return nil, fmt.Errorf("%s: both prefix_rewrite and regex_rewrite set", path)
+		}
+		r, err := decodeRegexRewrite(rr, path+".regex_rewrite")
+		if err != nil {
+			return nil, err
+		}
+		out.RegexRewrite = r
+	}
+	out.HostRewrite = a.GetHostRewriteLiteral()
+	return out, nil
+}
+
+// decodeNotFoundStatus returns the HTTP status of a cluster-not-found
+// response code; path names the code in errors.
+func decodeNotFoundStatus(code route.RouteAction_ClusterNotFoundResponseCode, path string) (int, error) {
+	for status, c := range notFoundCodes {
+		if c == code {
+			return status, nil
+		}
+	}
+	return 0, Unsupported(path, "%v", code)
+}
+
+// decodeClusterSpecifier decodes a's cluster or weighted clusters into
+// backends and their total weight; path names a in errors.
+func decodeClusterSpecifier(a *route.RouteAction, path string) ([]Backend, uint64, error) {
+	switch cs := a.GetClusterSpecifier().(type) {
+	case *route.RouteAction_Cluster:
+		return []Backend{{Cluster: cs.Cluster, Weight: 1}}, 1, nil
+	case *route.RouteAction_WeightedClusters:
+		return decodeWeightedClusters(cs.WeightedClusters, path+".weighted_clusters")
+	default:
+		return nil, 0, Unsupported(path, "cluster specifier %T", cs)
+	}
+}
+
+// decodeWeightedClusters decodes weighted clusters into backends and
+// their total weight, which must not be 0 and must match total_weight if
+// set; path names wc in errors.
+func decodeWeightedClusters(wc *route.WeightedCluster, path string) ([]Backend, uint64, error) {
+	if err := OnlyFields(wc, path, "clusters", "total_weight"); err != nil {
+		return nil, 0, err
+	}
+	var out []Backend
+	var total uint64
+	for i, c := range wc.GetClusters() {
+		b, err := decodeBackend(c, fmt.Sprintf("%s.clusters[%d]", path, i))
+		if err != nil {
+			return nil, 0, err
+		}
+		total += uint64(b.Weight)
+		out = append(out, b)
+	}
+	if total == 0 {
+		return nil, 0, fmt.Errorf("%s: total weight is 0 (use direct_response for all-zero weights)", path)
+	}
+	if tw := wc.GetTotalWeight(); tw != nil && uint64(tw.GetValue()) != total {
+		return nil, 0, fmt.Errorf("%s.total_weight: %d, but the weights sum to %d", path, tw.GetValue(), total)
+	}
+	return out, total, nil
+}
+
+// decodeBackend decodes one weighted cluster; path names it in errors.
+func decodeBackend(c *route.WeightedCluster_ClusterWeight, path string) (Backend, error) {
+	if err := OnlyFields(c, path, "name", "weight", "request_headers_to_add", "request_headers_to_remove",
+		"response_headers_to_add", "response_headers_to_remove"); err != nil {
+		return Backend{}, err
+	}
+	if c.GetName() == "" {
+		return Backend{}, fmt.Errorf("%s.name: empty", path)
+	}
+	b := Backend{Cluster: c.GetName(), Weight: c.GetWeight().GetValue()}
+	var err error
+	if b.RequestHeaders, err = DecodeHeaderMods(c.GetRequestHeadersToAdd(), c.GetRequestHeadersToRemove(), path+".request_headers_to_add"); err != nil {
+		return Backend{}, err
+	}
+	if b.ResponseHeaders, err = DecodeHeaderMods(c.GetResponseHeadersToAdd(), c.GetResponseHeadersToRemove(), path+".response_headers_to_add"); err != nil {
+		return Backend{}, err
+	}
+	return b, nil
+}
+
+// decodeMirrors decodes request mirror policies; path names the route
+// action in errors.
+func decodeMirrors(ms []*route.RouteAction_RequestMirrorPolicy, path string) ([]Mirror, error) {
+	var out []Mirror
+	for i, m := range ms {
 		mp := fmt.Sprintf("%s.request_mirror_policies[%d]", path, i)
 		if err := OnlyFields(m, mp, "cluster", "disable_shadow_host_suffix_append", "runtime_fraction"); err != nil {
 			return nil, err
@@ -266,20 +318,8 @@ func DecodeRouteAction(a *route.RouteAction, path string) (*Forward, error) {
 			}
 			mirror.PerMillion = f
 		}
-		out.Mirrors = append(out.Mirrors, mirror)
+		out = append(out, mirror)
 	}
-	out.PrefixRewrite = a.GetPrefixRewrite()
-	if rr := a.GetRegexRewrite(); rr != nil {
-		if out.PrefixRewrite != "" {
-			return nil, fmt.Errorf("%s: both prefix_rewrite and regex_rewrite set", path)
-		}
-		r, err := decodeRegexRewrite(rr, path+".regex_rewrite")
-		if err != nil {
-			return nil, err
-		}
-		out.RegexRewrite = r
-	}
-	out.HostRewrite = a.GetHostRewriteLiteral()
 	return out, nil
 }
 
