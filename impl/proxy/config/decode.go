@@ -46,75 +46,102 @@ func ParseListener(l *listenerv3.Listener) (*Listener, error) {
 		return nil, err
 	}
 	out.Host, out.Port = host, port
-	if len(l.GetFilterChains()) != 1 {
-		return nil, xdscontract.Unsupported(p+".filter_chains", "%d filter chains (want exactly 1)", len(l.GetFilterChains()))
-	}
-	fc := l.GetFilterChains()[0]
-	fp := p + ".filter_chains[0]"
-	if err := xdscontract.OnlyFields(fc, fp, "filters", "name"); err != nil {
+	hcm, hp, err := connectionManager(l, p)
+	if err != nil {
 		return nil, err
 	}
-	if len(fc.GetFilters()) != 1 {
-		return nil, xdscontract.Unsupported(fp+".filters", "%d filters (want exactly 1, %s)", len(fc.GetFilters()), xdscontract.HTTPConnectionManagerName)
-	}
-	f := fc.GetFilters()[0]
-	fp += ".filters[0]"
-	if err := xdscontract.OnlyFields(f, fp, "name", "typed_config"); err != nil {
+	if err := parseRouteSpecifier(hcm, hp, out); err != nil {
 		return nil, err
 	}
-	hcm := &hcmv3.HttpConnectionManager{}
-	if err := unpack(f.GetTypedConfig(), fp+".typed_config", hcm); err != nil {
+	if err := checkRouterFilter(hcm, hp); err != nil {
 		return nil, err
-	}
-	hp := fp + ".typed_config"
-	if err := xdscontract.OnlyFields(hcm, hp, "stat_prefix", "codec_type", "rds", "route_config", "http_filters"); err != nil {
-		return nil, err
-	}
-	switch {
-	case hcm.GetRds() != nil:
-		rds := hcm.GetRds()
-		if err := xdscontract.OnlyFields(rds, hp+".rds", "config_source", "route_config_name"); err != nil {
-			return nil, err
-		}
-		if err := adsSource(rds.GetConfigSource(), hp+".rds.config_source"); err != nil {
-			return nil, err
-		}
-		if rds.GetRouteConfigName() == "" {
-			return nil, fmt.Errorf("%s.rds.route_config_name: empty", hp)
-		}
-		out.RouteName = rds.GetRouteConfigName()
-	case hcm.GetRouteConfig() != nil:
-		rt, err := ParseRouteConfiguration(hcm.GetRouteConfig())
-		if err != nil {
-			return nil, fmt.Errorf("%s.route_config: %w", hp, err)
-		}
-		out.Routes = rt
-	default:
-		return nil, xdscontract.Unsupported(hp, "route_specifier must be rds or route_config")
-	}
-	if n := len(hcm.GetHttpFilters()); n != 1 {
-		return nil, xdscontract.Unsupported(hp+".http_filters", "%d http filters (want exactly 1, %s)", n, xdscontract.RouterName)
-	}
-	hf := hcm.GetHttpFilters()[0]
-	hfp := hp + ".http_filters[0]"
-	if err := xdscontract.OnlyFields(hf, hfp, "name", "typed_config"); err != nil {
-		return nil, err
-	}
-	if hf.GetTypedConfig() != nil {
-		router := &routerv3.Router{}
-		if err := unpack(hf.GetTypedConfig(), hfp+".typed_config", router); err != nil {
-			return nil, err
-		}
-		if err := xdscontract.OnlyFields(router, hfp+".typed_config"); err != nil {
-			return nil, err
-		}
-	} else if hf.GetName() != xdscontract.RouterName {
-		return nil, xdscontract.Unsupported(hfp+".name", "http filter %q", hf.GetName())
 	}
 	if out.Steering, err = xdscontract.DecodeSteeringMetadata(l.GetMetadata(), p+".metadata"); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// connectionManager returns the HTTP connection manager of l's one filter
+// chain of one filter, and the path naming it in errors; p names l.
+func connectionManager(l *listenerv3.Listener, p string) (*hcmv3.HttpConnectionManager, string, error) {
+	if len(l.GetFilterChains()) != 1 {
+		return nil, "", xdscontract.Unsupported(p+".filter_chains", "%d filter chains (want exactly 1)", len(l.GetFilterChains()))
+	}
+	fc := l.GetFilterChains()[0]
+	fp := p + ".filter_chains[0]"
+	if err := xdscontract.OnlyFields(fc, fp, "filters", "name"); err != nil {
+		return nil, "", err
+	}
+	if len(fc.GetFilters()) != 1 {
+		return nil, "", xdscontract.Unsupported(fp+".filters", "%d filters (want exactly 1, %s)", len(fc.GetFilters()), xdscontract.HTTPConnectionManagerName)
+	}
+	f := fc.GetFilters()[0]
+	fp += ".filters[0]"
+	if err := xdscontract.OnlyFields(f, fp, "name", "typed_config"); err != nil {
+		return nil, "", err
+	}
+	hcm := &hcmv3.HttpConnectionManager{}
+	if err := unpack(f.GetTypedConfig(), fp+".typed_config", hcm); err != nil {
+		return nil, "", err
+	}
+	hp := fp + ".typed_config"
+	if err := xdscontract.OnlyFields(hcm, hp, "stat_prefix", "codec_type", "rds", "route_config", "http_filters"); err != nil {
+		return nil, "", err
+	}
+	return hcm, hp, nil
+}
+
+// parseRouteSpecifier sets out's route name (RDS) or its inline routes
+// from hcm; hp names hcm in errors.
+func parseRouteSpecifier(hcm *hcmv3.HttpConnectionManager, hp string, out *Listener) error {
+	switch {
+	case hcm.GetRds() != nil:
+		rds := hcm.GetRds()
+		if err := xdscontract.OnlyFields(rds, hp+".rds", "config_source", "route_config_name"); err != nil {
+			return err
+		}
+		if err := adsSource(rds.GetConfigSource(), hp+".rds.config_source"); err != nil {
+			return err
+		}
+		if rds.GetRouteConfigName() == "" {
+			return fmt.Errorf("%s.rds.route_config_name: empty", hp)
+		}
+		out.RouteName = rds.GetRouteConfigName()
+	case hcm.GetRouteConfig() != nil:
+		rt, err := ParseRouteConfiguration(hcm.GetRouteConfig())
+		if err != nil {
+			return fmt.Errorf("%s.route_config: %w", hp, err)
+		}
+		out.Routes = rt
+	default:
+		return xdscontract.Unsupported(hp, "route_specifier must be rds or route_config")
+	}
+	return nil
+}
+
+// checkRouterFilter checks that hcm's one HTTP filter is the router, with
+// no options; hp names hcm in errors.
+func checkRouterFilter(hcm *hcmv3.HttpConnectionManager, hp string) error {
+	if n := len(hcm.GetHttpFilters()); n != 1 {
+		return xdscontract.Unsupported(hp+".http_filters", "%d http filters (want exactly 1, %s)", n, xdscontract.RouterName)
+	}
+	hf := hcm.GetHttpFilters()[0]
+	hfp := hp + ".http_filters[0]"
+	if err := xdscontract.OnlyFields(hf, hfp, "name", "typed_config"); err != nil {
+		return err
+	}
+	if hf.GetTypedConfig() == nil {
+		if hf.GetName() != xdscontract.RouterName {
+			return xdscontract.Unsupported(hfp+".name", "http filter %q", hf.GetName())
+		}
+		return nil
+	}
+	router := &routerv3.Router{}
+	if err := unpack(hf.GetTypedConfig(), hfp+".typed_config", router); err != nil {
+		return err
+	}
+	return xdscontract.OnlyFields(router, hfp+".typed_config")
 }
 
 func socketAddress(a *corev3.Address, path string) (string, uint32, error) {
