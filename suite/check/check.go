@@ -225,132 +225,194 @@ func failFast(ctx context.Context, ff FailFast, agreeing []answer, statusCurrent
 
 // attempt is one try at the check with the error rates of params.
 func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params stats.Params, opts Options) Outcome {
-	base := baseRequest(c, opts)
-	e := c.Expect
-	p := params
+	t := &trial{ctx: ctx, s: s, c: c, e: c.Expect, base: baseRequest(c, opts), p: params, opts: opts}
 	if c.MaxRequests > 0 {
-		p.Budget = c.MaxRequests
+		t.p.Budget = c.MaxRequests
 	}
-	var merged sample.Result
-	draw := func(n int) (sample.Result, error) {
-		r := base
-		r.Count = n
-		// Each attempt starts on new connections: a route applied since the
-		// client's connections were opened steers only new ones.
-		r.FreshConnections = merged.Requests == 0
-		if r.Concurrency > n {
-			r.Concurrency = n
-		}
-		res, err := s.Sample(ctx, r)
-		if err != nil {
-			return res, fmt.Errorf("sample %s: %w", c.Request.URL, err)
-		}
-		if res.Requests == 0 {
-			return res, fmt.Errorf("sample %s: the client sent none of %d requests", c.Request.URL, n)
-		}
-		merged.Merge(res)
-		return res, nil
-	}
-	out := Outcome{BudgetRequests: p.Budget}
-	finish := func(v verdict.Verdict, reason string) Outcome {
-		out.Verdict, out.Reason, out.Observed, out.Requests = v, reason, merged, merged.Requests
-		out.Tolerated = tolerated(merged, e.TolerateErrors)
-		return out
-	}
+	t.out = Outcome{BudgetRequests: t.p.Budget}
 
 	// Shares first: they decide how many requests are needed.
-	backends, shares := positiveShares(e.Split)
+	backends, shares := positiveShares(t.e.Split)
 	if len(backends) > 1 {
-		ev, v, why, bursts, err := sequential(backends, shares, p, opts, draw, func(res sample.Result) ([]int, string) {
-			if why := unexpected(res, backends, e); why != "" {
-				return nil, why
-			}
-			counts := make([]int, len(backends))
-			for i, b := range backends {
-				counts[i] = res.ByBackend[b]
-			}
-			return counts, ""
-		})
-		out.Split, out.Bursts = ev, bursts
-		if err != nil {
-			return finish(verdict.Error, err.Error())
-		}
-		if v != verdict.Pass {
-			return finish(v, orElse(why, shareReason("split", backends, shares, v, *ev, bursts, p.Budget)+describeUnanswered(merged, e.TolerateErrors)))
+		ev, v, why := t.judgeShares("split", backends, shares, backendCounts(backends, t.e))
+		t.out.Split = ev
+		if v != "" {
+			return t.finish(v, why)
 		}
 	}
-	codes, codeShares := positiveShares(e.StatusShare)
+	codes, codeShares := positiveShares(t.e.StatusShare)
 	if len(codes) > 1 {
-		ev, v, why, bursts, err := sequential(codes, codeShares, p, opts, draw, func(res sample.Result) ([]int, string) {
-			counts := make([]int, len(codes))
-			other := 0
-			for code, n := range res.ByStatus {
-				if i := slices.Index(codes, code); i >= 0 {
-					counts[i] = n
-				} else {
-					other += n
-				}
-			}
-			if other > 0 || errorCount(res, e.TolerateErrors) > 0 {
-				return nil, fmt.Sprintf("status codes %v and errors %v outside the expected %v", res.ByStatus, res.Errors, codes)
-			}
-			return counts, ""
-		})
-		out.StatusShare = ev
-		if bursts != nil {
-			out.Bursts = bursts
-		}
-		if err != nil {
-			return finish(verdict.Error, err.Error())
-		}
-		if v != verdict.Pass {
-			return finish(v, orElse(why, shareReason("status shares", codes, codeShares, v, *ev, bursts, p.Budget)+describeUnanswered(merged, e.TolerateErrors)))
+		ev, v, why := t.judgeShares("status shares", codes, codeShares, statusCounts(codes, t.e))
+		t.out.StatusShare = ev
+		if v != "" {
+			return t.finish(v, why)
 		}
 	}
 
-	// Exact expectations hold for every response: enough answers that a
-	// violation with share ≥ δ would have shown up but with probability β,
-	// within the budget of requests sent. A backend that must get nothing
-	// (zero) is tested one-sidedly against the smaller share ZeroDelta
-	// (stats.ExpectZero): a weight-0 backend leaking 1% is a real bug.
+	if v, why := t.judgeExact(exactNeed(t.p, t.e, c.MaxRequests), backends); v != "" {
+		return t.finish(v, why)
+	}
+	return t.finish(verdict.Pass, t.passReason(len(backends) > 1 || len(codes) > 1))
+}
+
+// trial is one attempt in progress: what it asks of the sampler and what
+// its requests have seen so far. It lives for one call of [attempt].
+type trial struct {
+	ctx  context.Context
+	s    sample.Sampler
+	c    scenario.Check
+	e    scenario.Expect
+	base sample.Request
+	// p are the attempt's error rates, with the check's maxRequests as
+	// the budget if it has one.
+	p    stats.Params
+	opts Options
+	// merged is every batch drawn so far; out the outcome being built.
+	merged sample.Result
+	out    Outcome
+}
+
+// draw samples n more requests and merges them into what the attempt saw.
+func (t *trial) draw(n int) (sample.Result, error) {
+	r := t.base
+	r.Count = n
+	// Each attempt starts on new connections: a route applied since the
+	// client's connections were opened steers only new ones.
+	r.FreshConnections = t.merged.Requests == 0
+	if r.Concurrency > n {
+		r.Concurrency = n
+	}
+	res, err := t.s.Sample(t.ctx, r)
+	if err != nil {
+		return res, fmt.Errorf("sample %s: %w", t.c.Request.URL, err)
+	}
+	if res.Requests == 0 {
+		return res, fmt.Errorf("sample %s: the client sent none of %d requests", t.c.Request.URL, n)
+	}
+	t.merged.Merge(res)
+	return res, nil
+}
+
+// finish is the attempt's outcome with verdict v for reason and the
+// evidence of every request drawn.
+func (t *trial) finish(v verdict.Verdict, reason string) Outcome {
+	t.out.Verdict, t.out.Reason, t.out.Observed, t.out.Requests = v, reason, t.merged, t.merged.Requests
+	t.out.Tolerated = tolerated(t.merged, t.e.TolerateErrors)
+	return t.out
+}
+
+// judgeShares runs the sequential test of names' shares (what names it in
+// reasons) over batches counted by count. It returns the test's evidence
+// and the verdict and reason that end the attempt, or an empty verdict
+// when the shares PASS. Bursts found after a FAIL go into the outcome.
+func (t *trial) judgeShares(what string, names []string, shares []float64, count func(sample.Result) ([]int, string)) (*stats.Evidence, verdict.Verdict, string) {
+	ev, v, why, bursts, err := sequential(names, shares, t.p, t.opts, t.draw, count)
+	if bursts != nil {
+		t.out.Bursts = bursts
+	}
+	if err != nil {
+		return ev, verdict.Error, err.Error()
+	}
+	if v != verdict.Pass {
+		return ev, v, orElse(why, shareReason(what, names, shares, v, *ev, bursts, t.p.Budget)+describeUnanswered(t.merged, t.e.TolerateErrors))
+	}
+	return ev, "", ""
+}
+
+// backendCounts counts a batch by the split's backends, or says why the
+// split cannot explain it.
+func backendCounts(backends []string, e scenario.Expect) func(sample.Result) ([]int, string) {
+	return func(res sample.Result) ([]int, string) {
+		if why := unexpected(res, backends, e); why != "" {
+			return nil, why
+		}
+		counts := make([]int, len(backends))
+		for i, b := range backends {
+			counts[i] = res.ByBackend[b]
+		}
+		return counts, ""
+	}
+}
+
+// statusCounts counts a batch by the expected status codes, or says why
+// the status shares cannot explain it (other codes, errors not tolerated).
+func statusCounts(codes []string, e scenario.Expect) func(sample.Result) ([]int, string) {
+	return func(res sample.Result) ([]int, string) {
+		counts := make([]int, len(codes))
+		other := 0
+		for code, n := range res.ByStatus {
+			if i := slices.Index(codes, code); i >= 0 {
+				counts[i] = n
+			} else {
+				other += n
+			}
+		}
+		if other > 0 || errorCount(res, e.TolerateErrors) > 0 {
+			return nil, fmt.Sprintf("status codes %v and errors %v outside the expected %v", res.ByStatus, res.Errors, codes)
+		}
+		return counts, ""
+	}
+}
+
+// exactNeed is how many answers the exact expectations need: enough that
+// a violation with share ≥ δ would have shown up but with probability β,
+// and at most the check's maxRequests. A backend that must get nothing
+// (zero) is tested one-sidedly against the smaller share ZeroDelta
+// (stats.ExpectZero): a weight-0 backend leaking 1% is a real bug.
+func exactNeed(p stats.Params, e scenario.Expect, maxRequests int) int {
 	need := stats.ZeroRequests(p.Delta, p.Beta)
 	if len(e.Zero) > 0 {
 		need = max(need, stats.ZeroRequests(p.ZeroDelta, p.Beta))
 	}
-	if c.MaxRequests > 0 && need > c.MaxRequests {
-		need = c.MaxRequests
+	if maxRequests > 0 && need > maxRequests {
+		need = maxRequests
 	}
-	for merged.Answered() < need && merged.Requests < p.Budget {
-		res, err := draw(min(need-merged.Answered(), p.Budget-merged.Requests, batch(opts)))
+	return need
+}
+
+// judgeExact draws until need answers (within the budget) and checks the
+// expectations every response must meet. It returns the verdict and
+// reason that end the attempt, or an empty verdict when all held.
+func (t *trial) judgeExact(need int, backends []string) (verdict.Verdict, string) {
+	for t.merged.Answered() < need && t.merged.Requests < t.p.Budget {
+		res, err := t.draw(min(need-t.merged.Answered(), t.p.Budget-t.merged.Requests, batch(t.opts)))
 		if err != nil {
-			return finish(verdict.Error, err.Error())
+			return verdict.Error, err.Error()
 		}
-		if why := exactViolation(res, e, backends); why != "" {
-			return finish(verdict.Fail, why)
+		if why := exactViolation(res, t.e, backends); why != "" {
+			return verdict.Fail, why
 		}
 	}
-	if why := exactViolation(merged, e, backends); why != "" {
-		return finish(verdict.Fail, why)
+	if why := exactViolation(t.merged, t.e, backends); why != "" {
+		return verdict.Fail, why
 	}
-	switch answered := merged.Answered(); {
+	switch answered := t.merged.Answered(); {
 	case answered == 0:
-		return finish(verdict.Fail, fmt.Sprintf("none of %d requests got an answer: errors %v", merged.Requests, merged.Errors))
+		return verdict.Fail, fmt.Sprintf("none of %d requests got an answer: errors %v", t.merged.Requests, t.merged.Errors)
 	case answered < need:
-		return finish(verdict.Inconclusive, fmt.Sprintf("%d answers met every expectation, %d are needed; the budget of %d requests is spent%s", answered, need, p.Budget, describeUnanswered(merged, e.TolerateErrors)))
+		return verdict.Inconclusive, fmt.Sprintf("%d answers met every expectation, %d are needed; the budget of %d requests is spent%s", answered, need, t.p.Budget, describeUnanswered(t.merged, t.e.TolerateErrors))
 	}
+	return "", ""
+}
+
+// passReason says why the attempt PASSes: what it sent, what was
+// tolerated, what the zero backends show, and (sharesJudged) that shares
+// assume independent routing.
+func (t *trial) passReason(sharesJudged bool) string {
+	merged, e, p := t.merged, t.e, t.p
 	reason := fmt.Sprintf("%d requests met every expectation", merged.Requests)
-	if t := tolerated(merged, e.TolerateErrors); len(t) > 0 {
+	if tol := tolerated(merged, e.TolerateErrors); len(tol) > 0 {
 		reason = fmt.Sprintf("%d of %d requests answered, every answer as expected; %s tolerated (the check's tolerateErrors), not judged",
-			merged.Answered(), merged.Requests, report.DescribeCounts(t))
+			merged.Answered(), merged.Requests, report.DescribeCounts(tol))
 	}
 	if len(e.Zero) > 0 {
 		reason += fmt.Sprintf("; %s got none of %d answers: a share of %.1f%% or more would have shown up but with probability %.2g (a correct mesh never fails this)",
 			strings.Join(e.Zero, ", "), merged.Answered(), 100*p.ZeroDelta, stats.ZeroMissRate(p.ZeroDelta, merged.Answered()))
 	}
-	if len(backends) > 1 || len(codes) > 1 {
+	if sharesJudged {
 		reason += "; shares judged assuming each request is routed independently"
 	}
-	return finish(verdict.Pass, reason)
+	return reason
 }
 
 // shareReason says why a split or status-share test did not PASS: a FAIL
