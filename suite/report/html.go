@@ -322,7 +322,6 @@ func routeSteps(statuses []RouteStatus) []routeStep {
 }
 
 func newCheckView(c Check, st Statistics) checkView {
-	delta := st.Delta
 	cv := checkView{
 		Name:        c.Name,
 		Description: c.Description,
@@ -351,11 +350,30 @@ func newCheckView(c Check, st Statistics) checkView {
 		cv.Budget = fmt.Sprintf("budget %d requests", c.BudgetRequests)
 	}
 	if b := c.Bursts; b != nil {
-		cv.Bursts = "independence: no bursts found (" + b.String() + ")"
-		if b.Bursty {
-			cv.Bursts = "independence: responses come in bursts (" + b.String() + ")"
-		}
+		cv.Bursts = burstsText(*b)
 	}
+	cv.Codes = codesText(c)
+	n := totalCount(c)
+	for _, cat := range c.Categories {
+		cv.Rows = append(cv.Rows, newBarRow(cat, n, st.Delta))
+	}
+	for _, e := range c.Evidence {
+		cv.Evidence = append(cv.Evidence, newEvidenceView(c, e))
+	}
+	return cv
+}
+
+// burstsText says what the test for bursts found.
+func burstsText(b stats.Bursts) string {
+	if b.Bursty {
+		return "independence: responses come in bursts (" + b.String() + ")"
+	}
+	return "independence: no bursts found (" + b.String() + ")"
+}
+
+// codesText lists the check's status codes and errors with their counts,
+// sorted, e.g. "200×18 503×2".
+func codesText(c Check) string {
 	var codes []string
 	for code, n := range c.StatusCodes {
 		codes = append(codes, fmt.Sprintf("%s×%d", code, n))
@@ -364,49 +382,53 @@ func newCheckView(c Check, st Statistics) checkView {
 		codes = append(codes, fmt.Sprintf("%s×%d", kind, n))
 	}
 	slices.Sort(codes)
-	cv.Codes = strings.Join(codes, " ")
-	n := totalCount(c)
-	for _, cat := range c.Categories {
-		obs := share(cat.Count, n)
-		row := barRow{
-			Name:     cat.Name,
-			Expected: clamp(100 * cat.Expected),
-			Observed: clamp(100 * obs),
-			BandLo:   clamp(100 * (cat.Expected - delta)),
-			ExpText:  pct(cat.Expected),
-			ObsText:  pct(obs),
-			Count:    fmt.Sprint(cat.Count),
-		}
-		row.BandW = clamp(100*(cat.Expected+delta)) - row.BandLo
-		if iv := cat.Interval; iv != nil {
-			row.HasInterval = true
-			row.Lo, row.Hi = clamp(100*iv.Lo), clamp(100*iv.Hi)
-			row.IntervalText = fmt.Sprintf("%.1f–%.1f%%", 100*iv.Lo, 100*iv.Hi)
-			row.Outside = iv.Hi < cat.Expected-delta || iv.Lo > cat.Expected+delta
-		}
-		row.Label = fmt.Sprintf("%s: expected %s, observed %s (%d of %d)", cat.Name, row.ExpText, row.ObsText, cat.Count, n)
-		if row.IntervalText != "" {
-			row.Label += ", interval " + row.IntervalText
-		}
-		cv.Rows = append(cv.Rows, row)
+	return strings.Join(codes, " ")
+}
+
+// newBarRow is the bar of one category of n answers: its expected share
+// with the band ±delta, its observed share and interval, and a label.
+func newBarRow(cat Category, n int, delta float64) barRow {
+	obs := share(cat.Count, n)
+	row := barRow{
+		Name:     cat.Name,
+		Expected: clamp(100 * cat.Expected),
+		Observed: clamp(100 * obs),
+		BandLo:   clamp(100 * (cat.Expected - delta)),
+		ExpText:  pct(cat.Expected),
+		ObsText:  pct(obs),
+		Count:    fmt.Sprint(cat.Count),
 	}
-	for _, e := range c.Evidence {
-		side := "+"
-		if e.Alternative < expectedOf(c, e.Category) {
-			side = "−"
-		}
-		logLR, evalue := evidenceText(e.LogLR)
-		cv.Evidence = append(cv.Evidence, evidenceView{
-			Category: e.Category,
-			Side:     fmt.Sprintf("%s → %s", side, pct(e.Alternative)),
-			LogLR:    logLR,
-			EValue:   evalue,
-			FailAt:   fmt.Sprintf("%.1f", e.FailAt),
-			PassAt:   fmt.Sprintf("%.1f", e.PassAt),
-			Decision: e.Decision,
-		})
+	row.BandW = clamp(100*(cat.Expected+delta)) - row.BandLo
+	if iv := cat.Interval; iv != nil {
+		row.HasInterval = true
+		row.Lo, row.Hi = clamp(100*iv.Lo), clamp(100*iv.Hi)
+		row.IntervalText = fmt.Sprintf("%.1f–%.1f%%", 100*iv.Lo, 100*iv.Hi)
+		row.Outside = iv.Hi < cat.Expected-delta || iv.Lo > cat.Expected+delta
 	}
-	return cv
+	row.Label = fmt.Sprintf("%s: expected %s, observed %s (%d of %d)", cat.Name, row.ExpText, row.ObsText, cat.Count, n)
+	if row.IntervalText != "" {
+		row.Label += ", interval " + row.IntervalText
+	}
+	return row
+}
+
+// newEvidenceView is one side of the check's sequential test: its
+// alternative, evidence and thresholds.
+func newEvidenceView(c Check, e Evidence) evidenceView {
+	side := "+"
+	if e.Alternative < expectedOf(c, e.Category) {
+		side = "−"
+	}
+	logLR, evalue := evidenceText(e.LogLR)
+	return evidenceView{
+		Category: e.Category,
+		Side:     fmt.Sprintf("%s → %s", side, pct(e.Alternative)),
+		LogLR:    logLR,
+		EValue:   evalue,
+		FailAt:   fmt.Sprintf("%.1f", e.FailAt),
+		PassAt:   fmt.Sprintf("%.1f", e.PassAt),
+		Decision: e.Decision,
+	}
 }
 
 func expectedOf(c Check, name string) float64 {

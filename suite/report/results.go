@@ -292,17 +292,43 @@ func (r *Results) Validate() error {
 	if r.Kind != Kind {
 		return fieldErr("kind", "is %q, want %q", r.Kind, Kind)
 	}
-	if r.Run.Implementation.Name == "" && r.Run.Implementation.Project == "" {
+	if err := r.Run.validateSetup(); err != nil {
+		return err
+	}
+	if err := r.validateTexts(); err != nil {
+		return err
+	}
+	if err := r.Run.Statistics.validate(); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for i, s := range r.Scenarios {
+		if err := s.validate(fmt.Sprintf("scenarios[%d]", i), seen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateSetup checks what the run was of: the implementation is named,
+// the environment and grant policy are known.
+func (r *Run) validateSetup() error {
+	if r.Implementation.Name == "" && r.Implementation.Project == "" {
 		return fieldErr("run.implementation", "needs a name or a project")
 	}
-	if !slices.Contains([]string{EnvLocal, EnvKind, EnvExisting}, r.Run.Environment) {
-		return fieldErr("run.environment", "is %q, want local, kind or existing", r.Run.Environment)
+	if !slices.Contains([]string{EnvLocal, EnvKind, EnvExisting}, r.Environment) {
+		return fieldErr("run.environment", "is %q, want local, kind or existing", r.Environment)
 	}
-	if !grantpolicy.ValidOrEmpty(r.Run.GrantPolicy) {
-		return fieldErr("run.grantPolicy", "is %q, want %s or %s", r.Run.GrantPolicy, grantpolicy.Spec, grantpolicy.Strict)
+	if !grantpolicy.ValidOrEmpty(r.GrantPolicy) {
+		return fieldErr("run.grantPolicy", "is %q, want %s or %s", r.GrantPolicy, grantpolicy.Spec, grantpolicy.Strict)
 	}
-	// These go into upstream's ConformanceReport YAML, which cannot carry
-	// control characters.
+	return nil
+}
+
+// validateTexts checks that the texts that go into upstream's
+// ConformanceReport YAML, which cannot carry control characters, hold
+// none; fields are checked in sorted order.
+func (r *Results) validateTexts() error {
 	impl := r.Run.Implementation
 	texts := map[string]string{
 		"run.implementation.name": impl.Name, "run.implementation.organization": impl.Organization,
@@ -321,66 +347,88 @@ func (r *Results) Validate() error {
 			return fieldErr(field, "%q holds a control character", texts[field])
 		}
 	}
-	st := r.Run.Statistics
+	return nil
+}
+
+// validate checks that the error rates and tolerance are probabilities.
+func (st Statistics) validate() error {
 	if !(st.Alpha > 0 && st.Alpha < 1) || !(st.Beta > 0 && st.Beta < 1) || !(st.Delta > 0 && st.Delta < 1) {
 		return fieldErr("run.statistics", "alpha, beta and delta must be in (0, 1), got %g, %g, %g", st.Alpha, st.Beta, st.Delta)
 	}
-	seen := map[string]bool{}
-	for i, s := range r.Scenarios {
-		at := fmt.Sprintf("scenarios[%d]", i)
-		if s.Name == "" {
-			return fieldErr(at+".name", "is empty")
+	return nil
+}
+
+// validate checks the scenario at path at and its checks; seen holds the
+// names of the scenarios before it, and gets this one's.
+func (s Scenario) validate(at string, seen map[string]bool) error {
+	if s.Name == "" {
+		return fieldErr(at+".name", "is empty")
+	}
+	if seen[s.Name] {
+		return fieldErr(at+".name", "%q appears twice", s.Name)
+	}
+	seen[s.Name] = true
+	if !profile.Valid(s.Profile) {
+		return fieldErr(at+".profile", "is %q, want one of %s", s.Profile, strings.Join(profile.All, ", "))
+	}
+	if !s.Verdict.Valid() {
+		return fieldErr(at+".verdict", "is %q, want one of %s", s.Verdict, verdictList())
+	}
+	if u := s.Upstream; u != nil {
+		if u.Test != s.UpstreamTest {
+			return fieldErr(at+".upstream.test", "is %q, want the scenario's upstreamTest %q", u.Test, s.UpstreamTest)
 		}
-		if seen[s.Name] {
-			return fieldErr(at+".name", "%q appears twice", s.Name)
+		if u.Verdict != verdict.Pass && u.Verdict != verdict.Fail && u.Verdict != verdict.Skip {
+			return fieldErr(at+".upstream.verdict", "is %q, want PASS, FAIL or SKIP", u.Verdict)
 		}
-		seen[s.Name] = true
-		if !profile.Valid(s.Profile) {
-			return fieldErr(at+".profile", "is %q, want one of %s", s.Profile, strings.Join(profile.All, ", "))
+	}
+	for j, c := range s.Checks {
+		if err := c.validate(fmt.Sprintf("%s.checks[%d]", at, j)); err != nil {
+			return err
 		}
-		if !s.Verdict.Valid() {
-			return fieldErr(at+".verdict", "is %q, want one of %s", s.Verdict, verdictList())
+	}
+	return nil
+}
+
+// validate checks the check at path at: its kind and verdict are known,
+// its counts are not negative and its categories hold shares.
+func (c Check) validate(at string) error {
+	if !slices.Contains([]string{CheckSplit, CheckStatusShare, CheckExact}, c.Kind) {
+		return fieldErr(at+".kind", "is %q, want split, statusShare or exact", c.Kind)
+	}
+	if !c.Verdict.Valid() {
+		return fieldErr(at+".verdict", "is %q, want one of %s", c.Verdict, verdictList())
+	}
+	if c.Requests < 0 {
+		return fieldErr(at+".requests", "is negative")
+	}
+	if c.BudgetRequests < 0 {
+		return fieldErr(at+".budgetRequests", "is negative")
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Tolerated)) {
+		if c.Tolerated[k] < 0 {
+			return fieldErr(fmt.Sprintf("%s.tolerated[%q]", at, k), "is negative")
 		}
-		if u := s.Upstream; u != nil {
-			if u.Test != s.UpstreamTest {
-				return fieldErr(at+".upstream.test", "is %q, want the scenario's upstreamTest %q", u.Test, s.UpstreamTest)
-			}
-			if u.Verdict != verdict.Pass && u.Verdict != verdict.Fail && u.Verdict != verdict.Skip {
-				return fieldErr(at+".upstream.verdict", "is %q, want PASS, FAIL or SKIP", u.Verdict)
-			}
+	}
+	for k, cat := range c.Categories {
+		if err := cat.validate(fmt.Sprintf("%s.categories[%d]", at, k)); err != nil {
+			return err
 		}
-		for j, c := range s.Checks {
-			at := fmt.Sprintf("%s.checks[%d]", at, j)
-			if !slices.Contains([]string{CheckSplit, CheckStatusShare, CheckExact}, c.Kind) {
-				return fieldErr(at+".kind", "is %q, want split, statusShare or exact", c.Kind)
-			}
-			if !c.Verdict.Valid() {
-				return fieldErr(at+".verdict", "is %q, want one of %s", c.Verdict, verdictList())
-			}
-			if c.Requests < 0 {
-				return fieldErr(at+".requests", "is negative")
-			}
-			if c.BudgetRequests < 0 {
-				return fieldErr(at+".budgetRequests", "is negative")
-			}
-			for _, k := range slices.Sorted(maps.Keys(c.Tolerated)) {
-				if c.Tolerated[k] < 0 {
-					return fieldErr(fmt.Sprintf("%s.tolerated[%q]", at, k), "is negative")
-				}
-			}
-			for k, cat := range c.Categories {
-				at := fmt.Sprintf("%s.categories[%d]", at, k)
-				if !(cat.Expected >= 0 && cat.Expected <= 1) {
-					return fieldErr(at+".expected", "is %g, want a share in [0, 1]", cat.Expected)
-				}
-				if cat.Count < 0 {
-					return fieldErr(at+".count", "is negative")
-				}
-				if iv := cat.Interval; iv != nil && !(0 <= iv.Lo && iv.Lo <= iv.Hi && iv.Hi <= 1) {
-					return fieldErr(at+".interval", "[%g, %g] is not within [0, 1]", iv.Lo, iv.Hi)
-				}
-			}
-		}
+	}
+	return nil
+}
+
+// validate checks the category at path at: a share expected, a count not
+// negative and an interval within [0, 1].
+func (cat Category) validate(at string) error {
+	if !(cat.Expected >= 0 && cat.Expected <= 1) {
+		return fieldErr(at+".expected", "is %g, want a share in [0, 1]", cat.Expected)
+	}
+	if cat.Count < 0 {
+		return fieldErr(at+".count", "is negative")
+	}
+	if iv := cat.Interval; iv != nil && !(0 <= iv.Lo && iv.Lo <= iv.Hi && iv.Hi <= 1) {
+		return fieldErr(at+".interval", "[%g, %g] is not within [0, 1]", iv.Lo, iv.Hi)
 	}
 	return nil
 }
