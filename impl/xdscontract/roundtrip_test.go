@@ -234,6 +234,11 @@ func TestDecodeRejects(t *testing.T) {
 		{"retry status code", fwd(&route.RouteAction{RetryPolicy: &route.RetryPolicy{RetriableStatusCodes: []uint32{99}}}), "retriable_status_codes: 99 is not an HTTP status", false},
 		{"zero total weight", fwd(&route.RouteAction{ClusterSpecifier: &route.RouteAction_WeightedClusters{WeightedClusters: &route.WeightedCluster{
 			Clusters: []*route.WeightedCluster_ClusterWeight{{Name: "a", Weight: wrapperspb.UInt32(0)}}}}}), "total weight is 0", false},
+		{"weighted cluster without a name", fwd(&route.RouteAction{ClusterSpecifier: &route.RouteAction_WeightedClusters{WeightedClusters: &route.WeightedCluster{
+			Clusters: []*route.WeightedCluster_ClusterWeight{{Name: "a", Weight: wrapperspb.UInt32(1)}, {Weight: wrapperspb.UInt32(1)}}}}}), "route.route.weighted_clusters.clusters[1].name: empty", false},
+		{"total weight mismatch", fwd(&route.RouteAction{ClusterSpecifier: &route.RouteAction_WeightedClusters{WeightedClusters: &route.WeightedCluster{
+			Clusters: []*route.WeightedCluster_ClusterWeight{{Name: "a", Weight: wrapperspb.UInt32(1)}}, TotalWeight: wrapperspb.UInt32(2)}}}), "route.route.weighted_clusters.total_weight: 2, but the weights sum to 1", false},
+		{"mirror without a cluster", fwd(&route.RouteAction{RequestMirrorPolicies: []*route.RouteAction_RequestMirrorPolicy{{Cluster: "m"}, {}}}), "route.route.request_mirror_policies[1].cluster: empty", false},
 		{"not found code", fwd(&route.RouteAction{ClusterNotFoundResponseCode: route.RouteAction_ClusterNotFoundResponseCode(7)}), "cluster_not_found_response_code", true},
 		{"mirror denominator", fwd(&route.RouteAction{RequestMirrorPolicies: []*route.RouteAction_RequestMirrorPolicy{{Cluster: "m", RuntimeFraction: &core.RuntimeFractionalPercent{
 			DefaultValue: &typev3.FractionalPercent{Numerator: 1, Denominator: 9}}}}}), "default_value.denominator", true},
