@@ -233,20 +233,12 @@ func attempt(ctx context.Context, s sample.Sampler, c scenario.Check, params sta
 
 	// Shares first: they decide how many requests are needed.
 	backends, shares := positiveShares(t.e.Split)
-	if len(backends) > 1 {
-		ev, v, why := t.judgeShares("split", backends, shares, backendCounts(backends, t.e))
-		t.out.Split = ev
-		if v != "" {
-			return t.finish(v, why)
-		}
+	if v, why := t.judgeShares(&t.out.Split, "split", backends, shares, backendCounts(backends, t.e)); v != "" {
+		return t.finish(v, why)
 	}
 	codes, codeShares := positiveShares(t.e.StatusShare)
-	if len(codes) > 1 {
-		ev, v, why := t.judgeShares("status shares", codes, codeShares, statusCounts(codes, t.e))
-		t.out.StatusShare = ev
-		if v != "" {
-			return t.finish(v, why)
-		}
+	if v, why := t.judgeShares(&t.out.StatusShare, "status shares", codes, codeShares, statusCounts(codes, t.e)); v != "" {
+		return t.finish(v, why)
 	}
 
 	if v, why := t.judgeExact(exactNeed(t.p, t.e, c.MaxRequests), backends); v != "" {
@@ -302,21 +294,26 @@ func (t *trial) finish(v verdict.Verdict, reason string) Outcome {
 }
 
 // judgeShares runs the sequential test of names' shares (what names it in
-// reasons) over batches counted by count. It returns the test's evidence
-// and the verdict and reason that end the attempt, or an empty verdict
-// when the shares PASS. Bursts found after a FAIL go into the outcome.
-func (t *trial) judgeShares(what string, names []string, shares []float64, count func(sample.Result) ([]int, string)) (*stats.Evidence, verdict.Verdict, string) {
-	ev, v, why, bursts, err := sequential(names, shares, t.p, t.opts, t.draw, count)
+// reasons) over batches counted by count, when there are two names or more,
+// and puts its evidence in *ev. It returns the verdict and reason that end
+// the attempt, or an empty verdict when the shares PASS or there was
+// nothing to test. Bursts found after a FAIL go into the outcome.
+func (t *trial) judgeShares(ev **stats.Evidence, what string, names []string, shares []float64, count func(sample.Result) ([]int, string)) (verdict.Verdict, string) {
+	if len(names) < 2 {
+		return "", ""
+	}
+	evidence, v, why, bursts, err := sequential(names, shares, t.p, t.opts, t.draw, count)
+	*ev = evidence
 	if bursts != nil {
 		t.out.Bursts = bursts
 	}
 	if err != nil {
-		return ev, verdict.Error, err.Error()
+		return verdict.Error, err.Error()
 	}
 	if v != verdict.Pass {
-		return ev, v, orElse(why, shareReason(what, names, shares, v, *ev, bursts, t.p.Budget)+describeUnanswered(t.merged, t.e.TolerateErrors))
+		return v, orElse(why, shareReason(what, names, shares, v, *evidence, bursts, t.p.Budget)+describeUnanswered(t.merged, t.e.TolerateErrors))
 	}
-	return ev, "", ""
+	return "", ""
 }
 
 // backendCounts counts a batch by the split's backends, or says why the
