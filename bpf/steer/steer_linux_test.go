@@ -140,8 +140,8 @@ func TestMaps(t *testing.T) {
 	steertest.RequireRoot(t)
 	p := steertest.Load(t, Load)
 	want := map[Key]Target{
-		{CallerNamespace: 3, VIP: vip, Port: 8080}:           {IP: netip.MustParseAddr("10.0.0.1"), Port: 15001},
-		{CallerNamespace: AnyNamespace, VIP: vip, Port: 443}: {IP: netip.MustParseAddr("10.0.0.1"), Port: 31999},
+		{CallerNamespace: 3, VIP: vip, Port: 8080}:           {IP: netip.MustParseAddr("198.18.0.1"), Port: 15001},
+		{CallerNamespace: AnyNamespace, VIP: vip, Port: 443}: {IP: netip.MustParseAddr("198.18.0.1"), Port: 31999},
 	}
 	roundTrip(t, "steering", want, p.SetSteering, p.Steering)
 	roundTrip(t, "cgroup map", map[uint64]uint32{42: 9}, p.SetCgroupNamespace, p.CgroupNamespaces)

@@ -174,7 +174,7 @@ func attached(t *testing.T, dir string) int {
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	c := kubernetes.NewForConfigOrDie(&rest.Config{Host: "http://127.0.0.1:1"})
-	ip := netip.MustParseAddr("10.0.0.1")
+	ip := netip.MustParseAddr("198.18.0.1")
 	tests := []struct {
 		name string
 		opts Options

@@ -13,6 +13,10 @@ import (
 	"github.com/gammaproof/gammaproof/internal/repo"
 )
 
+// ServiceCIDR is the test API server's Service address range: the
+// project's, 198.19.0.0/16, so no test object carries an address outside it.
+const ServiceCIDR = "198.19.0.0/16"
+
 // Start runs kube-apiserver and etcd for the test and returns a config for an
 // admin client. Both stop when the test ends. The experimental channel CRDs
 // are installed. A missing binary fails the test with what to run.
@@ -47,6 +51,9 @@ func StartServer() (cfg *rest.Config, stop func() error, err error) {
 		CRDInstallOptions:     envtest.CRDInstallOptions{CRDs: list},
 		ErrorIfCRDPathMissing: true,
 	}
+	// Services get addresses in the project's Service range, as on the
+	// local cluster, not in envtest's default 10.0.0.0/24.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", ServiceCIDR)
 	cfg, err = env.Start()
 	if err != nil {
 		return nil, nil, fmt.Errorf("start kube-apiserver and etcd: %w", err)

@@ -66,12 +66,12 @@ func TestIPAM(t *testing.T) {
 }
 
 func TestIPAMExhausted(t *testing.T) {
-	a, err := OpenIPAM(filepath.Join(t.TempDir(), "ipam.json"), netip.MustParsePrefix("10.0.0.0/30"), netip.MustParseAddr("10.0.0.1"))
+	a, err := OpenIPAM(filepath.Join(t.TempDir(), "ipam.json"), netip.MustParsePrefix("198.18.9.0/30"), netip.MustParseAddr("198.18.9.1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ip, err := a.Allocate("x"); err != nil || ip.String() != "10.0.0.2" {
-		t.Fatalf("Allocate = %s, %v; want 10.0.0.2", ip, err)
+	if ip, err := a.Allocate("x"); err != nil || ip.String() != "198.18.9.2" {
+		t.Fatalf("Allocate = %s, %v; want 198.18.9.2", ip, err)
 	}
 	if _, err := a.Allocate("y"); !errors.Is(err, ErrPoolExhausted) {
 		t.Fatalf("Allocate on a full /30 = %v, want ErrPoolExhausted (broadcast must not be used)", err)
@@ -79,7 +79,7 @@ func TestIPAMExhausted(t *testing.T) {
 }
 
 func TestOpenIPAMRejects(t *testing.T) {
-	if _, err := OpenIPAM(filepath.Join(t.TempDir(), "x"), netip.MustParsePrefix("198.18.0.0/16"), netip.MustParseAddr("10.0.0.1")); err == nil {
+	if _, err := OpenIPAM(filepath.Join(t.TempDir(), "x"), netip.MustParsePrefix("198.18.0.0/16"), netip.MustParseAddr("198.19.0.1")); err == nil {
 		t.Fatal("gateway outside prefix accepted")
 	}
 }

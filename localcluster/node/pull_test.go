@@ -32,7 +32,7 @@ func TestPullsFromRegistry(t *testing.T) {
 		{"localhost/gammaproof/client", true},
 		{"[::1]:5000/gammaproof/node@sha256:00", true},
 		{"127.3.2.1:80/x", true},
-		{"10.0.0.1:5000/gammaproof/echo:v1", false},
+		{"198.18.0.1:5000/gammaproof/echo:v1", false},
 		{"ghcr.io/gammaproof/echo:dev", false},
 		{"docker.io/library/busybox:1.36", false},
 		{"registry.k8s.io/pause:3.9", false},

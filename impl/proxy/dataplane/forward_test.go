@@ -110,14 +110,14 @@ func TestForwardHTTPSemantics(t *testing.T) {
 	t.Run("request headers", func(t *testing.T) {
 		send(t, "GET /req?a=1;b=2&c=3 HTTP/1.1\r\nHost: svc\r\n"+
 			"Connection: keep-alive, X-Foo, X-Forwarded-For\r\nX-Foo: bar\r\nKeep-Alive: 1\r\nProxy-Authorization: p\r\n"+
-			"Te: trailers, deflate\r\nForwarded: for=x\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: http\r\n\r\n")
+			"Te: trailers, deflate\r\nForwarded: for=x\r\nX-Forwarded-For: 198.18.0.7\r\nX-Forwarded-Proto: http\r\n\r\n")
 		r := upstreamSaw(t)
 		for _, gone := range []string{"Connection", "X-Foo", "Keep-Alive", "Proxy-Authorization", "Forwarded", "User-Agent"} {
 			if v, ok := r.Header[gone]; ok {
 				t.Errorf("upstream got %s: %q", gone, v)
 			}
 		}
-		for k, want := range map[string]string{"Te": "trailers", "X-Forwarded-For": "10.0.0.1", "X-Forwarded-Proto": "http"} {
+		for k, want := range map[string]string{"Te": "trailers", "X-Forwarded-For": "198.18.0.7", "X-Forwarded-Proto": "http"} {
 			if got := r.Header.Get(k); got != want {
 				t.Errorf("upstream got %s %q, want %q", k, got, want)
 			}
