@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -64,12 +63,6 @@ func killCgroup(dir string) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return errors.Join(errs...)
-}
-
-// cgroupEmpty reports whether no process is left in dir.
-func cgroupEmpty(dir string) bool {
-	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-	return err != nil || len(strings.TrimSpace(string(b))) == 0
 }
 
 var (

@@ -235,25 +235,6 @@ func logRatio(a, b float64) float64 {
 	return math.Log(a) - math.Log(b)
 }
 
-// Shares normalises non-negative weights to shares.
-func Shares(weights []float64) ([]float64, error) {
-	sum := 0.0
-	for i, w := range weights {
-		if !(w >= 0) || math.IsInf(w, 0) {
-			return nil, fmt.Errorf("%w: weight %d is %g, must be a finite non-negative number", ErrBadParams, i, w)
-		}
-		sum += w
-	}
-	if sum == 0 {
-		return nil, fmt.Errorf("%w: weights sum to 0", ErrBadParams)
-	}
-	out := make([]float64, len(weights))
-	for i, w := range weights {
-		out[i] = w / sum
-	}
-	return out, nil
-}
-
 // Params returns the parameters in use, defaults applied.
 func (s *Split) Params() Params { return s.params }
 
