@@ -160,7 +160,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	host, err := prepareHost(cfg)
+	setup, err := prepareHost(cfg)
 	if err != nil {
 		return err
 	}
@@ -184,9 +184,9 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg:         cfg,
 		log:         log,
 		client:      client,
-		net:         host.net,
-		cgParent:    host.cgParent,
-		ipam:        host.ipam,
+		net:         setup.net,
+		cgParent:    setup.cgParent,
+		ipam:        setup.ipam,
 		images:      NewImageTable(cfg.BinDir, filepath.Join(cfg.StateDir, "images"), cfg.Busybox),
 		services:    svcInf.Lister(),
 		nsenter:     nsenter,
@@ -203,7 +203,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer stopHTTP()
-	return runNodeController(ctx, cfg, client, p, host, dnsErr)
+	return runNodeController(ctx, cfg, client, p, setup, dnsErr)
 }
 
 // nodeClient is the node's API client: the configured rest.Config or one
@@ -227,8 +227,8 @@ func nodeClient(cfg Config) (*rest.Config, kubernetes.Interface, error) {
 	return rc, client, nil
 }
 
-// host is what the node set up on the machine for its pods.
-type host struct {
+// hostSetup is what the node set up on the machine for its pods.
+type hostSetup struct {
 	cgParent string
 	net      *network
 	ipam     *IPAM
@@ -237,38 +237,38 @@ type host struct {
 // prepareHost makes the state directory, the bpf filesystem, the bridge,
 // the pods' cgroup parent and the address allocator, after clearing what a
 // crashed run left behind.
-func prepareHost(cfg Config) (host, error) {
+func prepareHost(cfg Config) (hostSetup, error) {
 	cgParent, err := CgroupParent(cfg.CgroupParent)
 	if err != nil {
-		return host{}, err
+		return hostSetup{}, err
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
-		return host{}, fmt.Errorf("create state dir: %w", err)
+		return hostSetup{}, fmt.Errorf("create state dir: %w", err)
 	}
 	if err := ensureBPFFS(cfg.StateDir); err != nil {
-		return host{}, err
+		return hostSetup{}, err
 	}
 	if err := clearPods(cgParent, cfg.NetnsPrefix, cfg.VethPrefix); err != nil {
-		return host{}, fmt.Errorf("clear leftovers of a previous run: %w", err)
+		return hostSetup{}, fmt.Errorf("clear leftovers of a previous run: %w", err)
 	}
 	netw := &network{bridge: cfg.Bridge, gateway: cfg.BridgeIP, prefix: cfg.PodCIDR.Masked()}
 	if err := netw.ensureBridge(); err != nil {
-		return host{}, err
+		return hostSetup{}, err
 	}
 	if err := os.MkdirAll(cgParent, 0o755); err != nil {
-		return host{}, fmt.Errorf("create cgroup parent %s: %w", cgParent, err)
+		return hostSetup{}, fmt.Errorf("create cgroup parent %s: %w", cgParent, err)
 	}
 	ipam, err := OpenIPAM(filepath.Join(cfg.StateDir, "ipam.json"), cfg.PodCIDR, cfg.BridgeIP)
 	if err != nil {
-		return host{}, err
+		return hostSetup{}, err
 	}
-	return host{cgParent: cgParent, net: netw, ipam: ipam}, nil
+	return hostSetup{cgParent: cgParent, net: netw, ipam: ipam}, nil
 }
 
 // runNodeController registers the Node, runs virtual-kubelet's pod
 // controller over p until ctx ends, and returns the first error of the
 // controller or the DNS server.
-func runNodeController(ctx context.Context, cfg Config, client kubernetes.Interface, p *provider, h host, dnsErr <-chan error) error {
+func runNodeController(ctx context.Context, cfg Config, client kubernetes.Interface, p *provider, h hostSetup, dnsErr <-chan error) error {
 	nodeSpec := nodeObject(cfg, h.cgParent)
 	n, err := nodeutil.NewNode(cfg.NodeName, func(nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
 		return p, nil, nil
