@@ -61,8 +61,10 @@ type Client struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	// Per type: the last accepted version (kept across streams).
-	versions map[string]string
+	// applied is, per type, the version last applied: the version label
+	// of the config-info gauge, kept across streams so that a new one
+	// replaces it.
+	applied map[string]string
 }
 
 type metrics struct {
@@ -112,7 +114,7 @@ func New(opts Options) (*Client, error) {
 			}
 		}
 	}
-	return &Client{opts: opts, log: opts.Logger, metrics: m, versions: map[string]string{}}, nil
+	return &Client{opts: opts, log: opts.Logger, metrics: m, applied: map[string]string{}}, nil
 }
 
 // Run keeps an ADS stream open until ctx is done, reconnecting with
@@ -158,6 +160,10 @@ func (c *Client) Run(ctx context.Context) error {
 
 type typeState struct {
 	nonce string
+	// version is the last version accepted on this stream; a new stream
+	// starts without one, so that a restarted server (whose versions may
+	// repeat) always sends its state.
+	version string
 	// nacked is the last version rejected on this stream.
 	nacked     string
 	names      []string
@@ -194,7 +200,7 @@ func (c *Client) stream(ctx context.Context, ads discoveryv3.AggregatedDiscovery
 }
 
 // adsStream is the state of one ADS stream: per type, the last nonce, the
-// subscribed names and the version last rejected.
+// subscribed names and the versions last accepted and rejected.
 type adsStream struct {
 	c      *Client
 	st     discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
@@ -202,8 +208,7 @@ type adsStream struct {
 	states map[string]*typeState
 }
 
-// newADSStream starts the state of stream st afresh, forgetting the
-// versions accepted on earlier streams.
+// newADSStream starts the state of stream st afresh.
 func (c *Client) newADSStream(st discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient) *adsStream {
 	s := &adsStream{
 		c:      c,
@@ -213,7 +218,6 @@ func (c *Client) newADSStream(st discoveryv3.AggregatedDiscoveryService_StreamAg
 	}
 	for _, t := range typeOrder {
 		s.states[t] = &typeState{}
-		delete(c.versions, t)
 	}
 	return s
 }
@@ -251,9 +255,7 @@ func (s *adsStream) subscribe(typeURL string) error {
 		return nil
 	}
 	ts.names, ts.subscribed = names, true
-	// A new stream starts without a version so that a restarted
-	// server (whose versions may repeat) always sends its state.
-	return s.send(typeURL, s.c.versions[typeURL], nil)
+	return s.send(typeURL, ts.version, nil)
 }
 
 // handle applies one response and ACKs or NACKs it.
@@ -278,7 +280,7 @@ func (s *adsStream) nack(ts *typeState, resp *discoveryv3.DiscoveryResponse, aer
 	// SnapshotCache answers that at once with the same rejected
 	// snapshot; when it does, NACK again with the rejected version
 	// so that the server waits for a new one instead of looping.
-	version := c.versions[t]
+	version := ts.version
 	if resp.GetVersionInfo() == ts.nacked {
 		version = ts.nacked
 	} else {
@@ -293,15 +295,15 @@ func (s *adsStream) nack(ts *typeState, resp *discoveryv3.DiscoveryResponse, aer
 // type whose names it determines.
 func (s *adsStream) ack(ts *typeState, resp *discoveryv3.DiscoveryResponse) error {
 	c, t := s.c, resp.GetTypeUrl()
-	ts.nacked = ""
-	if old, ok := c.versions[t]; ok {
+	ts.nacked, ts.version = "", resp.GetVersionInfo()
+	if old, ok := c.applied[t]; ok {
 		c.metrics.version.DeleteLabelValues(short(t), old)
 	}
-	c.versions[t] = resp.GetVersionInfo()
-	c.metrics.version.WithLabelValues(short(t), resp.GetVersionInfo()).Set(1)
+	c.applied[t] = ts.version
+	c.metrics.version.WithLabelValues(short(t), ts.version).Set(1)
 	c.metrics.acks.WithLabelValues(short(t)).Inc()
 	c.log.Debug("ack xds response", "type", short(t), "version", resp.GetVersionInfo(), "resources", len(resp.GetResources()))
-	if err := s.send(t, c.versions[t], nil); err != nil {
+	if err := s.send(t, ts.version, nil); err != nil {
 		return err
 	}
 	if d, ok := dependent[t]; ok {

@@ -3,6 +3,7 @@ package adsclient
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -166,4 +168,76 @@ func TestClientSubscribesACKsAndNACKs(t *testing.T) {
 		defer rec.mu.Unlock()
 		return rec.eds["c"] == "3"
 	})
+}
+
+// TestConfigInfoAfterReconnect checks that the config-info gauge names one
+// version per type after the client reconnects to a server with other
+// versions: the new version replaces the one applied on the old stream.
+func TestConfigInfoAfterReconnect(t *testing.T) {
+	// serve runs an ADS server on addr whose snapshot has version.
+	serve := func(addr, version string) (*grpc.Server, string) {
+		cache := cachev3.NewSnapshotCache(true, cachev3.IDHash{}, nil)
+		snap, err := cachev3.NewSnapshot(version, map[resourcev3.Type][]types.Resource{
+			resourcev3.ClusterType:  {&clusterv3.Cluster{Name: "a"}},
+			resourcev3.EndpointType: {&endpointv3.ClusterLoadAssignment{ClusterName: "a"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cache.SetSnapshot(context.Background(), "n", snap); err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs := grpc.NewServer()
+		discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, serverv3.NewServer(context.Background(), cache, nil))
+		go gs.Serve(ln)
+		return gs, ln.Addr().String()
+	}
+	first, addr := serve("127.0.0.1:0", "1")
+	reg := prometheus.NewRegistry()
+	c, err := New(Options{Address: addr, NodeID: "n", Handler: &recorder{eds: map[string]string{}}, Registerer: reg, MinBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Background(t, "run", c.Run)
+	// versions are the config-info gauge's versions per type.
+	versions := func() map[string][]string {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]string{}
+		for _, mf := range mfs {
+			if mf.GetName() != "gammaproof_proxy_xds_config_info" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				labels := map[string]string{}
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				out[labels["type"]] = append(out[labels["type"]], labels["version"])
+			}
+		}
+		return out
+	}
+	waitVersions := func(want string) {
+		t.Helper()
+		wantAll := map[string][]string{"cds": {want}, "eds": {want}}
+		var got map[string][]string
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if got = versions(); maps.EqualFunc(got, wantAll, slices.Equal) {
+				return
+			}
+		}
+		t.Fatalf("config-info versions = %v, want %v", got, wantAll)
+	}
+	waitVersions("1")
+	first.Stop()
+	second, _ := serve(addr, "2")
+	t.Cleanup(second.Stop)
+	waitVersions("2")
 }
