@@ -65,17 +65,14 @@ type Applier struct {
 
 // New returns an Applier for the cluster of cfg.
 func New(cfg *rest.Config) (*Applier, error) {
-	// One HTTP client (one connection pool) for both clients, as
-	// kubernetes.NewForConfig shares one between its typed clients.
-	hc, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("create HTTP client: %w", err)
-	}
-	dyn, err := dynamic.NewForConfigAndClient(cfg, hc)
+	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create dynamic client: %w", err)
 	}
-	dc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, hc)
+	// Discovery's own client: NewDiscoveryClientForConfig gives its
+	// requests a timeout (32 s unless cfg sets one), and the REST mapper's
+	// discovery calls take no context.
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create discovery client: %w", err)
 	}
