@@ -19,7 +19,7 @@ trap 'rm -rf "$copy"' EXIT
 cd "$root"
 { git ls-files -z; git ls-files -z --others --exclude-standard; } |
 	grep -z -v -E '(_bpfel\.go|\.html)$' |
-	while IFS= read -r -d '' f; do [[ -f $f ]] && printf '%s\0' "$f"; done |
+	while IFS= read -r -d '' f; do if [[ -f $f ]]; then printf '%s\0' "$f"; fi; done |
 	tar --null -T - -cf - | tar -xf - -C "$copy"
 
 # Blank import blocks, keeping the lines so the rows' line numbers hold.
