@@ -576,10 +576,11 @@ func parentStatuses(u *unstructured.Unstructured, controller string) []parentSta
 	return out
 }
 
-// routeStatuses records the status of every route among objs.
+// routeStatuses records the status of every route among objs, which
+// holds each object once.
 func (r *Runner) routeStatuses(ctx context.Context, objs []*unstructured.Unstructured) []report.RouteStatus {
 	var out []report.RouteStatus
-	for _, o := range dedupe(objs) {
+	for _, o := range objs {
 		gvr, ok := routeResources[o.GetKind()]
 		if !ok {
 			continue
