@@ -130,15 +130,18 @@ const (
 func readData(ctx context.Context, get objectGetter, notFound notFoundFunc, kind, ns, name string, optional *bool) (map[string]string, error) {
 	var data map[string]string
 	var err error
-	if kind == kindSecret {
+	switch kind {
+	case kindSecret:
 		var raw map[string][]byte
 		raw, err = get.Secret(ctx, ns, name)
 		data = make(map[string]string, len(raw))
 		for k, v := range raw {
 			data[k] = string(v)
 		}
-	} else {
+	case kindConfigMap:
 		data, err = get.ConfigMap(ctx, ns, name)
+	default:
+		return nil, fmt.Errorf("read %s %s: not a ConfigMap or Secret", kind, name)
 	}
 	if err != nil {
 		if notFound(err) && optional != nil && *optional {

@@ -203,7 +203,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer stopHTTP()
-	return runNodeController(ctx, cfg, client, p, setup, dnsErr)
+	return runNodeController(ctx, cfg, client, p, dnsErr)
 }
 
 // nodeClient is the node's API client: the configured rest.Config or one
@@ -268,8 +268,8 @@ func prepareHost(cfg Config) (hostSetup, error) {
 // runNodeController registers the Node, runs virtual-kubelet's pod
 // controller over p until ctx ends, and returns the first error of the
 // controller or the DNS server.
-func runNodeController(ctx context.Context, cfg Config, client kubernetes.Interface, p *provider, h hostSetup, dnsErr <-chan error) error {
-	nodeSpec := nodeObject(cfg, h.cgParent)
+func runNodeController(ctx context.Context, cfg Config, client kubernetes.Interface, p *provider, dnsErr <-chan error) error {
+	nodeSpec := nodeObject(cfg, p.cgParent)
 	n, err := nodeutil.NewNode(cfg.NodeName, func(nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
 		return p, nil, nil
 	}, nodeutil.WithClient(client), func(nc *nodeutil.NodeConfig) error {
@@ -287,11 +287,11 @@ func runNodeController(ctx context.Context, cfg Config, client kubernetes.Interf
 	if err := n.WaitReady(ctx, 2*time.Minute); err != nil {
 		return fmt.Errorf("wait for node controller: %w", err)
 	}
-	if err := ensureNodeMeta(ctx, client, cfg, h.cgParent); err != nil {
+	if err := ensureNodeMeta(ctx, client, cfg, p.cgParent); err != nil {
 		return err
 	}
-	go gcAddresses(ctx, client, cfg.NodeName, h.ipam, p.log)
-	p.log.Info("node ready", "cgroupParent", h.cgParent, "dns", cfg.DNSAddr, "kubelet", cfg.KubeletAddrs)
+	go gcAddresses(ctx, client, cfg.NodeName, p.ipam, p.log)
+	p.log.Info("node ready", "cgroupParent", p.cgParent, "dns", cfg.DNSAddr, "kubelet", cfg.KubeletAddrs)
 	select {
 	case <-ctx.Done():
 		<-runErr

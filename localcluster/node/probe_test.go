@@ -11,6 +11,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/gammaproof/gammaproof/internal/loopback"
 )
 
 func TestProbeState(t *testing.T) {
@@ -57,9 +59,11 @@ func TestRunProbe(t *testing.T) {
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
 	port, _ := strconv.Atoi(u.Port())
-	closed, _ := net.Listen("tcp", "127.0.0.1:0")
-	closedPort := closed.Addr().(*net.TCPAddr).Port
-	closed.Close()
+	_, closedPortText, err := net.SplitHostPort(loopback.FreeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort, _ := strconv.Atoi(closedPortText)
 	ports := []corev1.ContainerPort{{Name: "http", ContainerPort: int32(port)}}
 	exec := func(_ context.Context, cmd []string) (int, error) {
 		if cmd[0] == "true" {
