@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -67,14 +68,13 @@ func modulePackages(root string) ([]string, error) {
 			return nil
 		}
 		if strings.HasSuffix(d.Name(), ".go") {
-			dir := filepath.ToSlash(filepath.Dir(rel))
-			if len(pkgs) == 0 || pkgs[len(pkgs)-1] != dir {
-				pkgs = append(pkgs, dir)
-			}
+			pkgs = append(pkgs, filepath.ToSlash(filepath.Dir(rel)))
 		}
 		return nil
 	})
-	return pkgs, err
+	// A folder's files may be walked on both sides of its subfolders.
+	slices.Sort(pkgs)
+	return slices.Compact(pkgs), err
 }
 
 var (

@@ -140,3 +140,12 @@ func TestControlPlane(t *testing.T) {
 		t.Errorf("second down (nothing left) = %v, want nil", err)
 	}
 }
+
+// TestServiceCIDRIsTestenvs keeps the two copies of the project's Service
+// range equal: internal/testenv may not import localcluster (internal is
+// the bottom layer), so it has its own.
+func TestServiceCIDRIsTestenvs(t *testing.T) {
+	if ServiceCIDR != testenv.ServiceCIDR {
+		t.Errorf("ServiceCIDR %s, testenv.ServiceCIDR %s: they must be equal", ServiceCIDR, testenv.ServiceCIDR)
+	}
+}
