@@ -25,6 +25,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gammaproof/gammaproof/impl/controller"
+	"github.com/gammaproof/gammaproof/internal/background"
 	"github.com/gammaproof/gammaproof/internal/controllername"
 	"github.com/gammaproof/gammaproof/internal/loopback"
 	"github.com/gammaproof/gammaproof/internal/testenv"
@@ -58,7 +59,7 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.Background(t, "serve", func(ctx context.Context) error { return serve(ctx, f) })
+	background.Run(t, "serve", func(ctx context.Context) error { return serve(ctx, f) })
 
 	// Route status from the leader.
 	deadline := time.Now().Add(60 * time.Second)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gammaproof/gammaproof/impl/controller"
 	"github.com/gammaproof/gammaproof/impl/model"
+	"github.com/gammaproof/gammaproof/internal/background"
 	"github.com/gammaproof/gammaproof/internal/controllername"
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
 	"github.com/gammaproof/gammaproof/internal/testenv"
@@ -80,7 +81,7 @@ func startReplica(t *testing.T, cfg *rest.Config, name string, policy grantpolic
 	if err := controller.Setup(mgr, controller.Options{Sink: sink, GrantPolicy: policy, Name: name}); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Background(t, "manager "+name, mgr.Start)
+	background.Run(t, "manager "+name, mgr.Start)
 	return sink
 }
 

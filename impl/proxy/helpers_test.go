@@ -37,7 +37,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"github.com/gammaproof/gammaproof/internal/testenv"
+	"github.com/gammaproof/gammaproof/internal/background"
 )
 
 const testNode = "gpt-node"
@@ -148,7 +148,7 @@ func startProxyWith(t testing.TB, adsAddr string, onListeners func([]ListenerInf
 	if err != nil {
 		t.Fatalf("new proxy: %v", err)
 	}
-	testenv.Background(t, "proxy run", p.Run)
+	background.Run(t, "proxy run", p.Run)
 	return &testProxy{Proxy: p, reg: reg}
 }
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gammaproof/gammaproof/impl/model"
 	"github.com/gammaproof/gammaproof/impl/xds"
-	"github.com/gammaproof/gammaproof/internal/testenv"
+	"github.com/gammaproof/gammaproof/internal/background"
 )
 
 // serveMesh serves mesh from the controller's real xDS server (impl/xds)
@@ -25,7 +25,7 @@ func serveMesh(t *testing.T, mesh *model.Mesh) *testProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := testenv.Background(t, "xds serve", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
+	ctx := background.Run(t, "xds serve", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	if err := srv.Update(ctx, mesh); err != nil {
 		t.Fatalf("xds update: %v", err)
 	}

@@ -21,7 +21,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/anypb"
 
-	"github.com/gammaproof/gammaproof/internal/testenv"
+	"github.com/gammaproof/gammaproof/internal/background"
 )
 
 // recorder accepts everything except clusters named "bad", and subscribes
@@ -109,7 +109,7 @@ func TestClientSubscribesACKsAndNACKs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.Background(t, "run", c.Run)
+	background.Run(t, "run", c.Run)
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
@@ -202,7 +202,7 @@ func TestConfigInfoAfterReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.Background(t, "run", c.Run)
+	background.Run(t, "run", c.Run)
 	// versions are the config-info gauge's versions per type.
 	versions := func() map[string][]string {
 		mfs, err := reg.Gather()
