@@ -14,7 +14,7 @@ import (
 // input, also in reverse order, gives a deep-equal mesh.
 func FuzzBuild(f *testing.F) {
 	f.Add([]byte(readCase(f, "base.yaml")), false)
-	for _, file := range modeltest.TestdataFiles(f, ".") {
+	for _, file := range modeltest.TestdataFiles(f) {
 		f.Add(file.YAML, false)
 		f.Add(file.YAML, true)
 	}

@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the
 // TestGolden builds every testdata/<name>.yaml (a "# policy: strict" line
 // selects the grant policy) and compares the mesh with <name>.golden.json.
 func TestGolden(t *testing.T) {
-	for _, f := range modeltest.TestdataFiles(t, ".") {
+	for _, f := range modeltest.TestdataFiles(t) {
 		name := strings.TrimSuffix(f.Name, ".yaml")
 		t.Run(name, func(t *testing.T) {
 			in := parseInput(t, string(f.YAML))

@@ -18,7 +18,7 @@ import (
 // contract between the two packages. It checks invariants, not golden
 // output, so model changes do not break it unless they break the contract.
 func TestTranslateModelInputs(t *testing.T) {
-	for _, f := range modeltest.TestdataFiles(t, filepath.Join("..", "model")) {
+	for _, f := range modeltest.TestdataFiles(t) {
 		t.Run(f.Name, func(t *testing.T) {
 			m := model.Build(decodeInput(t, f.YAML))
 			s, err := Translate(m)

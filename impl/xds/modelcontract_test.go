@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -105,7 +104,7 @@ func modelGuarantees(m *model.Mesh) error {
 func modelTestInputs(t *testing.T) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	for _, f := range modeltest.TestdataFiles(t, filepath.Join("..", "model")) {
+	for _, f := range modeltest.TestdataFiles(t) {
 		out[f.Name] = f.YAML
 	}
 	return out

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gammaproof/gammaproof/internal/repo"
 )
 
 // File is one of the model's own test inputs.
@@ -15,17 +17,16 @@ type File struct {
 // TestdataFiles returns the model's own test inputs,
 // impl/model/testdata/*.yaml, sorted by name: the model's golden test
 // builds them, and the tests of the packages that consume meshes reuse
-// them. modelDir is impl/model relative to the calling test's directory
-// ("." from the model's tests, "../model" from impl/xds). Finding none
-// stops the test: the inputs moved.
-func TestdataFiles(tb testing.TB, modelDir string) []File {
+// them. Finding none stops the test: the inputs moved.
+func TestdataFiles(tb testing.TB) []File {
 	tb.Helper()
-	paths, err := filepath.Glob(filepath.Join(modelDir, "testdata", "*.yaml"))
+	pattern := filepath.Join(repo.Root(), "impl", "model", "testdata", "*.yaml")
+	paths, err := filepath.Glob(pattern)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if len(paths) == 0 {
-		tb.Fatalf("no %s: the model's test inputs moved; point modeltest.TestdataFiles at them", filepath.Join(modelDir, "testdata", "*.yaml"))
+		tb.Fatalf("no %s: the model's test inputs moved", pattern)
 	}
 	out := make([]File, 0, len(paths))
 	for _, p := range paths {

@@ -30,6 +30,7 @@ import (
 	"github.com/gammaproof/gammaproof/impl/xds"
 	"github.com/gammaproof/gammaproof/impl/xdscontract"
 	"github.com/gammaproof/gammaproof/internal/grantpolicy"
+	"github.com/gammaproof/gammaproof/internal/repo"
 )
 
 // The resource kinds FuzzDecode unmarshals its bytes into, by kind%4.
@@ -457,10 +458,10 @@ func goldenResources(tb testing.TB, path string) []proto.Message {
 func seedManifests(tb testing.TB) [][]byte {
 	tb.Helper()
 	var out [][]byte
-	for _, f := range modeltest.TestdataFiles(tb, filepath.Join("..", "..", "model")) {
+	for _, f := range modeltest.TestdataFiles(tb) {
 		out = append(out, f.YAML)
 	}
-	dirs, err := filepath.Glob(filepath.Join("..", "..", "..", "scenarios", "*"))
+	dirs, err := filepath.Glob(filepath.Join(repo.Root(), "scenarios", "*"))
 	if err != nil {
 		tb.Fatal(err)
 	}
