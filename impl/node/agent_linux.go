@@ -532,10 +532,6 @@ func WalkCgroups(parent string) ([]Cgroup, error) {
 // set, else the Node's [cgroup2.ParentAnnotation], else the cgroup v2 root. A
 // relative path is taken relative to the cgroup v2 mount.
 func ResolveCgroupParent(ctx context.Context, client kubernetes.Interface, nodeName, flag string) (string, error) {
-	root, err := cgroup2.Mount()
-	if err != nil {
-		return "", err
-	}
 	dir := flag
 	if dir == "" {
 		node, err := client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
@@ -544,11 +540,9 @@ func ResolveCgroupParent(ctx context.Context, client kubernetes.Interface, nodeN
 		}
 		dir = node.Annotations[cgroup2.ParentAnnotation]
 	}
-	if dir == "" {
-		dir = root
-	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(root, dir)
+	dir, err := cgroup2.Abs(dir)
+	if err != nil {
+		return "", err
 	}
 	st, err := os.Stat(dir)
 	if err != nil {

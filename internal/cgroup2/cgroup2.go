@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gammaproof/gammaproof/internal/procmounts"
@@ -49,6 +50,20 @@ func ParseMount(r io.Reader) (string, error) {
 		return "", fmt.Errorf("find cgroup v2 mount: %w: mount one (`mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 none /sys/fs/cgroup/unified`) or boot with systemd.unified_cgroup_hierarchy=1", ErrNotMounted)
 	}
 	return found, nil
+}
+
+// Abs returns the cgroup v2 directory dir as an absolute path: a relative
+// dir is taken from the cgroup v2 mount, and "" is the mount itself. It
+// fails like [Mount] when this machine has no cgroup v2 hierarchy.
+func Abs(dir string) (string, error) {
+	root, err := Mount()
+	if err != nil {
+		return "", err
+	}
+	if filepath.IsAbs(dir) {
+		return dir, nil
+	}
+	return filepath.Join(root, dir), nil
 }
 
 // ParentAnnotation is the Node annotation naming the cgroup v2 directory

@@ -44,3 +44,20 @@ func TestMountOnThisMachine(t *testing.T) {
 		t.Errorf("mount %q is not absolute", m)
 	}
 }
+
+func TestAbs(t *testing.T) {
+	root, err := Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]string{
+		"":                   root,
+		"gammaproof/pods":    root + "/gammaproof/pods",
+		"/elsewhere/pods":    "/elsewhere/pods",
+		"./gammaproof//pods": root + "/gammaproof/pods",
+	} {
+		if got, err := Abs(dir); err != nil || got != want {
+			t.Errorf("Abs(%q) = %q, %v; want %q", dir, got, err, want)
+		}
+	}
+}

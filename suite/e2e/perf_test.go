@@ -501,6 +501,9 @@ func (f *perfFixture) cpuCgroups(tb testing.TB, client, echo, haproxy *corev1.Po
 	if parent == "" {
 		return nil, fmt.Sprintf("node %s has no %s annotation (not the local cluster's node)", n.Name, cgroup2.ParentAnnotation)
 	}
+	if parent, err = cgroup2.Abs(parent); err != nil {
+		tb.Fatalf("node %s's cgroup parent: %v", n.Name, err)
+	}
 	podDir := func(p *corev1.Pod) string { return filepath.Join(parent, "pod"+string(p.UID)) }
 	cg := perf.Cgroups{cpuClient: podDir(client), cpuEcho: podDir(echo), cpuHAProxy: podDir(haproxy), cpuAllPods: parent}
 	if suite.opts.Implementation == ImplGammaproof {
