@@ -52,7 +52,10 @@ type Server struct {
 	routes    map[string]*config.RouteTable
 	upstreams map[string]*upstream
 	closed    bool
-	drain     sync.WaitGroup
+	// closing is closed when Close starts: requests waiting for their
+	// route table or their cluster's endpoints stop waiting.
+	closing chan struct{}
+	drain   sync.WaitGroup
 }
 
 type snapshot struct {
@@ -106,6 +109,7 @@ func New(opts Options) (*Server, error) {
 		endpoints: map[string][]string{},
 		routes:    map[string]*config.RouteTable{},
 		upstreams: map[string]*upstream{},
+		closing:   make(chan struct{}),
 	}
 	s.publish()
 	return s, nil
@@ -387,6 +391,9 @@ func (s *Server) Listeners() []Active {
 // Close drains every listener (bounded by ctx) and closes upstream pools.
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.closing)
+	}
 	s.closed = true
 	var errs []error
 	for name, l := range s.listeners {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strconv"
 	"testing"
 	"time"
@@ -56,6 +57,49 @@ func TestRouteWarming(t *testing.T) {
 	}()
 	if code, took := get(); code != 200 || took < 150*time.Millisecond {
 		t.Errorf("route configuration arriving 200 ms later: %d after %v, want 200 once it arrived", code, took)
+	}
+}
+
+// TestCloseEndsWarming: Close does not wait out WarmTimeout for a request
+// still waiting for its route table; the request gets its 503 at once.
+func TestCloseEndsWarming(t *testing.T) {
+	s, err := New(Options{ListenHost: "127.0.0.1", WarmTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetListeners([]*config.Listener{{Name: "l", Host: "0.0.0.0", RouteName: "never"}}); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://127.0.0.1:" + strconv.Itoa(int(s.Listeners()[0].Port)) + "/"
+	code, wrote := make(chan int, 1), make(chan struct{})
+	go func() {
+		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("request: %v", err)
+			code <- 0
+			return
+		}
+		resp.Body.Close()
+		code <- resp.StatusCode
+	}()
+	// The request is written; give the server a moment to start waiting
+	// for its route table, then close.
+	<-wrote
+	time.Sleep(200 * time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close(context.Background()) }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("close: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close still waits 30 s after it began, for a request waiting up to WarmTimeout (1 min)")
+	}
+	if c := <-code; c != http.StatusServiceUnavailable {
+		t.Errorf("the waiting request got %d, want 503", c)
 	}
 }
 

@@ -57,7 +57,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, route *xdscontr
 		o.code = localReply(w, f.NotFoundStatus, fmt.Sprintf("cluster %q not found\n", b.Cluster))
 		return
 	}
-	up.waitWarm(r.Context(), s.opts.WarmTimeout)
+	up.waitWarm(r.Context(), s.opts.WarmTimeout, s.closing)
 	if len(*up.endpoints.Load()) == 0 {
 		route.ResponseHeaders.Apply(w.Header())
 		o.code = localReply(w, http.StatusServiceUnavailable, "no healthy upstream\n")

@@ -147,7 +147,8 @@ func (s *Server) routeTable(l *listener) (*config.Listener, *snapshot, *config.R
 }
 
 // waitRouteTable waits up to WarmTimeout for the listener's route table,
-// waking at each newly published snapshot.
+// waking at each newly published snapshot; it gives up when the request
+// ends or the server closes.
 func (s *Server) waitRouteTable(ctx context.Context, l *listener) (*config.Listener, *snapshot, *config.RouteTable) {
 	deadline := time.NewTimer(s.opts.WarmTimeout)
 	defer deadline.Stop()
@@ -159,6 +160,8 @@ func (s *Server) waitRouteTable(ctx context.Context, l *listener) (*config.Liste
 		select {
 		case <-snap.replaced:
 		case <-ctx.Done():
+			return lc, snap, nil
+		case <-s.closing:
 			return lc, snap, nil
 		case <-deadline.C:
 			return lc, snap, nil

@@ -34,8 +34,9 @@ type upstream struct {
 
 func (u *upstream) markWarm() { u.warmOnce.Do(func() { close(u.warm) }) }
 
-// waitWarm waits up to d for the cluster's first endpoints.
-func (u *upstream) waitWarm(ctx context.Context, d time.Duration) {
+// waitWarm waits up to d for the cluster's first endpoints, or until the
+// request ends or closing is closed.
+func (u *upstream) waitWarm(ctx context.Context, d time.Duration, closing <-chan struct{}) {
 	select {
 	case <-u.warm:
 		return
@@ -47,6 +48,7 @@ func (u *upstream) waitWarm(ctx context.Context, d time.Duration) {
 	case <-u.warm:
 	case <-t.C:
 	case <-ctx.Done():
+	case <-closing:
 	}
 }
 
