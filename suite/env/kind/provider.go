@@ -164,6 +164,15 @@ func (p *Provider) create(ctx context.Context, raw []byte) (string, error) {
 		return "", fmt.Errorf("load kubeconfig %s: %w", p.kubeconfig, err)
 	}
 	p.rc = rc
+	client, err := klient.New(rc)
+	if err != nil {
+		return "", fmt.Errorf("create client for kind cluster %s: %w", p.name, err)
+	}
+	// kind waits for the control-plane node only; the suite's pods need
+	// cluster DNS too.
+	if err := p.WaitForControlPlane(ctx, client); err != nil {
+		return "", fmt.Errorf("kind cluster %s: %w", p.name, err)
+	}
 	return p.kubeconfig, nil
 }
 
@@ -212,9 +221,10 @@ func (p *Provider) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// WaitForControlPlane waits until every node is Ready and CoreDNS runs.
-// Unlike e2e-framework's own kind provider it does not wait for kindnet or
-// kube-proxy pods by label, which a cluster with another CNI lacks.
+// WaitForControlPlane waits until every node is Ready and a CoreDNS pod is
+// Ready. Unlike e2e-framework's own kind provider it does not wait for
+// kindnet or kube-proxy pods by label, which a cluster with another CNI
+// lacks.
 func (p *Provider) WaitForControlPlane(ctx context.Context, client klient.Client) error {
 	var nodes corev1.NodeList
 	if err := client.Resources().List(ctx, &nodes); err != nil {
@@ -239,9 +249,15 @@ func (p *Provider) WaitForControlPlane(ctx context.Context, client klient.Client
 		if err := client.Resources("kube-system").List(ctx, &dns, func(o *metav1.ListOptions) { o.LabelSelector = "k8s-app=kube-dns" }); err != nil {
 			return false, nil
 		}
+		// Ready, not just running: until a DNS pod is Ready the kube-dns
+		// Service has no endpoint, and lookups (gamma-node's of its
+		// controller among them) fail for as long as CoreDNS waits for the
+		// API server, 40 s in one CI run.
 		for _, pod := range dns.Items {
-			if pod.Status.Phase == corev1.PodRunning {
-				return true, nil
+			for _, c := range pod.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					return true, nil
+				}
 			}
 		}
 		return false, nil
